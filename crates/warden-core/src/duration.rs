@@ -12,7 +12,9 @@ pub enum ParseDurationError {
     #[error("empty duration (expected e.g. 30s, 15m, 1h30m, 28d)")]
     Empty,
     /// A number was not followed by a unit, or the text is not a number.
-    #[error("invalid duration {0:?}: expected a whole number followed by a unit (ms, s, m, h, d, w), e.g. 15m")]
+    #[error(
+        "invalid duration {0:?}: expected a whole number followed by a unit (ms, s, m, h, d, w), e.g. 15m"
+    )]
     Malformed(String),
     /// The unit is not one of ms, s, m, h, d, w.
     #[error("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m, h, d or w)")]
@@ -40,7 +42,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
     let mut total_ms: u64 = 0;
     let mut rest = trimmed;
     while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits_end == 0 {
             return Err(malformed());
         }
@@ -48,7 +52,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
             .parse()
             .map_err(|_| ParseDurationError::Overflow(text.to_string()))?;
         rest = &rest[digits_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
         let unit_ms: u64 = match unit {
@@ -114,9 +120,18 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_duration() {
         assert_eq!(parse_duration(""), Err(ParseDurationError::Empty));
-        assert!(matches!(parse_duration("15"), Err(ParseDurationError::Malformed(_))));
-        assert!(matches!(parse_duration("m15"), Err(ParseDurationError::Malformed(_))));
-        assert!(matches!(parse_duration("1.5h"), Err(ParseDurationError::UnknownUnit { .. })));
+        assert!(matches!(
+            parse_duration("15"),
+            Err(ParseDurationError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_duration("m15"),
+            Err(ParseDurationError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_duration("1.5h"),
+            Err(ParseDurationError::UnknownUnit { .. })
+        ));
         assert!(matches!(
             parse_duration("3 minutes"),
             Err(ParseDurationError::UnknownUnit { .. })

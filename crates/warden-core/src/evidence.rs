@@ -29,7 +29,11 @@ impl ContentHash {
     /// # Errors
     /// When `hex` is not 64 lowercase hex digits.
     pub fn parse(hex: &str) -> Result<Self, String> {
-        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(hex.to_string()))
         } else {
             Err(format!("not a sha256 hex digest: {hex:?}"))

@@ -258,7 +258,12 @@ impl Incident {
         if to == IncidentState::Resolved {
             self.resolved_at = Some(now);
         }
-        self.record(now, actor, TimelineKind::StateChanged { from, to }, reason.into());
+        self.record(
+            now,
+            actor,
+            TimelineKind::StateChanged { from, to },
+            reason.into(),
+        );
         Ok(())
     }
 
@@ -303,7 +308,11 @@ impl Incident {
 
     /// Adds captured evidence; capturing the same bytes twice is a no-op (returns `false`).
     pub fn add_evidence(&mut self, evidence: Evidence, actor: Actor) -> bool {
-        if self.evidence.iter().any(|known| known.hash == evidence.hash) {
+        if self
+            .evidence
+            .iter()
+            .any(|known| known.hash == evidence.hash)
+        {
             return false;
         }
         let at = evidence.captured_at;
@@ -346,17 +355,32 @@ mod tests {
     }
 
     fn incident() -> Incident {
-        Incident::open(IncidentId("INC-1".into()), &finding(Severity::High, None), t(0))
+        Incident::open(
+            IncidentId("INC-1".into()),
+            &finding(Severity::High, None),
+            t(0),
+        )
     }
 
     #[test]
     fn walks_the_runbook_lifecycle_and_records_each_step() {
         let mut incident = incident();
-        for (minute, to) in [(1, Contained), (2, Diagnosing), (5, Mitigated), (6, Validating)] {
-            incident.transition(to, Actor::System, t(minute), "step").unwrap();
+        for (minute, to) in [
+            (1, Contained),
+            (2, Diagnosing),
+            (5, Mitigated),
+            (6, Validating),
+        ] {
+            incident
+                .transition(to, Actor::System, t(minute), "step")
+                .unwrap();
         }
-        incident.transition(Resolved, Actor::System, t(40), "gates passed").unwrap();
-        incident.transition(Closed, Actor::User("ana".into()), t(60), "post-mortem").unwrap();
+        incident
+            .transition(Resolved, Actor::System, t(40), "gates passed")
+            .unwrap();
+        incident
+            .transition(Closed, Actor::User("ana".into()), t(60), "post-mortem")
+            .unwrap();
         assert_eq!(incident.state, Closed);
         assert_eq!(incident.resolved_at, Some(t(40)));
         assert_eq!(incident.updated_at, t(60));
@@ -366,7 +390,10 @@ mod tests {
             .filter(|event| matches!(event.kind, TimelineKind::StateChanged { .. }))
             .count();
         assert_eq!(changes, 6);
-        assert_eq!(incident.timeline.last().unwrap().actor, Actor::User("ana".into()));
+        assert_eq!(
+            incident.timeline.last().unwrap().actor,
+            Actor::User("ana".into())
+        );
     }
 
     #[test]
@@ -391,19 +418,36 @@ mod tests {
     fn refused_transition_changes_nothing() {
         let mut incident = incident();
         let before = incident.clone();
-        let error = incident.transition(Closed, Actor::System, t(1), "x").unwrap_err();
-        assert!(matches!(error, TransitionError::NotAllowed { from: Detected, to: Closed, .. }));
+        let error = incident
+            .transition(Closed, Actor::System, t(1), "x")
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            TransitionError::NotAllowed {
+                from: Detected,
+                to: Closed,
+                ..
+            }
+        ));
         assert_eq!(incident, before);
     }
 
     #[test]
     fn attach_escalates_severity_and_rejects_other_causes() {
         let mut incident = incident();
-        incident.attach(&finding(Severity::Critical, None), t(1)).unwrap();
+        incident
+            .attach(&finding(Severity::Critical, None), t(1))
+            .unwrap();
         assert_eq!(incident.severity, Severity::Critical);
         assert_eq!(incident.finding_count, 2);
-        incident.attach(&finding(Severity::Low, None), t(2)).unwrap();
-        assert_eq!(incident.severity, Severity::Critical, "severity never drops on attach");
+        incident
+            .attach(&finding(Severity::Low, None), t(2))
+            .unwrap();
+        assert_eq!(
+            incident.severity,
+            Severity::Critical,
+            "severity never drops on attach"
+        );
         let other = finding(Severity::High, Some("revision=00002"));
         assert!(matches!(
             incident.attach(&other, t(3)),
@@ -417,10 +461,18 @@ mod tests {
         let recurrence = finding(Severity::High, None);
         assert!(matches!(
             incident.reopen(&recurrence, t(1)),
-            Err(TransitionError::NotReopenable { state: Detected, .. })
+            Err(TransitionError::NotReopenable {
+                state: Detected,
+                ..
+            })
         ));
-        incident.transition(Resolved, Actor::System, t(10), "ok").unwrap();
-        assert!(incident.attach(&recurrence, t(11)).is_err(), "resolved incidents take no findings");
+        incident
+            .transition(Resolved, Actor::System, t(10), "ok")
+            .unwrap();
+        assert!(
+            incident.attach(&recurrence, t(11)).is_err(),
+            "resolved incidents take no findings"
+        );
         incident.reopen(&recurrence, t(12)).unwrap();
         assert_eq!(incident.state, Detected);
         assert_eq!(incident.reopen_count, 1);

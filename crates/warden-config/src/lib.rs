@@ -1,0 +1,58 @@
+//! `warden.yaml`: Warden's one configuration file.
+//!
+//! Loading happens in two pure steps and one explicit effectful one:
+//! 1. [`raw`] — serde structs mirroring the YAML, `deny_unknown_fields` everywhere, so a typo
+//!    is an error rather than a silently ignored key;
+//! 2. [`validate`] — checks every value and produces the typed [`Config`], no I/O;
+//! 3. [`SecretRef::resolve`] — reading secrets from the environment or files, only when a
+//!    command needs them.
+//!
+//! Every error names the file, line, column and field ([`ConfigError`]), because the person
+//! reading it is on call and should not have to hunt.
+//!
+//! YAML is read with `serde-saphyr`: `serde_yaml` is deprecated and unmaintained, its fork
+//! `serde_yml` carries a soundness advisory, while serde-saphyr is maintained, panic-free on
+//! malformed input (it is fuzzed), has no unsafe code, and reports locations for every error
+//! and for [`serde_saphyr::Spanned`] values, which lets validation errors point at a line too.
+
+pub mod error;
+pub mod model;
+pub mod raw;
+pub mod secret;
+pub mod validate;
+
+use std::path::Path;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use model::{
+    AirflowConfig, AlertmanagerConfig, Config, Connectors, FeastConfig, HttpEndpoint, KfpConfig,
+    KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig, PrometheusConfig,
+    RunbooksConfig, ServerConfig, StoreConfig,
+};
+pub use secret::{Secret, SecretError, SecretRef};
+
+/// Reads and validates the configuration file at `path`.
+///
+/// # Errors
+/// [`ConfigErrors`] with one entry when the file cannot be read or parsed, and one entry per
+/// invalid value otherwise; each names the file, line, column and field.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigErrors::from(ConfigError::unlocated(
+            path,
+            "",
+            format!("cannot read file: {err}"),
+        ))
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates configuration `text` that was read from `path` (used for error
+/// messages and to resolve relative paths; it is not read).
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let raw = raw::parse(path, text)?;
+    validate::validate(path, raw)
+}

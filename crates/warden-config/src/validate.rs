@@ -1,0 +1,473 @@
+//! Raw → typed: every value checked, every problem collected (not just the first) with the
+//! line and column of the value at fault. Pure: no file, network or environment access.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+use url::Url;
+use warden_core::{RunbookId, parse_duration};
+
+use crate::model::{DEFAULT_LISTEN, DEFAULT_TIMEOUT};
+use crate::raw::{self, RawConfig, RawSecret};
+use crate::{
+    AirflowConfig, AlertmanagerConfig, Config, ConfigError, ConfigErrors, Connectors, FeastConfig,
+    HttpEndpoint, KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig,
+    PrometheusConfig, RunbooksConfig, SecretRef, ServerConfig, StoreConfig,
+};
+
+/// The longest request timeout accepted: an on-call tool must not hang for longer.
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+const HTTP_SCHEMES: &[&str] = &["http", "https"];
+const REDIS_SCHEMES: &[&str] = &["redis", "rediss"];
+
+/// Validates `raw`, read from `file`, into a [`Config`].
+///
+/// # Errors
+/// [`ConfigErrors`] listing every invalid value, in file order.
+pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut check = Checker {
+        file,
+        base: &base,
+        errors: Vec::new(),
+    };
+    if let Some(version) = &raw.version
+        && version.value != 1
+    {
+        check.error(
+            version,
+            "version",
+            format!("unsupported version {}; only 1 exists", version.value),
+        );
+    }
+    let data_dir = match &raw.data_dir {
+        Some(dir) => check.path("data_dir", dir),
+        None => base.join("warden-data"),
+    };
+    let store = check.store(raw.store.as_ref(), &data_dir);
+    let server = check.server(raw.server.as_ref());
+    let connectors = check.connectors(&raw.connectors);
+    let runbooks = check.runbooks(raw.runbooks.as_ref());
+    if check.errors.is_empty() {
+        Ok(Config {
+            source: file.to_path_buf(),
+            data_dir,
+            store,
+            server,
+            connectors,
+            runbooks,
+        })
+    } else {
+        check.errors.sort_by_key(|error| (error.line, error.column));
+        Err(ConfigErrors(check.errors))
+    }
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    base: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+fn location<T>(value: &Spanned<T>) -> (u64, u64) {
+    (value.referenced.line(), value.referenced.column())
+}
+
+impl Checker<'_> {
+    fn error<T>(&mut self, at: &Spanned<T>, field: &str, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::at(self.file, location(at), field, message));
+    }
+
+    fn path(&mut self, field: &str, value: &Spanned<String>) -> PathBuf {
+        if value.value.trim().is_empty() {
+            self.error(value, field, "must not be empty");
+        }
+        // `~/` is kept as written and expanded where the file is opened: expanding it here
+        // would read the environment, and validation is pure.
+        if value.value.starts_with("~/") {
+            return PathBuf::from(&value.value);
+        }
+        self.base.join(&value.value)
+    }
+
+    fn text(&mut self, field: &str, value: &Spanned<String>) -> String {
+        let text = value.value.trim();
+        if text.is_empty() {
+            self.error(value, field, "must not be empty");
+        }
+        text.to_string()
+    }
+
+    fn url(&mut self, field: &str, value: &Spanned<String>, schemes: &[&str]) -> Option<Url> {
+        let parsed = match Url::parse(value.value.trim()) {
+            Ok(url) => url,
+            Err(err) => {
+                self.error(
+                    value,
+                    field,
+                    format!("invalid URL {:?}: {err}", value.value),
+                );
+                return None;
+            }
+        };
+        if !schemes.contains(&parsed.scheme()) {
+            self.error(
+                value,
+                field,
+                format!(
+                    "URL {:?} has scheme {:?}; expected {}",
+                    value.value,
+                    parsed.scheme(),
+                    schemes.join(" or ")
+                ),
+            );
+            return None;
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            self.error(value, field, format!("URL {:?} has no host", value.value));
+            return None;
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            self.error(
+                value,
+                field,
+                "URL carries credentials; put them in a secret reference ({env: …} or {file: …})",
+            );
+            return None;
+        }
+        Some(parsed)
+    }
+
+    fn timeout(&mut self, field: &str, value: Option<&Spanned<String>>) -> Duration {
+        let Some(value) = value else {
+            return DEFAULT_TIMEOUT;
+        };
+        match parse_duration(&value.value) {
+            Ok(duration) if duration.is_zero() => {
+                self.error(value, field, "must be greater than zero");
+                DEFAULT_TIMEOUT
+            }
+            Ok(duration) if duration > MAX_TIMEOUT => {
+                self.error(
+                    value,
+                    field,
+                    format!("{} is longer than the 10m limit", value.value),
+                );
+                DEFAULT_TIMEOUT
+            }
+            Ok(duration) => duration,
+            Err(err) => {
+                self.error(value, field, err.to_string());
+                DEFAULT_TIMEOUT
+            }
+        }
+    }
+
+    fn endpoint(
+        &mut self,
+        prefix: &str,
+        url: &Spanned<String>,
+        timeout: Option<&Spanned<String>>,
+    ) -> Option<HttpEndpoint> {
+        let timeout = self.timeout(&format!("{prefix}.timeout"), timeout);
+        let url = self.url(&format!("{prefix}.url"), url, HTTP_SCHEMES)?;
+        Some(HttpEndpoint { url, timeout })
+    }
+
+    fn secret(&mut self, field: &str, value: &Spanned<RawSecret>) -> Option<SecretRef> {
+        match (&value.value.env, &value.value.file) {
+            (Some(name), None) => {
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if valid {
+                    Some(SecretRef::Env(name.clone()))
+                } else {
+                    self.error(
+                        value,
+                        &format!("{field}.env"),
+                        format!("{name:?} is not a valid environment variable name"),
+                    );
+                    None
+                }
+            }
+            (None, Some(path)) if !path.trim().is_empty() => {
+                Some(SecretRef::file_relative_to(self.base, path))
+            }
+            (None, Some(_)) => {
+                self.error(value, &format!("{field}.file"), "must not be empty");
+                None
+            }
+            _ => {
+                self.error(
+                    value,
+                    field,
+                    "a secret reference needs exactly one of `env: VARIABLE` or `file: PATH`",
+                );
+                None
+            }
+        }
+    }
+
+    fn optional_secret(
+        &mut self,
+        field: &str,
+        value: Option<&Spanned<RawSecret>>,
+    ) -> Option<SecretRef> {
+        value.and_then(|value| self.secret(field, value))
+    }
+
+    fn store(&mut self, store: Option<&Spanned<raw::RawStore>>, data_dir: &Path) -> StoreConfig {
+        let default = StoreConfig::Sqlite {
+            path: data_dir.join("warden.db"),
+        };
+        let Some(store) = store else {
+            return default;
+        };
+        match (&store.value.sqlite, &store.value.postgres) {
+            (Some(sqlite), None) => match &sqlite.path {
+                Some(path) => {
+                    if path.value.trim().is_empty() {
+                        self.error(path, "store.sqlite.path", "must not be empty");
+                    }
+                    StoreConfig::Sqlite {
+                        path: data_dir.join(&path.value),
+                    }
+                }
+                None => default,
+            },
+            (None, Some(postgres)) => {
+                let url = self.secret("store.postgres.url", &postgres.url);
+                let max_connections = match &postgres.max_connections {
+                    Some(max) if max.value == 0 || max.value > 1000 => {
+                        self.error(
+                            max,
+                            "store.postgres.max_connections",
+                            "must be between 1 and 1000",
+                        );
+                        10
+                    }
+                    Some(max) => max.value,
+                    None => 10,
+                };
+                match url {
+                    Some(url) => StoreConfig::Postgres {
+                        url,
+                        max_connections,
+                    },
+                    None => default,
+                }
+            }
+            _ => {
+                self.error(
+                    store,
+                    "store",
+                    "choose exactly one backend: `sqlite:` or `postgres:`",
+                );
+                default
+            }
+        }
+    }
+
+    fn server(&mut self, server: Option<&raw::RawServer>) -> ServerConfig {
+        let default: SocketAddr = DEFAULT_LISTEN
+            .parse()
+            .unwrap_or_else(|_| unreachable!("constant address parses"));
+        let listen = match server.and_then(|server| server.listen.as_ref()) {
+            Some(listen) => match listen.value.trim().parse::<SocketAddr>() {
+                Ok(address) => address,
+                Err(_) => {
+                    self.error(
+                        listen,
+                        "server.listen",
+                        format!("{:?} is not an address like 127.0.0.1:8181", listen.value),
+                    );
+                    default
+                }
+            },
+            None => default,
+        };
+        ServerConfig { listen }
+    }
+
+    fn connectors(&mut self, raw: &raw::RawConnectors) -> Connectors {
+        let mut connectors = Connectors::default();
+        if let Some(prometheus) = &raw.prometheus {
+            connectors.prometheus = self
+                .endpoint(
+                    "connectors.prometheus",
+                    &prometheus.url,
+                    prometheus.timeout.as_ref(),
+                )
+                .map(|endpoint| PrometheusConfig { endpoint });
+        }
+        if let Some(alertmanager) = &raw.alertmanager {
+            let endpoint = self.endpoint(
+                "connectors.alertmanager",
+                &alertmanager.url,
+                alertmanager.timeout.as_ref(),
+            );
+            let webhook_secret = self.optional_secret(
+                "connectors.alertmanager.webhook_secret",
+                alertmanager.webhook_secret.as_ref(),
+            );
+            connectors.alertmanager = endpoint.map(|endpoint| AlertmanagerConfig {
+                endpoint,
+                webhook_secret,
+            });
+        }
+        if let Some(mlflow) = &raw.mlflow {
+            let endpoint = self.endpoint("connectors.mlflow", &mlflow.url, mlflow.timeout.as_ref());
+            let token = self.optional_secret("connectors.mlflow.token", mlflow.token.as_ref());
+            connectors.mlflow = endpoint.map(|endpoint| MlflowConfig { endpoint, token });
+        }
+        if let Some(server) = &raw.model_server {
+            let endpoint = self.endpoint(
+                "connectors.model_server",
+                &server.url,
+                server.timeout.as_ref(),
+            );
+            let model = self.text("connectors.model_server.model", &server.model);
+            let metrics_url = server
+                .metrics_url
+                .as_ref()
+                .and_then(|url| self.url("connectors.model_server.metrics_url", url, HTTP_SCHEMES));
+            connectors.model_server = endpoint.map(|endpoint| ModelServerConfig {
+                endpoint,
+                model,
+                metrics_url,
+            });
+        }
+        if let Some(feast) = &raw.feast {
+            let endpoint = self.endpoint("connectors.feast", &feast.url, feast.timeout.as_ref());
+            let registry_url = feast
+                .registry_url
+                .as_ref()
+                .and_then(|url| self.url("connectors.feast.registry_url", url, HTTP_SCHEMES));
+            let project = self.text("connectors.feast.project", &feast.project);
+            let redis_url = feast
+                .redis_url
+                .as_ref()
+                .and_then(|url| self.url("connectors.feast.redis_url", url, REDIS_SCHEMES));
+            let redis_password = self.optional_secret(
+                "connectors.feast.redis_password",
+                feast.redis_password.as_ref(),
+            );
+            connectors.feast = endpoint.map(|endpoint| FeastConfig {
+                endpoint,
+                registry_url,
+                project,
+                redis_url,
+                redis_password,
+            });
+        }
+        if let Some(airflow) = &raw.airflow {
+            let endpoint =
+                self.endpoint("connectors.airflow", &airflow.url, airflow.timeout.as_ref());
+            let username = self.text("connectors.airflow.username", &airflow.username);
+            let password = self.secret("connectors.airflow.password", &airflow.password);
+            if let (Some(endpoint), Some(password)) = (endpoint, password) {
+                connectors.airflow = Some(AirflowConfig {
+                    endpoint,
+                    username,
+                    password,
+                });
+            }
+        }
+        if let Some(kfp) = &raw.kfp {
+            let endpoint = self.endpoint("connectors.kfp", &kfp.url, kfp.timeout.as_ref());
+            let namespace = match &kfp.namespace {
+                Some(namespace) => self.text("connectors.kfp.namespace", namespace),
+                None => "kubeflow".to_string(),
+            };
+            let token = self.optional_secret("connectors.kfp.token", kfp.token.as_ref());
+            connectors.kfp = endpoint.map(|endpoint| KfpConfig {
+                endpoint,
+                namespace,
+                token,
+            });
+        }
+        if let Some(kubernetes) = &raw.kubernetes {
+            let in_cluster = kubernetes.in_cluster.unwrap_or(false);
+            let kubeconfig = kubernetes
+                .kubeconfig
+                .as_ref()
+                .map(|path| self.path("connectors.kubernetes.kubeconfig", path));
+            if let (true, Some(path)) = (in_cluster, &kubernetes.kubeconfig) {
+                self.error(
+                    path,
+                    "connectors.kubernetes.kubeconfig",
+                    "set either `in_cluster: true` or `kubeconfig`, not both",
+                );
+            }
+            let namespace = match &kubernetes.namespace {
+                Some(namespace) => self.text("connectors.kubernetes.namespace", namespace),
+                None => "default".to_string(),
+            };
+            connectors.kubernetes = Some(KubernetesConfig {
+                in_cluster,
+                kubeconfig,
+                context: kubernetes.context.clone(),
+                namespace,
+            });
+        }
+        if let Some(store) = &raw.object_store {
+            let endpoint = store
+                .endpoint
+                .as_ref()
+                .and_then(|url| self.url("connectors.object_store.endpoint", url, HTTP_SCHEMES));
+            let access_key_id = self.optional_secret(
+                "connectors.object_store.access_key_id",
+                store.access_key_id.as_ref(),
+            );
+            let secret_access_key = self.optional_secret(
+                "connectors.object_store.secret_access_key",
+                store.secret_access_key.as_ref(),
+            );
+            connectors.object_store = Some(ObjectStoreConfig {
+                endpoint,
+                region: store
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| "us-east-1".to_string()),
+                access_key_id,
+                secret_access_key,
+            });
+        }
+        connectors
+    }
+
+    fn runbooks(&mut self, raw: Option<&raw::RawRunbooks>) -> RunbooksConfig {
+        let Some(raw) = raw else {
+            return RunbooksConfig::default();
+        };
+        let paths = raw
+            .paths
+            .iter()
+            .map(|path| self.path("runbooks.paths", path))
+            .collect();
+        let mut disabled = Vec::new();
+        for id in &raw.disabled {
+            if RunbookId::new(id.value.as_str()).is_built_in() {
+                disabled.push(id.value.clone());
+            } else {
+                self.error(
+                    id,
+                    "runbooks.disabled",
+                    format!(
+                        "{:?} is not a built-in runbook (built-in: {})",
+                        id.value,
+                        RunbookId::BUILT_IN.join(", ")
+                    ),
+                );
+            }
+        }
+        RunbooksConfig { paths, disabled }
+    }
+}

@@ -1,0 +1,246 @@
+//! Black-box tests of `warden.yaml` loading: the example file is valid, and every kind of bad
+//! input yields an error naming file, line, column and field.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use warden_config::{ConfigError, SecretRef, StoreConfig, parse};
+
+fn errors(yaml: &str) -> Vec<ConfigError> {
+    parse(Path::new("conf/warden.yaml"), yaml)
+        .expect_err("configuration should be rejected")
+        .0
+}
+
+fn only_error(yaml: &str) -> ConfigError {
+    let mut errors = errors(yaml);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:?}");
+    errors.remove(0)
+}
+
+#[test]
+fn the_example_file_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../warden.example.yaml");
+    let config = warden_config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
+    let base = path.parent().unwrap();
+    assert_eq!(
+        config.store,
+        StoreConfig::Sqlite {
+            path: base.join("warden-data").join("warden.db")
+        }
+    );
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8181");
+    assert_eq!(
+        config.connectors.configured(),
+        [
+            "prometheus",
+            "alertmanager",
+            "mlflow",
+            "model_server",
+            "feast",
+            "airflow",
+            "kfp",
+            "kubernetes",
+            "object_store"
+        ]
+    );
+    let airflow = config.connectors.airflow.as_ref().unwrap();
+    assert_eq!(
+        airflow.password,
+        SecretRef::Env("WARDEN_AIRFLOW_PASSWORD".into())
+    );
+    assert_eq!(airflow.endpoint.timeout, Duration::from_secs(10));
+    let kubernetes = config.connectors.kubernetes.as_ref().unwrap();
+    assert_eq!(kubernetes.kubeconfig, Some(PathBuf::from("~/.kube/config")));
+}
+
+#[test]
+fn a_minimal_file_gets_safe_defaults() {
+    let config = parse(Path::new("/etc/warden/warden.yaml"), "version: 1\n").unwrap();
+    assert_eq!(
+        config.store,
+        StoreConfig::Sqlite {
+            path: PathBuf::from("/etc/warden/warden-data/warden.db")
+        }
+    );
+    assert!(
+        config.server.listen.ip().is_loopback(),
+        "never listen publicly by default"
+    );
+    assert!(config.connectors.configured().is_empty());
+}
+
+#[test]
+fn unknown_field_is_located_with_its_path() {
+    let error =
+        only_error("connectors:\n  mlflow:\n    url: http://127.0.0.1:5000\n    timout: 5s\n");
+    assert_eq!((error.line, error.column), (4, 5));
+    assert_eq!(error.field, "connectors.mlflow.timout");
+    assert!(
+        error.message.contains("unknown field `timout`"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("timeout"),
+        "suggests the known fields: {}",
+        error.message
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "conf/warden.yaml:4:5: connectors.mlflow.timout: {}",
+            error.message
+        )
+    );
+}
+
+#[test]
+fn unknown_connector_is_rejected() {
+    let error = only_error("connectors:\n  grafana:\n    url: http://x\n");
+    assert_eq!((error.line, error.column), (2, 3));
+    assert_eq!(error.field, "connectors.grafana");
+}
+
+#[test]
+fn wrong_type_is_located() {
+    let error =
+        only_error("store:\n  postgres:\n    url: {env: PG_URL}\n    max_connections: many\n");
+    assert_eq!((error.line, error.column), (4, 22));
+    assert_eq!(error.field, "store.postgres.max_connections");
+}
+
+#[test]
+fn yaml_syntax_error_is_located() {
+    let error = only_error("server:\n  listen: [127.0.0.1:8181\nconnectors: {}\n");
+    assert!(error.line >= 2, "points into the file: {error}");
+    assert!(error.column > 0);
+}
+
+#[test]
+fn missing_required_field_names_the_parent() {
+    let error = only_error("connectors:\n  feast:\n    url: http://127.0.0.1:6566\n");
+    assert_eq!(error.field, "connectors.feast");
+    assert!(
+        error.message.contains("missing field `project`"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.line, 3);
+}
+
+#[test]
+fn invalid_values_are_all_reported_at_their_lines() {
+    let yaml = "\
+server:
+  listen: localhost
+connectors:
+  prometheus:
+    url: htp//prometheus:9090
+    timeout: 5 minutes
+  mlflow:
+    url: ftp://mlflow:5000
+  airflow:
+    url: http://airflow:8080
+    username: admin
+    password: {env: AIRFLOW PASSWORD}
+";
+    let errors = errors(yaml);
+    let located: Vec<(u64, &str)> = errors
+        .iter()
+        .map(|error| (error.line, error.field.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (2, "server.listen"),
+            (5, "connectors.prometheus.url"),
+            (6, "connectors.prometheus.timeout"),
+            (8, "connectors.mlflow.url"),
+            (12, "connectors.airflow.password.env"),
+        ]
+    );
+    assert!(
+        errors[2].message.contains("unknown unit"),
+        "{}",
+        errors[2].message
+    );
+    assert!(
+        errors[3].message.contains("expected http or https"),
+        "{}",
+        errors[3].message
+    );
+    assert_eq!(errors[1].column, 10, "points at the value, not the key");
+}
+
+#[test]
+fn credentials_in_urls_are_refused() {
+    let error = only_error("connectors:\n  mlflow:\n    url: http://admin:hunter2@mlflow:5000\n");
+    assert_eq!(error.field, "connectors.mlflow.url");
+    assert!(error.message.contains("secret reference"));
+    assert!(
+        !error.message.contains("hunter2"),
+        "the message must not echo the password"
+    );
+}
+
+#[test]
+fn secret_reference_needs_exactly_one_source() {
+    let both = only_error("store:\n  postgres:\n    url: {env: A, file: b}\n");
+    assert_eq!(both.field, "store.postgres.url");
+    assert_eq!(both.line, 3);
+    let neither = only_error("store:\n  postgres:\n    url: {}\n");
+    assert!(neither.message.contains("exactly one"));
+}
+
+#[test]
+fn store_needs_exactly_one_backend() {
+    let error = only_error("store:\n  sqlite: {path: a.db}\n  postgres: {url: {env: PG}}\n");
+    assert_eq!(error.field, "store");
+    assert_eq!(error.line, 2);
+}
+
+#[test]
+fn timeouts_are_bounded() {
+    let zero = only_error("connectors:\n  prometheus:\n    url: http://p:9090\n    timeout: 0s\n");
+    assert!(zero.message.contains("greater than zero"));
+    let huge = only_error("connectors:\n  prometheus:\n    url: http://p:9090\n    timeout: 2h\n");
+    assert!(huge.message.contains("10m limit"));
+}
+
+#[test]
+fn unknown_disabled_runbook_is_rejected() {
+    let error = only_error("runbooks:\n  disabled: [serving-latency, servng-latency]\n");
+    assert_eq!(error.field, "runbooks.disabled");
+    assert_eq!((error.line, error.column), (2, 31));
+}
+
+#[test]
+fn empty_file_and_unsupported_version() {
+    let empty = only_error("  \n");
+    assert_eq!((empty.line, empty.column), (1, 1));
+    assert!(empty.message.contains("empty"));
+    let version = only_error("version: 2\n");
+    assert_eq!(version.field, "version");
+}
+
+#[test]
+fn secrets_serialize_as_references_only() {
+    let config = parse(
+        Path::new("w.yaml"),
+        "connectors:\n  airflow:\n    url: http://a:8080\n    username: admin\n    password: {env: AF_PASS}\n",
+    )
+    .unwrap();
+    let json = serde_json::to_string(&config).unwrap();
+    assert!(json.contains(r#""password":{"env":"AF_PASS"}"#), "{json}");
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let error = warden_config::load(Path::new("/nonexistent/warden.yaml")).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("/nonexistent/warden.yaml: cannot read file"),
+        "{text}"
+    );
+}
