@@ -1,0 +1,10 @@
+//! Test support shared by the integration tests of every crate.
+//!
+//! [`stack`] finds the real components that `scripts/stack.sh up` started: first in the
+//! process environment (`WARDEN_STACK_*`, as the README's test command exports them), then in
+//! the env file the harness writes. When a component is missing, a test either fails loudly
+//! (`WARDEN_REQUIRE_STACK=1`, which the README's test command and CI set, so a broken harness
+//! can never look green) or, on a developer's machine without the stack, is skipped with a
+//! message saying how to bring the stack up.
+
+pub mod stack;
