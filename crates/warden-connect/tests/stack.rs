@@ -15,7 +15,7 @@ use warden_testkit::stack;
 
 fn endpoint(url: &str) -> HttpEndpoint {
     HttpEndpoint {
-        url: Url::parse(url).unwrap(),
+        url: Url::parse(url).expect("stack URLs are valid"),
         timeout: Duration::from_secs(10),
     }
 }
@@ -23,7 +23,7 @@ fn endpoint(url: &str) -> HttpEndpoint {
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock is after 1970")
         .as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
 }

@@ -1,0 +1,186 @@
+//! `warden config check FILE [--connect]`: validates the configuration (exit 1 with every
+//! problem located as `file:line:column: field: message`), and with `--connect` probes the
+//! store and every configured connector (exit 3 when one is unreachable).
+
+use std::time::Instant;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use warden_config::{Config, ConfigError};
+use warden_connect::{ProbeReport, ProbeStatus, probe_connectors};
+use warden_store::Store;
+
+use crate::cli::CheckArgs;
+use crate::exit::{Code, Failure};
+use crate::output::{self, Format};
+
+/// The JSON document of `warden config check --format json`.
+#[derive(Debug, Serialize)]
+struct CheckReport<'a> {
+    /// The file checked.
+    file: String,
+    /// Whether it is a valid configuration.
+    valid: bool,
+    /// Every problem, in file order (empty when valid).
+    errors: Vec<ConfigError>,
+    /// The validated configuration with defaults filled in (secrets as references only).
+    config: Option<&'a Config>,
+    /// With `--connect`: one report per probed system, the store first.
+    probes: Vec<ProbeReport>,
+}
+
+/// Runs the check.
+pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
+    let text = std::fs::read_to_string(&args.file).map_err(|err| {
+        Failure::input(anyhow!("{}: cannot read file: {err}", args.file.display()))
+    })?;
+    let file = args.file.display().to_string();
+    let config = match warden_config::parse(&args.file, &text) {
+        Ok(config) => config,
+        Err(errors) => {
+            let report = CheckReport {
+                file,
+                valid: false,
+                errors: errors.0,
+                config: None,
+                probes: Vec::new(),
+            };
+            match format {
+                Format::Json => output::print_json(&report)?,
+                Format::Text => print_errors(&report.errors, &text),
+            }
+            return Ok(Code::Detected);
+        }
+    };
+    let probes = if args.connect {
+        let count = config.connectors.configured().len() + 1;
+        output::progress(&format!(
+            "probing the store and {} connector(s)…",
+            count - 1
+        ));
+        let mut probes = vec![probe_store(&config).await];
+        probes.extend(probe_connectors(&config.connectors).await);
+        probes
+    } else {
+        Vec::new()
+    };
+    let code = if probes
+        .iter()
+        .any(|probe| probe.status == ProbeStatus::Failed)
+    {
+        Code::Runtime
+    } else {
+        Code::Ok
+    };
+    let report = CheckReport {
+        file,
+        valid: true,
+        errors: Vec::new(),
+        config: Some(&config),
+        probes,
+    };
+    match format {
+        Format::Json => output::print_json(&report)?,
+        Format::Text => print_summary(&config, &report),
+    }
+    Ok(code)
+}
+
+async fn probe_store(config: &Config) -> ProbeReport {
+    let started = Instant::now();
+    let (target, outcome) = match Store::connect(&config.store).await {
+        Ok(store) => {
+            let target = store.target().to_string();
+            let outcome = store
+                .ping()
+                .await
+                .map(|info| format!("{} {}", info.backend, info.version))
+                .map_err(|err| err.to_string());
+            store.close().await;
+            (target, outcome)
+        }
+        Err(err) => (String::new(), Err(err.to_string())),
+    };
+    let (status, detail) = match outcome {
+        Ok(detail) => (ProbeStatus::Ok, detail),
+        Err(detail) => (ProbeStatus::Failed, detail),
+    };
+    ProbeReport {
+        component: "store".into(),
+        url: target,
+        status,
+        detail,
+        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn print_errors(errors: &[ConfigError], text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    for error in errors {
+        eprintln!("{error}");
+        let Some(line) = usize::try_from(error.line)
+            .ok()
+            .and_then(|line| line.checked_sub(1))
+            .and_then(|index| lines.get(index))
+        else {
+            continue;
+        };
+        let number = error.line.to_string();
+        eprintln!("{} |", " ".repeat(number.len()));
+        eprintln!("{number} | {line}");
+        let caret_at = usize::try_from(error.column.saturating_sub(1)).unwrap_or(0);
+        eprintln!("{} | {}^", " ".repeat(number.len()), " ".repeat(caret_at));
+    }
+    let noun = if errors.len() == 1 {
+        "problem"
+    } else {
+        "problems"
+    };
+    eprintln!("{} {noun} found", errors.len());
+}
+
+fn print_summary(config: &Config, report: &CheckReport<'_>) {
+    println!("{}: valid", report.file);
+    let store = match &config.store {
+        warden_config::StoreConfig::Sqlite { path } => format!("sqlite {}", path.display()),
+        warden_config::StoreConfig::Postgres { url, .. } => {
+            format!("postgres ({})", url.describe())
+        }
+    };
+    println!("  store       {store}");
+    println!("  server      {}", config.server.listen);
+    let connectors = config.connectors.configured();
+    println!(
+        "  connectors  {}",
+        if connectors.is_empty() {
+            "none".to_string()
+        } else {
+            connectors.join(", ")
+        }
+    );
+    if !report.probes.is_empty() {
+        println!();
+        for probe in &report.probes {
+            let status = match probe.status {
+                ProbeStatus::Ok => "ok",
+                ProbeStatus::Failed => "FAILED",
+                ProbeStatus::Skipped => "skipped",
+            };
+            println!(
+                "  {status:<8} {:<15} {} ({} ms)\n           {}",
+                probe.component, probe.url, probe.latency_ms, probe.detail
+            );
+        }
+        let failed = report
+            .probes
+            .iter()
+            .filter(|p| p.status == ProbeStatus::Failed)
+            .count();
+        if failed > 0 {
+            println!(
+                "\n{failed} of {} systems unreachable or failing",
+                report.probes.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `warden`: the command-line entry point. Parses arguments, runs one command, prints its
+//! result as text or JSON, and exits with a documented code (see [`exit`]).
+
+mod cli;
+mod commands;
+mod exit;
+mod output;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::exit::Failure;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let format = cli.format;
+    let result = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(err) => Err(Failure::runtime(anyhow::anyhow!(
+            "cannot start the async runtime: {err}"
+        ))),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(failure) => {
+            output::print_failure(format, &failure);
+            failure.code.into()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<exit::Code, Failure> {
+    match cli.command {
+        Command::Config { command } => match command {
+            ConfigCommand::Check(args) => commands::config_check::run(cli.format, args).await,
+            ConfigCommand::Example => commands::config_example::run(cli.format),
+        },
+    }
+}

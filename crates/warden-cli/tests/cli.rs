@@ -1,0 +1,242 @@
+//! The `warden` binary, driven as a user drives it: exit codes, text and JSON output, and
+//! `config check --connect` against the real components of the harness.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use warden_testkit::stack;
+
+fn warden(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WARDEN_TEST_SECRET")
+        .output()
+        .expect("the warden binary runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {}", stdout(output)))
+}
+
+#[test]
+fn malformed_config_is_reported_with_file_line_column_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        "connectors:\n  mlflow:\n    url: http://127.0.0.1:5000\n    timout: 5s\n",
+    )
+    .unwrap();
+
+    let text = warden(&["config", "check", "warden.yaml"], dir.path());
+    assert_eq!(code(&text), 1, "an invalid config is a failed check");
+    let message = stderr(&text);
+    assert!(
+        message.contains("warden.yaml:4:5: connectors.mlflow.timout: unknown field `timout`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("4 |     timout: 5s"),
+        "shows the line: {message}"
+    );
+
+    let as_json = warden(
+        &["config", "check", "warden.yaml", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&as_json), 1);
+    let report = json(&as_json);
+    assert_eq!(report["valid"], false);
+    let error = &report["errors"][0];
+    assert_eq!(error["file"], "warden.yaml");
+    assert_eq!(error["line"], 4);
+    assert_eq!(error["column"], 5);
+    assert_eq!(error["field"], "connectors.mlflow.timout");
+}
+
+#[test]
+fn invalid_values_are_all_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("w.yaml"),
+        "server:\n  listen: everywhere\nconnectors:\n  prometheus:\n    url: prometheus:9090\n",
+    )
+    .unwrap();
+    let output = warden(
+        &["config", "check", "w.yaml", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 1);
+    let fields: Vec<String> = json(&output)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| format!("{}:{}", error["line"], error["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(fields, ["2:server.listen", "5:connectors.prometheus.url"]);
+}
+
+#[test]
+fn missing_file_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(&["config", "check", "absent.yaml"], dir.path());
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("absent.yaml: cannot read file"),
+        "{}",
+        stderr(&output)
+    );
+    let as_json = warden(
+        &["config", "check", "absent.yaml", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&as_json), 2);
+    assert_eq!(json(&as_json)["error"]["exit_code"], 2);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&warden(&["config", "frobnicate"], dir.path())), 2);
+    assert_eq!(
+        code(&warden(
+            &["--format", "yaml", "config", "example"],
+            dir.path()
+        )),
+        2
+    );
+}
+
+#[test]
+fn the_example_config_is_valid_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = warden(&["config", "example"], dir.path());
+    assert_eq!(code(&example), 0);
+    std::fs::write(dir.path().join("warden.yaml"), example.stdout).unwrap();
+    let check = warden(&["config", "check", "--format", "json"], dir.path());
+    assert_eq!(code(&check), 0, "{}", stdout(&check));
+    let report = json(&check);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["config"]["store"]["backend"], "sqlite");
+    assert_eq!(report["config"]["server"]["listen"], "127.0.0.1:8181");
+    assert_eq!(
+        report["probes"],
+        serde_json::json!([]),
+        "no probes without --connect"
+    );
+}
+
+#[test]
+fn every_command_help_has_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["config", "--help"],
+        vec!["config", "check", "--help"],
+        vec!["config", "example", "--help"],
+    ] {
+        let output = warden(&args, dir.path());
+        assert_eq!(code(&output), 0);
+        assert!(
+            stdout(&output).contains("Example"),
+            "{args:?} help lacks an example"
+        );
+    }
+}
+
+#[test]
+fn connect_probes_the_real_stack_and_never_prints_secrets() {
+    let (Some(postgres), Some(mlflow), Some(prometheus), Some(redis), Some(feast)) = (
+        stack::require("POSTGRES_URL"),
+        stack::require("MLFLOW_URL"),
+        stack::require("PROMETHEUS_URL"),
+        stack::require("REDIS_URL"),
+        stack::require("FEAST_URL"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The harness's PostgreSQL trusts loopback, so any password is accepted: enough to prove
+    // the password never reaches the output.
+    let with_password = postgres.replacen("postgres://warden@", "postgres://warden:pw-Zq81x@", 1);
+    assert_ne!(with_password, postgres, "URL shape changed: {postgres}");
+    std::fs::write(dir.path().join("pg-url"), &with_password).unwrap();
+    let config = format!(
+        "store:\n  postgres:\n    url: {{file: pg-url}}\nconnectors:\n  mlflow:\n    url: {mlflow}\n  \
+         prometheus:\n    url: {prometheus}\n  feast:\n    url: {feast}\n    project: warden_demo\n    \
+         redis_url: {redis}\n"
+    );
+    std::fs::write(dir.path().join("warden.yaml"), config).unwrap();
+    let output = warden(
+        &["config", "check", "--connect", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    let report = json(&output);
+    let probes: Vec<(String, String)> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["component"].as_str().unwrap().into(),
+                p["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = ["store", "prometheus", "mlflow", "feast", "feast.redis"]
+        .map(|component| (component.to_string(), "ok".to_string()));
+    assert_eq!(probes, expected);
+    assert!(
+        report["probes"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres 15")
+    );
+    assert!(
+        !stdout(&output).contains("pw-Zq81x"),
+        "the store password must not be printed"
+    );
+    // Relative to the configuration file, which was given relative to the working directory.
+    assert_eq!(report["config"]["store"]["url"]["file"], "pg-url");
+}
+
+#[test]
+fn connect_with_an_unreachable_system_exits_3_and_names_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!("connectors:\n  prometheus:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\n"),
+    )
+    .unwrap();
+    let output = warden(&["config", "check", "--connect"], dir.path());
+    assert_eq!(code(&output), 3, "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("FAILED"), "{text}");
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{port}/-/ready: unreachable")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok       store"),
+        "the default SQLite store is created: {text}"
+    );
+}
