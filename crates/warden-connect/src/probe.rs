@@ -91,7 +91,10 @@ pub async fn probe_connectors(connectors: &Connectors) -> Vec<ProbeReport> {
         let config = mlflow.clone();
         probes.push(Box::pin(async move {
             let started = Instant::now();
-            let url = config.endpoint.url.to_string();
+            let url = format!(
+                "{}/health",
+                config.endpoint.url.as_str().trim_end_matches('/')
+            );
             let outcome = match MlflowClient::from_config(&config) {
                 Ok(client) => client.health().await.map(|()| "health OK".to_string()),
                 Err(err) => Err(err),
