@@ -38,7 +38,9 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
-    fn finish(
+    /// A report for a probe of `component` at `url` that started at `started`: `Ok(detail)`
+    /// is a success, `Err(detail)` a failure.
+    pub fn finish(
         component: &str,
         url: String,
         started: Instant,

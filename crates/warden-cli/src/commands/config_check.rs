@@ -101,17 +101,7 @@ async fn probe_store(config: &Config) -> ProbeReport {
         }
         Err(err) => (String::new(), Err(err.to_string())),
     };
-    let (status, detail) = match outcome {
-        Ok(detail) => (ProbeStatus::Ok, detail),
-        Err(detail) => (ProbeStatus::Failed, detail),
-    };
-    ProbeReport {
-        component: "store".into(),
-        url: target,
-        status,
-        detail,
-        latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    }
+    ProbeReport::finish("store", target, started, outcome)
 }
 
 fn print_errors(errors: &[ConfigError], text: &str) {
