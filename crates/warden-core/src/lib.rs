@@ -5,6 +5,7 @@
 //! one cause into one unit of response with a lifecycle, a timeline and evidence. Time only
 //! enters through a [`Clock`], so everything here can be replayed on recorded data.
 
+pub mod action;
 pub mod clock;
 pub mod duration;
 pub mod evidence;
@@ -16,6 +17,7 @@ pub mod signal;
 pub mod target;
 pub mod timeline;
 
+pub use action::{ActionRecord, ActionStatus, Approval, AuditEntry, Decision};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use evidence::{ContentHash, Evidence};

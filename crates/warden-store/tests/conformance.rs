@@ -1,0 +1,333 @@
+//! The store conformance suite (R6.9): one set of behaviours, run against SQLite and against
+//! the harness's real PostgreSQL. Each test gets a fresh database.
+
+// The scenarios are plain async functions shared by both backends' #[test]s, which clippy's
+// allow-unwrap-in-tests does not see as tests.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, TimeZone, Utc};
+use warden_config::StoreConfig;
+use warden_core::{
+    ActionStatus, Actor, Approval, AuditEntry, Decision, Finding, Incident, IncidentId,
+    IncidentState, RunbookId, Severity, Target, TargetKind, Timestamp,
+};
+use warden_store::{IncidentFilter, IncidentStore, Store, StoreError};
+use warden_testkit::stack;
+
+fn at(minute: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+fn finding(target: &str) -> Finding {
+    Finding {
+        runbook: RunbookId::new(RunbookId::SERVING_LATENCY),
+        target: Target::new(TargetKind::Service, target).in_namespace("mlops"),
+        detector: "slo".into(),
+        severity: Severity::High,
+        summary: format!("p95 over SLA on {target}"),
+        detected_at: at(0),
+        measurements: BTreeMap::from([("p95_ms".to_string(), 412.0)]),
+        cause_key: None,
+    }
+}
+
+async fn open(store: &Store, target: &str, minute: i64) -> Result<Incident, StoreError> {
+    let id = store.next_incident_id().await?;
+    let incident = Incident::open(id, &finding(target), at(minute));
+    store.insert_incident(&incident).await?;
+    Ok(incident)
+}
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::Sqlite {
+        path: dir.path().join("warden.db"),
+    };
+    (Store::open(&config).await.unwrap(), dir)
+}
+
+async fn postgres() -> Option<Store> {
+    let url = stack::require("POSTGRES_URL")?;
+    let admin = Store::open_postgres(&url, 1).await.unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("warden_conformance_{}_{nanos}", std::process::id());
+    let Store::Postgres { pool, .. } = &admin else {
+        unreachable!()
+    };
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let store = Store::open_postgres(&format!("{base}/{name}"), 4)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = super::postgres().await else { return };
+                    super::$name(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    ids_are_sequential_and_never_reused,
+    incidents_round_trip_whole,
+    one_active_incident_per_dedup_key,
+    concurrent_opens_of_one_key_yield_one_incident,
+    reopening_cannot_create_a_second_active_incident,
+    listing_filters_and_orders_newest_first,
+    actions_are_claimed_once_and_keep_their_outcome,
+    approvals_and_audit_keep_their_order,
+    migrations_are_idempotent,
+);
+
+async fn ids_are_sequential_and_never_reused(store: &Store) {
+    let first = store.next_incident_id().await.unwrap();
+    let second = store.next_incident_id().await.unwrap();
+    assert_eq!(first, IncidentId("INC-1".into()));
+    assert_eq!(
+        second,
+        IncidentId("INC-2".into()),
+        "a burned id is not handed out again"
+    );
+}
+
+async fn incidents_round_trip_whole(store: &Store) {
+    let mut incident = open(store, "demand-forecast", 0).await.unwrap();
+    incident
+        .transition(
+            IncidentState::Contained,
+            Actor::System,
+            at(1),
+            "rolled back",
+        )
+        .unwrap();
+    store.save_incident(&incident).await.unwrap();
+    let loaded = store.get_incident(&incident.id).await.unwrap().unwrap();
+    assert_eq!(
+        loaded, incident,
+        "timeline, evidence and measurements survive"
+    );
+    assert_eq!(
+        store
+            .get_incident(&IncidentId("INC-999".into()))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn one_active_incident_per_dedup_key(store: &Store) {
+    let mut first = open(store, "demand-forecast", 0).await.unwrap();
+    let duplicate = open(store, "demand-forecast", 1).await.unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::DuplicateActive(_)),
+        "{duplicate}"
+    );
+    open(store, "churn-model", 1)
+        .await
+        .expect("another target is another incident");
+
+    first
+        .transition(IncidentState::Resolved, Actor::System, at(5), "ok")
+        .unwrap();
+    store.save_incident(&first).await.unwrap();
+    let next = open(store, "demand-forecast", 30)
+        .await
+        .expect("resolved incidents free the key");
+    let latest = store
+        .latest_incident_for(&first.dedup_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.id, next.id);
+}
+
+async fn concurrent_opens_of_one_key_yield_one_incident(store: &Store) {
+    let mut tasks = Vec::new();
+    for minute in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(
+            async move { open(&store, "storm", minute).await },
+        ));
+    }
+    let mut opened = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => opened += 1,
+            Err(StoreError::DuplicateActive(_)) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(opened, 1, "the database admits one active incident per key");
+    let listed = store
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+async fn reopening_cannot_create_a_second_active_incident(store: &Store) {
+    let mut old = open(store, "demand-forecast", 0).await.unwrap();
+    old.transition(IncidentState::Resolved, Actor::System, at(5), "ok")
+        .unwrap();
+    store.save_incident(&old).await.unwrap();
+    open(store, "demand-forecast", 10).await.unwrap();
+    old.reopen(&finding("demand-forecast"), at(11)).unwrap();
+    let error = store.save_incident(&old).await.unwrap_err();
+    assert!(matches!(error, StoreError::DuplicateActive(_)), "{error}");
+}
+
+async fn listing_filters_and_orders_newest_first(store: &Store) {
+    let mut a = open(store, "a", 0).await.unwrap();
+    let b = open(store, "b", 1).await.unwrap();
+    let c = open(store, "c", 2).await.unwrap();
+    a.transition(IncidentState::Resolved, Actor::System, at(3), "ok")
+        .unwrap();
+    store.save_incident(&a).await.unwrap();
+
+    let ids = |incidents: Vec<Incident>| incidents.into_iter().map(|i| i.id.0).collect::<Vec<_>>();
+    let all = store
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(all), [c.id.0.clone(), b.id.0.clone(), a.id.0.clone()]);
+    let active = IncidentFilter {
+        active_only: true,
+        ..IncidentFilter::default()
+    };
+    assert_eq!(
+        ids(store.list_incidents(&active).await.unwrap()),
+        [c.id.0.clone(), b.id.0.clone()]
+    );
+    let resolved = IncidentFilter {
+        states: vec![IncidentState::Resolved, IncidentState::Closed],
+        ..IncidentFilter::default()
+    };
+    assert_eq!(
+        ids(store.list_incidents(&resolved).await.unwrap()),
+        [a.id.0.clone()]
+    );
+    let one = IncidentFilter {
+        limit: 1,
+        ..IncidentFilter::default()
+    };
+    assert_eq!(ids(store.list_incidents(&one).await.unwrap()), [c.id.0]);
+}
+
+async fn actions_are_claimed_once_and_keep_their_outcome(store: &Store) {
+    let incident = open(store, "demand-forecast", 0).await.unwrap();
+    let mut claimed = store
+        .claim_action(&incident.id, "rollback", at(1))
+        .await
+        .unwrap();
+    assert_eq!(claimed.status, ActionStatus::Pending);
+    claimed.status = ActionStatus::Running;
+    claimed.attempts = 1;
+    claimed.updated_at = at(2);
+    store.update_action(&claimed).await.unwrap();
+    claimed.status = ActionStatus::Succeeded;
+    claimed.result = Some("champion -> v1".into());
+    store.update_action(&claimed).await.unwrap();
+
+    let again = store
+        .claim_action(&incident.id, "rollback", at(9))
+        .await
+        .unwrap();
+    assert_eq!(
+        again, claimed,
+        "a second claim returns the stored outcome, not a new action"
+    );
+    store
+        .claim_action(&incident.id, "capture-logs", at(3))
+        .await
+        .unwrap();
+    let steps: Vec<String> = store
+        .actions_for(&incident.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.step)
+        .collect();
+    assert_eq!(steps, ["capture-logs", "rollback"]);
+}
+
+async fn approvals_and_audit_keep_their_order(store: &Store) {
+    let incident = open(store, "demand-forecast", 0).await.unwrap();
+    for (minute, decision) in [(1, Decision::Rejected), (2, Decision::Approved)] {
+        store
+            .record_approval(&Approval {
+                incident_id: incident.id.clone(),
+                step: "rollback".into(),
+                decision,
+                actor: Actor::User("ana".into()),
+                reason: format!("decided at {minute}"),
+                at: at(minute),
+            })
+            .await
+            .unwrap();
+        store
+            .append_audit(&AuditEntry {
+                at: at(minute),
+                actor: Actor::User("ana".into()),
+                action: decision.as_str().into(),
+                incident_id: Some(incident.id.clone()),
+                target: "step/rollback".into(),
+                result: "ok".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let approvals = store.approvals_for(&incident.id).await.unwrap();
+    let decisions: Vec<Decision> = approvals.iter().map(|a| a.decision).collect();
+    assert_eq!(decisions, [Decision::Rejected, Decision::Approved]);
+    let audit = store.audit_for(&incident.id).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["rejected", "approved"]);
+    assert!(
+        store
+            .audit_for(&IncidentId("INC-404".into()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn migrations_are_idempotent(store: &Store) {
+    open(store, "demand-forecast", 0).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store
+            .list_incidents(&IncidentFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
