@@ -64,7 +64,7 @@ pub struct HttpEndpoint {
     /// Base URL, without a trailing slash in its path.
     pub url: Url,
     /// Request timeout.
-    #[serde(with = "duration_text")]
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
     pub timeout: Duration,
 }
 
@@ -219,14 +219,4 @@ pub struct RunbooksConfig {
     pub paths: Vec<PathBuf>,
     /// Built-in runbooks turned off.
     pub disabled: Vec<String>,
-}
-
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&warden_core::format_duration(*duration))
-    }
 }

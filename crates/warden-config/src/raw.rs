@@ -247,9 +247,22 @@ pub fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
         )
         .into());
     }
+    parse_yaml(file, text).map_err(ConfigErrors::from)
+}
+
+/// Deserializes YAML `text` read from `file` into `T`, reporting the first problem with its
+/// line, column and dotted field path. Shared by every YAML file Warden reads (configuration,
+/// runbooks), so they all report errors the same way.
+///
+/// # Errors
+/// One [`ConfigError`] for the first syntax or shape problem.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     let mut failed_path: Option<String> = None;
     let result = serde_saphyr::with_deserializer_from_str(text, |deserializer| {
-        serde_path_to_error::deserialize::<_, RawConfig>(deserializer).map_err(|error| {
+        serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|error| {
             failed_path = Some(error.path().to_string());
             error.into_inner()
         })
@@ -259,7 +272,7 @@ pub fn parse(file: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
             .location()
             .map_or((0, 0), |location| (location.line(), location.column()));
         let field = failed_path.as_deref().map(clean_path).unwrap_or_default();
-        ConfigError::at(file, (line, column), field, bare_message(&error)).into()
+        ConfigError::at(file, (line, column), field, bare_message(&error))
     })
 }
 

@@ -103,6 +103,23 @@ pub fn format_duration(duration: Duration) -> String {
     out
 }
 
+/// `#[serde(serialize_with)]` helper: a duration as text in the form [`format_duration`]
+/// writes, e.g. `"30m"`, so JSON shows durations the way configuration and runbooks write them.
+pub mod serde_text {
+    use std::time::Duration;
+
+    /// Serializes `duration` as `"1h30m"`-style text.
+    ///
+    /// # Errors
+    /// Those of the serializer.
+    pub fn serialize<S: serde::Serializer>(
+        duration: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_duration(*duration))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

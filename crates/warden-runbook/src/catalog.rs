@@ -1,0 +1,394 @@
+//! What a runbook step may name: actions, evidence collectors, gate checks and detectors,
+//! each with its parameters and whether Warden automates it yet. The linter checks steps
+//! against this; the executor treats an entry that is not automated yet as a manual step
+//! ("do this by hand") so a runbook can describe the target automation honestly today.
+
+/// The type a parameter value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Text.
+    Text,
+    /// A number.
+    Number,
+    /// A duration such as `30m`.
+    Duration,
+    /// `true` or `false`.
+    Bool,
+}
+
+/// One parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: ParamType,
+    /// Whether a step must give it.
+    pub required: bool,
+}
+
+/// One entry of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The name steps use.
+    pub name: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// Its parameters.
+    pub params: &'static [Param],
+    /// Whether Warden executes it today; otherwise it is shown as a manual step.
+    pub automated: bool,
+}
+
+const fn p(name: &'static str, kind: ParamType) -> Param {
+    Param {
+        name,
+        kind,
+        required: false,
+    }
+}
+
+const fn req(name: &'static str, kind: ParamType) -> Param {
+    Param {
+        name,
+        kind,
+        required: true,
+    }
+}
+
+use ParamType::{Bool, Duration, Number, Text};
+
+const fn entry(name: &'static str, summary: &'static str, params: &'static [Param]) -> Entry {
+    Entry {
+        name,
+        summary,
+        params,
+        automated: false,
+    }
+}
+
+/// Mutating actions (dry-run plan, approval policy, idempotent, audited).
+pub const ACTIONS: &[Entry] = &[
+    entry(
+        "pause_schedule",
+        "pause the pipeline's scheduled triggers (KFP recurring run :disable, Airflow DAG pause)",
+        &[p("pipeline", Text)],
+    ),
+    entry(
+        "resume_schedule",
+        "undo pause_schedule at closure",
+        &[p("pipeline", Text)],
+    ),
+    entry(
+        "retry_pipeline_run",
+        "rerun the failed run with the same inputs (KFP :retry, Airflow clear), transient causes only",
+        &[p("max_attempts", Number)],
+    ),
+    entry(
+        "rollback_model",
+        "move the serving alias (or stage) back to the previous model version and reload the server",
+        &[p("model", Text), p("alias", Text)],
+    ),
+    entry(
+        "scale_replicas",
+        "raise the predictor's minReplicas / replicas while the autoscaler lags",
+        &[req("min_replicas", Number), p("max_replicas", Number)],
+    ),
+    entry(
+        "enable_rate_limit",
+        "limit requests per second at the ingress during a traffic burst",
+        &[p("rps", Number)],
+    ),
+    entry(
+        "set_drift_threshold",
+        "temporarily change a drift threshold, recorded with who, why and expiry",
+        &[
+            req("expires_in", Duration),
+            p("column", Text),
+            p("threshold", Number),
+        ],
+    ),
+    entry(
+        "disable_retraining_trigger",
+        "stop drift alerts from triggering automatic retraining",
+        &[],
+    ),
+    entry(
+        "enable_retraining_trigger",
+        "undo disable_retraining_trigger at closure",
+        &[],
+    ),
+    entry(
+        "switch_feature_fallback",
+        "serve cached / fallback features through the feature proxy",
+        &[req("enabled", Bool)],
+    ),
+    entry(
+        "scale_online_store",
+        "scale the online store (Redis / DynamoDB)",
+        &[p("replicas", Number)],
+    ),
+    entry(
+        "pause_materialization",
+        "pause materialization jobs that add load",
+        &[],
+    ),
+    entry(
+        "resume_materialization",
+        "undo pause_materialization at closure",
+        &[],
+    ),
+];
+
+/// Evidence collectors (read-only; captured into the content-addressed evidence store).
+pub const EVIDENCE: &[Entry] = &[
+    entry(
+        "run_isolation",
+        "is the failure one run, all recent runs, or one component across runs",
+        &[p("window", Duration)],
+    ),
+    entry(
+        "pipeline_run_details",
+        "run and task details with error messages",
+        &[],
+    ),
+    entry(
+        "task_logs",
+        "failed task / pod logs, previous container included, before garbage collection",
+        &[p("tail_lines", Number)],
+    ),
+    entry("pod_events", "Kubernetes events of the failed pods", &[]),
+    entry(
+        "secrets_check",
+        "referenced Kubernetes secrets: present, and their age",
+        &[],
+    ),
+    entry(
+        "artifact_storage_probe",
+        "list the artifact bucket/prefix with the pipeline's credentials",
+        &[],
+    ),
+    entry(
+        "failure_classification",
+        "classify the failure cause from logs and events",
+        &[],
+    ),
+    entry(
+        "deployment_history",
+        "model version and KServe revision changes before the spike",
+        &[p("window", Duration)],
+    ),
+    entry(
+        "traffic_rate",
+        "requests per second against the baseline",
+        &[p("window", Duration)],
+    ),
+    entry(
+        "predictor_pods",
+        "predictor pod status and the last log lines",
+        &[p("tail_lines", Number)],
+    ),
+    entry(
+        "hpa_status",
+        "autoscaler desired/current/max replicas over time",
+        &[],
+    ),
+    entry(
+        "feature_store_latency",
+        "online feature retrieval latency",
+        &[],
+    ),
+    entry("traffic_split", "traffic split between revisions", &[]),
+    entry(
+        "alert_history",
+        "recent drift alerts against the detector's historical alert rate",
+        &[p("window", Duration)],
+    ),
+    entry(
+        "distribution_review",
+        "side-by-side reference vs current distributions per feature",
+        &[],
+    ),
+    entry(
+        "drift_report",
+        "warden drift on the prediction logs",
+        &[p("reference", Text), p("current", Text)],
+    ),
+    entry(
+        "online_store_health",
+        "Redis latency, memory against maxmemory, evictions, rejected connections",
+        &[],
+    ),
+    entry(
+        "materialization_status",
+        "materialization job runs and their outcome",
+        &[p("window", Duration)],
+    ),
+    entry(
+        "feature_freshness",
+        "freshness lag per feature view from materialization intervals and event timestamps",
+        &[],
+    ),
+    entry(
+        "schema_check",
+        "offline source, registry and online values agree on the schema",
+        &[],
+    ),
+    entry(
+        "prediction_sample",
+        "prediction samples from the degraded period",
+        &[p("rows", Number)],
+    ),
+    entry(
+        "compare_predictions",
+        "prediction distributions before vs after the deployment",
+        &[],
+    ),
+    entry(
+        "evaluate_model",
+        "the model version's accuracy on recent actuals",
+        &[],
+    ),
+    entry(
+        "validate_data",
+        "data quality checks on recent actuals",
+        &[],
+    ),
+    entry(
+        "registry_metadata",
+        "both versions' registry metadata and run metrics",
+        &[],
+    ),
+];
+
+/// Closure gate checks; `threshold` says whether `below`/`above` applies.
+pub const GATE_CHECKS: &[(&str, &str, bool)] = &[
+    (
+        "rerun_succeeded",
+        "a rerun with the same inputs succeeded",
+        false,
+    ),
+    (
+        "next_scheduled_run_succeeded",
+        "the next scheduled run completed",
+        false,
+    ),
+    ("latency_p95_ms", "p95 latency in milliseconds", true),
+    ("error_rate", "share of failed requests", true),
+    (
+        "autoscaler_stable",
+        "no scaling oscillation and desired = current replicas",
+        false,
+    ),
+    (
+        "load_test_headroom",
+        "a load test at the target rate passes the SLO (warden loadtest)",
+        true,
+    ),
+    (
+        "backtest_precision",
+        "drift alert precision on labelled history",
+        true,
+    ),
+    (
+        "backtest_recall",
+        "drift alert recall on labelled history",
+        true,
+    ),
+    (
+        "feature_freshness_minutes",
+        "worst feature view freshness lag in minutes",
+        true,
+    ),
+    (
+        "online_matches_offline",
+        "sampled online values equal the latest offline values",
+        false,
+    ),
+    (
+        "materialization_succeeded",
+        "every materialization run in the window succeeded",
+        false,
+    ),
+    (
+        "previous_version_serving",
+        "the alias points to the previous version and the server serves it",
+        false,
+    ),
+    (
+        "metrics_recovered",
+        "accuracy back within tolerance of the pre-deployment baseline",
+        false,
+    ),
+];
+
+/// Detectors a trigger may name.
+pub const DETECTORS: &[(&str, &str)] = &[
+    ("pipeline_failed_runs", "failed KFP / Airflow runs (R1.1)"),
+    (
+        "pipeline_stuck_runs",
+        "runs longer than 3x the p95 of recent successful runs (R1.1)",
+    ),
+    (
+        "serving_slo",
+        "p95 latency or error rate over the SLA, multi-window burn rate (R2.1)",
+    ),
+    (
+        "drift_alert_rate",
+        "drift alert rate far above its historical rate (R3.2)",
+    ),
+    ("drift_backtest", "known drift missed in a backtest (R3.2)"),
+    (
+        "feature_freshness",
+        "freshness lag over the SLA per feature view (R4.1)",
+    ),
+    (
+        "online_store_health",
+        "online store unhealthy or features missing in serving (R4.1)",
+    ),
+    (
+        "model_regression",
+        "accuracy or business metric degraded after a deployment (R5.1)",
+    ),
+];
+
+/// The action named `name`.
+pub fn action(name: &str) -> Option<&'static Entry> {
+    ACTIONS.iter().find(|entry| entry.name == name)
+}
+
+/// The evidence collector named `name`.
+pub fn evidence(name: &str) -> Option<&'static Entry> {
+    EVIDENCE.iter().find(|entry| entry.name == name)
+}
+
+/// The gate check named `name`: whether it takes a threshold.
+pub fn gate_check(name: &str) -> Option<bool> {
+    GATE_CHECKS
+        .iter()
+        .find(|(check, _, _)| *check == name)
+        .map(|(_, _, threshold)| *threshold)
+}
+
+/// Whether `name` is a known detector.
+pub fn is_detector(name: &str) -> bool {
+    DETECTORS.iter().any(|(detector, _)| *detector == name)
+}
+
+fn names(entries: &[Entry]) -> String {
+    entries
+        .iter()
+        .map(|entry| entry.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The known action names, for error messages.
+pub fn action_names() -> String {
+    names(ACTIONS)
+}
+
+/// The known evidence names, for error messages.
+pub fn evidence_names() -> String {
+    names(EVIDENCE)
+}
