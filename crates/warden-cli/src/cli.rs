@@ -34,6 +34,46 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// List, show and lint runbooks.
+    #[command(after_help = "Example:\n  warden runbooks show serving-latency")]
+    Runbooks {
+        /// What to do with the runbooks.
+        #[command(subcommand)]
+        command: RunbooksCommand,
+    },
+}
+
+/// `warden runbooks …`
+#[derive(Debug, Subcommand)]
+pub enum RunbooksCommand {
+    /// List the runbooks in effect: the five built-in ones plus those the configuration adds.
+    #[command(after_help = "Examples:\n  warden runbooks list\n  \
+                            warden runbooks list --config warden.yaml --format json")]
+    List(RunbookSource),
+    /// Show one runbook's triggers and steps, phase by phase.
+    #[command(after_help = "Example:\n  warden runbooks show model-regression")]
+    Show {
+        /// The runbook id.
+        id: String,
+        /// Where runbooks come from.
+        #[command(flatten)]
+        source: RunbookSource,
+    },
+    /// Lint runbook files or directories: every problem as file:line:column: field: message.
+    #[command(after_help = "Example:\n  warden runbooks lint runbooks/")]
+    Lint {
+        /// Runbook files, or directories of *.yaml / *.yml files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Which runbooks are in effect.
+#[derive(Debug, Args)]
+pub struct RunbookSource {
+    /// A warden.yaml whose `runbooks:` section adds, replaces or disables runbooks.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `warden config …`

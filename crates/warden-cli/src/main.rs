@@ -8,7 +8,7 @@ mod output;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, RunbooksCommand};
 use crate::exit::Failure;
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +38,13 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         Command::Config { command } => match command {
             ConfigCommand::Check(args) => commands::config_check::run(cli.format, args).await,
             ConfigCommand::Example => commands::config_example::run(cli.format),
+        },
+        Command::Runbooks { command } => match command {
+            RunbooksCommand::List(source) => commands::runbooks::list(cli.format, &source),
+            RunbooksCommand::Show { id, source } => {
+                commands::runbooks::show(cli.format, &id, &source)
+            }
+            RunbooksCommand::Lint { paths } => commands::runbooks::lint(cli.format, &paths),
         },
     }
 }

@@ -147,6 +147,10 @@ fn every_command_help_has_an_example() {
         vec!["config", "--help"],
         vec!["config", "check", "--help"],
         vec!["config", "example", "--help"],
+        vec!["runbooks", "--help"],
+        vec!["runbooks", "list", "--help"],
+        vec!["runbooks", "show", "--help"],
+        vec!["runbooks", "lint", "--help"],
     ] {
         let output = warden(&args, dir.path());
         assert_eq!(code(&output), 0);
@@ -238,5 +242,146 @@ fn connect_with_an_unreachable_system_exits_3_and_names_it() {
     assert!(
         text.contains("ok       store"),
         "the default SQLite store is created: {text}"
+    );
+}
+
+#[test]
+fn runbooks_list_shows_the_five_built_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(&["runbooks", "list", "--format", "json"], dir.path());
+    assert_eq!(code(&output), 0);
+    let ids: Vec<String> = json(&output)["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|runbook| runbook["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pipeline-failure",
+            "serving-latency",
+            "drift-detector",
+            "feature-store",
+            "model-regression"
+        ]
+    );
+}
+
+#[test]
+fn runbooks_from_the_config_replace_and_disable_built_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("runbooks")).unwrap();
+    std::fs::write(
+        dir.path().join("runbooks/extra.yaml"),
+        "id: batch-scoring\ntitle: Batch scoring late\nseverity: low\nphases:\n  containment:\n    \
+         - id: check\n      title: Check the scheduler\n      manual: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        "runbooks:\n  paths: [runbooks]\n  disabled: [drift-detector]\n",
+    )
+    .unwrap();
+    let output = warden(
+        &[
+            "runbooks",
+            "list",
+            "--config",
+            "warden.yaml",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let runbooks = json(&output)["runbooks"].as_array().unwrap().clone();
+    let ids: Vec<&str> = runbooks.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "pipeline-failure",
+            "serving-latency",
+            "feature-store",
+            "model-regression",
+            "batch-scoring"
+        ]
+    );
+    assert_eq!(runbooks[4]["built_in"], false);
+
+    let show = warden(
+        &[
+            "runbooks",
+            "show",
+            "batch-scoring",
+            "--config",
+            "warden.yaml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&show), 0);
+    assert!(stdout(&show).contains("check"), "{}", stdout(&show));
+    let missing = warden(
+        &[
+            "runbooks",
+            "show",
+            "drift-detector",
+            "--config",
+            "warden.yaml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&missing), 2, "a disabled runbook is not shown");
+}
+
+#[test]
+fn runbooks_show_marks_what_is_done_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(
+        &["runbooks", "show", "model-regression", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0);
+    let runbook = &json(&output)["runbook"];
+    let rollback = runbook["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["id"] == "rollback")
+        .unwrap()
+        .clone();
+    assert_eq!(rollback["phase"], "containment");
+    assert_eq!(rollback["kind"]["type"], "action");
+    assert_eq!(rollback["approval"], "manual");
+    assert_eq!(
+        rollback["automated"], false,
+        "no rollback implementation yet: done by hand"
+    );
+}
+
+#[test]
+fn runbooks_lint_reports_file_line_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "id: x\ntitle: X\nseverity: high\nphases:\n  containment:\n    - id: a\n      title: A\n      \
+         action: reboot\n",
+    )
+    .unwrap();
+    let output = warden(&["runbooks", "lint", "bad.yaml"], dir.path());
+    assert_eq!(code(&output), 1);
+    assert!(
+        stdout(&output).starts_with("bad.yaml:8:15: phases.containment[0].action: unknown action"),
+        "{}",
+        stdout(&output)
+    );
+    let clean = warden(
+        &["runbooks", "lint", "--format", "json", "bad.yaml"],
+        dir.path(),
+    );
+    assert_eq!(json(&clean)["ok"], false);
+    assert_eq!(
+        code(&warden(&["runbooks", "lint", "nothing-here"], dir.path())),
+        2
     );
 }

@@ -110,8 +110,10 @@ pub fn runbook_files(
                     format!("cannot read directory: {err}"),
                 )),
             }
-        } else {
+        } else if path.exists() {
             files.push(path.clone());
+        } else {
+            errors.push(LintError::unlocated(path, "", "no such file or directory"));
         }
     }
     files

@@ -2,3 +2,4 @@
 
 pub mod config_check;
 pub mod config_example;
+pub mod runbooks;
