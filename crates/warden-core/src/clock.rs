@@ -14,6 +14,14 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
+/// A shared clock is a clock: the daemon hands one `Arc` to every component, and a test keeps
+/// another handle to move it.
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 /// The real wall clock; only the binary's composition root should construct it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -221,16 +221,28 @@ impl Incident {
                 to: IncidentState::Detected,
             });
         }
+        let escalated = finding.severity > self.severity;
         self.severity = self.severity.max(finding.severity);
         self.finding_count += 1;
-        self.record(
-            now,
-            Actor::System,
-            TimelineKind::FindingAttached {
-                detector: finding.detector.clone(),
-            },
-            finding.summary.clone(),
-        );
+        self.updated_at = now;
+        // An alert storm repeats the same finding thousands of times: the count records each,
+        // the timeline only what is new (another detector or message, or a higher severity),
+        // so an incident's size stays bounded however loud the storm.
+        let repeat = self.timeline.iter().rev().any(|event| {
+            matches!(&event.kind,
+                TimelineKind::Opened { detector } | TimelineKind::FindingAttached { detector }
+                    if *detector == finding.detector && event.message == finding.summary)
+        });
+        if escalated || !repeat {
+            self.record(
+                now,
+                Actor::System,
+                TimelineKind::FindingAttached {
+                    detector: finding.detector.clone(),
+                },
+                finding.summary.clone(),
+            );
+        }
         Ok(())
     }
 
@@ -453,6 +465,27 @@ mod tests {
             incident.attach(&other, t(3)),
             Err(TransitionError::WrongDedupKey { .. })
         ));
+    }
+
+    #[test]
+    fn repeated_findings_are_counted_without_growing_the_timeline() {
+        let mut incident = incident();
+        for minute in 1..=1000 {
+            incident
+                .attach(&finding(Severity::High, None), t(minute))
+                .unwrap();
+        }
+        assert_eq!(incident.finding_count, 1001);
+        assert_eq!(
+            incident.timeline.len(),
+            1,
+            "identical repeats add no events"
+        );
+        assert_eq!(incident.updated_at, t(1000));
+        let mut louder = finding(Severity::High, None);
+        louder.summary = "p95 950 ms > 200 ms".into();
+        incident.attach(&louder, t(1001)).unwrap();
+        assert_eq!(incident.timeline.len(), 2, "a new message is recorded");
     }
 
     #[test]

@@ -167,6 +167,9 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL survives any crash of the process (only power loss can drop the
+            // last commits) and makes every commit an append instead of an fsync.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(CONNECT_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()

@@ -1,0 +1,32 @@
+//! Engine errors: the store's, and lifecycle rules that refused a change.
+
+use thiserror::Error;
+use warden_core::{IncidentId, TransitionError};
+use warden_store::StoreError;
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The lifecycle does not allow it.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// No such incident.
+    #[error("no incident {0}")]
+    NotFound(IncidentId),
+    /// No such step in the incident's runbook.
+    #[error("incident {incident}: runbook {runbook} has no step {step:?}")]
+    UnknownStep {
+        /// The incident.
+        incident: IncidentId,
+        /// Its runbook.
+        runbook: String,
+        /// The step asked for.
+        step: String,
+    },
+    /// Concurrent writers kept winning; the finding was not recorded.
+    #[error("gave up recording a finding for {0} after repeated conflicts")]
+    Contended(String),
+}

@@ -1,0 +1,12 @@
+//! Incident response logic on top of the store: the [`IncidentManager`] folds findings into
+//! incidents (one per dedup key, reopened on recurrence within a cool-down) and records every
+//! change on the timeline and in the audit log; [`alerts`] turns Alertmanager webhook payloads
+//! into findings through runbook triggers; [`postmortem`] drafts the post-mortem.
+
+pub mod alerts;
+mod error;
+pub mod manager;
+pub mod postmortem;
+
+pub use error::EngineError;
+pub use manager::{IncidentManager, Ingested};

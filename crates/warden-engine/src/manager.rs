@@ -1,0 +1,296 @@
+//! The incident manager: findings in, incidents out. One incident per dedup key (runbook +
+//! target + cause scope): a finding for an active incident is attached to it; one that recurs
+//! within the cool-down after resolution reopens it; anything else opens a new incident. The
+//! store's unique index on active dedup keys is the final arbiter, so even two processes
+//! racing on an alert storm end with one incident.
+
+use std::time::Duration;
+
+use warden_core::{
+    Actor, Approval, AuditEntry, Clock, Decision, Finding, Incident, IncidentId, IncidentState,
+    TimelineKind,
+};
+use warden_runbook::Runbook;
+use warden_store::{EvidenceStore, IncidentStore, StoreError};
+
+use crate::EngineError;
+
+/// Default cool-down: a cause that recurs within a day of resolution reopens its incident.
+pub const DEFAULT_REOPEN_COOLDOWN: Duration = Duration::from_secs(24 * 3600);
+
+/// What happened to a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// A new incident was opened.
+    Opened(IncidentId),
+    /// The finding joined this active incident.
+    Attached(IncidentId),
+    /// This resolved incident recurred and was reopened.
+    Reopened(IncidentId),
+}
+
+impl Ingested {
+    /// The incident concerned.
+    pub fn incident(&self) -> &IncidentId {
+        match self {
+            Ingested::Opened(id) | Ingested::Attached(id) | Ingested::Reopened(id) => id,
+        }
+    }
+}
+
+/// Folds findings into incidents and applies people's decisions, keeping timeline and audit.
+pub struct IncidentManager<S, C> {
+    store: S,
+    clock: C,
+    reopen_cooldown: Duration,
+    // One writer per process: attaching is read-modify-write on the incident document.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
+    /// A manager over `store`, telling time by `clock`.
+    pub fn new(store: S, clock: C) -> Self {
+        Self {
+            store,
+            clock,
+            reopen_cooldown: DEFAULT_REOPEN_COOLDOWN,
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Sets how long after resolution a recurrence reopens the incident instead of opening a
+    /// new one.
+    pub fn with_reopen_cooldown(mut self, cooldown: Duration) -> Self {
+        self.reopen_cooldown = cooldown;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Records a finding: opens, attaches to, or reopens an incident.
+    ///
+    /// # Errors
+    /// Store failures; [`EngineError::Contended`] if other writers won five times in a row.
+    pub async fn ingest(&self, finding: &Finding) -> Result<Ingested, EngineError> {
+        let _guard = self.write_lock.lock().await;
+        let key = finding.dedup_key();
+        for _ in 0..5 {
+            let now = self.clock.now();
+            match self.store.latest_incident_for(&key).await? {
+                Some(mut incident) if incident.state.is_active() => {
+                    incident.attach(finding, now)?;
+                    self.store.save_incident(&incident).await?;
+                    return Ok(Ingested::Attached(incident.id));
+                }
+                Some(mut incident) if self.within_cooldown(&incident, now) => {
+                    incident.reopen(finding, now)?;
+                    match self.store.save_incident(&incident).await {
+                        Ok(()) => {
+                            self.audit(
+                                &incident.id,
+                                Actor::System,
+                                "reopen",
+                                &incident.target.to_string(),
+                                "ok",
+                            )
+                            .await?;
+                            return Ok(Ingested::Reopened(incident.id));
+                        }
+                        // Another process opened a new incident for the key meanwhile.
+                        Err(StoreError::DuplicateActive(_)) => continue,
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                _ => {
+                    let id = self.store.next_incident_id().await?;
+                    let incident = Incident::open(id, finding, now);
+                    match self.store.insert_incident(&incident).await {
+                        Ok(()) => {
+                            self.audit(
+                                &incident.id,
+                                Actor::System,
+                                "open",
+                                &incident.target.to_string(),
+                                "ok",
+                            )
+                            .await?;
+                            return Ok(Ingested::Opened(incident.id));
+                        }
+                        Err(StoreError::DuplicateActive(_)) => continue,
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+        }
+        Err(EngineError::Contended(key))
+    }
+
+    fn within_cooldown(&self, incident: &Incident, now: warden_core::Timestamp) -> bool {
+        let Some(resolved_at) = incident.resolved_at else {
+            return false;
+        };
+        let cooldown =
+            chrono::Duration::from_std(self.reopen_cooldown).unwrap_or(chrono::Duration::MAX);
+        now - resolved_at <= cooldown
+    }
+
+    async fn audit(
+        &self,
+        incident: &IncidentId,
+        actor: Actor,
+        action: &str,
+        target: &str,
+        result: &str,
+    ) -> Result<(), EngineError> {
+        self.store
+            .append_audit(&AuditEntry {
+                at: self.clock.now(),
+                actor,
+                action: action.to_string(),
+                incident_id: Some(incident.clone()),
+                target: target.to_string(),
+                result: result.to_string(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &IncidentId) -> Result<Incident, EngineError> {
+        self.store
+            .get_incident(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.clone()))
+    }
+
+    /// Moves an incident to `to` on behalf of `actor`.
+    ///
+    /// # Errors
+    /// [`EngineError::NotFound`], lifecycle refusals, store failures.
+    pub async fn transition(
+        &self,
+        id: &IncidentId,
+        to: IncidentState,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<Incident, EngineError> {
+        let _guard = self.write_lock.lock().await;
+        let mut incident = self.load(id).await?;
+        incident.transition(to, actor.clone(), self.clock.now(), reason)?;
+        self.store.save_incident(&incident).await?;
+        self.audit(
+            id,
+            actor,
+            &format!("transition:{}", to.as_str()),
+            &incident.target.to_string(),
+            "ok",
+        )
+        .await?;
+        Ok(incident)
+    }
+
+    /// A responder takes the incident: recorded on the timeline and in the audit log.
+    ///
+    /// # Errors
+    /// [`EngineError::NotFound`], store failures.
+    pub async fn acknowledge(
+        &self,
+        id: &IncidentId,
+        actor: Actor,
+    ) -> Result<Incident, EngineError> {
+        self.note(id, actor, "acknowledged", "acknowledge").await
+    }
+
+    /// Adds a note to the timeline.
+    ///
+    /// # Errors
+    /// [`EngineError::NotFound`], store failures.
+    pub async fn note(
+        &self,
+        id: &IncidentId,
+        actor: Actor,
+        message: &str,
+        audit_action: &str,
+    ) -> Result<Incident, EngineError> {
+        let _guard = self.write_lock.lock().await;
+        let mut incident = self.load(id).await?;
+        let now = self.clock.now();
+        incident.updated_at = now;
+        incident.timeline.push(warden_core::TimelineEvent {
+            at: now,
+            actor: actor.clone(),
+            kind: TimelineKind::Note,
+            message: message.to_string(),
+        });
+        self.store.save_incident(&incident).await?;
+        self.audit(id, actor, audit_action, &incident.target.to_string(), "ok")
+            .await?;
+        Ok(incident)
+    }
+
+    /// Records an approval or rejection of a step of the incident's runbook.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownStep`] for a step the runbook does not have; not found; store.
+    pub async fn decide(
+        &self,
+        id: &IncidentId,
+        runbook: &Runbook,
+        step: &str,
+        decision: Decision,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<Incident, EngineError> {
+        if runbook.step(step).is_none() {
+            return Err(EngineError::UnknownStep {
+                incident: id.clone(),
+                runbook: runbook.id.to_string(),
+                step: step.to_string(),
+            });
+        }
+        self.store
+            .record_approval(&Approval {
+                incident_id: id.clone(),
+                step: step.to_string(),
+                decision,
+                actor: actor.clone(),
+                reason: reason.to_string(),
+                at: self.clock.now(),
+            })
+            .await?;
+        let verb = match decision {
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        };
+        let message = if reason.is_empty() {
+            format!("{verb} step {step}")
+        } else {
+            format!("{verb} step {step}: {reason}")
+        };
+        self.note(id, actor, &message, verb).await
+    }
+
+    /// Captures `bytes` into the evidence store and links them from the incident's timeline.
+    ///
+    /// # Errors
+    /// Evidence write failures, not found, store failures.
+    pub async fn capture_evidence(
+        &self,
+        id: &IncidentId,
+        evidence_store: &EvidenceStore,
+        name: &str,
+        media_type: &str,
+        source: &str,
+        bytes: &[u8],
+    ) -> Result<Incident, EngineError> {
+        let stored = evidence_store.put(name, media_type, source, self.clock.now(), bytes)?;
+        let _guard = self.write_lock.lock().await;
+        let mut incident = self.load(id).await?;
+        if incident.add_evidence(stored.evidence, Actor::System) {
+            self.store.save_incident(&incident).await?;
+        }
+        Ok(incident)
+    }
+}

@@ -1,0 +1,229 @@
+//! The post-mortem draft (R6.5): Markdown a responder only has to edit — summary, impact,
+//! timeline, evidence, cause analysis, the runbook checklist with each step's state, action
+//! items and the audit log, all from what Warden recorded.
+
+use std::fmt::Write;
+
+use warden_core::{
+    ActionRecord, ActionStatus, Actor, Approval, AuditEntry, Incident, TimelineKind, Timestamp,
+};
+use warden_runbook::{Phase, Runbook, StepKind};
+
+/// Everything the draft is written from.
+#[derive(Debug, Clone, Copy)]
+pub struct PostmortemInput<'a> {
+    /// The incident.
+    pub incident: &'a Incident,
+    /// Its runbook, if it is still in effect.
+    pub runbook: Option<&'a Runbook>,
+    /// Its action records.
+    pub actions: &'a [ActionRecord],
+    /// Its approvals and rejections.
+    pub approvals: &'a [Approval],
+    /// Its audit log.
+    pub audit: &'a [AuditEntry],
+    /// When the draft is written (for the header and an open incident's duration).
+    pub now: Timestamp,
+}
+
+fn time(at: &Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn actor(actor: &Actor) -> String {
+    match actor {
+        Actor::System => "warden".to_string(),
+        Actor::User(name) => name.clone(),
+    }
+}
+
+fn minutes(from: Timestamp, to: Timestamp) -> i64 {
+    (to - from).num_minutes()
+}
+
+/// Cells must not break the table: pipes escaped, newlines folded.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders the draft.
+pub fn render(input: &PostmortemInput<'_>) -> String {
+    let incident = input.incident;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Post-mortem: {} — {}\n", incident.id, incident.title);
+    let _ = writeln!(
+        out,
+        "_Draft written by Warden at {}. Edit freely._\n",
+        time(&input.now)
+    );
+    let runbook_title = input
+        .runbook
+        .map(|runbook| runbook.title.as_str())
+        .unwrap_or("(runbook no longer in effect)");
+    let end = incident.resolved_at.unwrap_or(input.now);
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| Runbook | `{}` — {} |",
+        incident.runbook, runbook_title
+    );
+    let _ = writeln!(out, "| Target | `{}` |", incident.target);
+    let _ = writeln!(out, "| Severity | {} |", incident.severity);
+    let _ = writeln!(out, "| State | {} |", incident.state);
+    let _ = writeln!(out, "| Opened | {} |", time(&incident.opened_at));
+    match incident.resolved_at {
+        Some(resolved) => {
+            let _ = writeln!(
+                out,
+                "| Resolved | {} ({} min after opening) |",
+                time(&resolved),
+                minutes(incident.opened_at, resolved)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "| Resolved | not yet ({} min open) |",
+                minutes(incident.opened_at, input.now)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| Findings | {} (reopened {} times) |\n",
+        incident.finding_count, incident.reopen_count
+    );
+
+    let _ = writeln!(
+        out,
+        "## Summary\n\n{}\n\n_What happened, who was affected, how it was stopped: two or three sentences._\n",
+        incident.title
+    );
+    let _ = writeln!(out, "## Impact\n");
+    let _ = writeln!(
+        out,
+        "- Duration: {} min from detection to {}.",
+        minutes(incident.opened_at, end),
+        if incident.resolved_at.is_some() {
+            "resolution"
+        } else {
+            "now"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "- ML impact: _predictions served by the affected model or features during the incident — not measured by Warden yet; fill in from the prediction logs._\n"
+    );
+
+    let _ = writeln!(out, "## Timeline\n\n| time | who | what |\n|---|---|---|");
+    for event in &incident.timeline {
+        let what = match &event.kind {
+            TimelineKind::StateChanged { from, to } => format!("{from} → {to}: {}", event.message),
+            TimelineKind::EvidenceCaptured { hash, .. } => {
+                format!("{} (`{}`)", event.message, &hash.as_str()[..12])
+            }
+            TimelineKind::Reopened { count } => format!("reopened (#{count}): {}", event.message),
+            _ => event.message.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            time(&event.at),
+            actor(&event.actor),
+            cell(&what)
+        );
+    }
+
+    let _ = writeln!(out, "\n## Evidence\n");
+    if incident.evidence.is_empty() {
+        let _ = writeln!(out, "None captured.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| name | source | captured | bytes | sha256 |\n|---|---|---|---|---|"
+        );
+        for evidence in &incident.evidence {
+            let truncated = if evidence.truncated {
+                " (truncated)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {}{truncated} | `{}` |",
+                cell(&evidence.name),
+                cell(&evidence.source),
+                time(&evidence.captured_at),
+                evidence.size_bytes,
+                evidence.hash.as_str()
+            );
+        }
+    }
+
+    let status_of = |step: &str| input.actions.iter().find(|record| record.step == step);
+    if let Some(runbook) = input.runbook {
+        let _ = writeln!(out, "\n## Cause analysis\n");
+        for step in runbook.phase(Phase::Causes) {
+            let verdict = status_of(&step.id)
+                .and_then(|record| record.result.clone())
+                .unwrap_or_else(|| "not evaluated".to_string());
+            let _ = writeln!(out, "- **{}** — {verdict}", step.title);
+        }
+        let _ = writeln!(out, "\n## Checklist\n");
+        for phase in Phase::ALL {
+            let _ = writeln!(out, "### {}\n", phase.as_str());
+            for step in runbook.phase(phase) {
+                let (mark, state) = match status_of(&step.id).map(|record| record.status) {
+                    Some(ActionStatus::Succeeded) => ("x", "done"),
+                    Some(ActionStatus::Skipped) => ("-", "skipped"),
+                    Some(ActionStatus::Failed) => (" ", "failed"),
+                    Some(ActionStatus::Running) => (" ", "running"),
+                    Some(ActionStatus::Pending) => (" ", "pending"),
+                    None => (" ", "not started"),
+                };
+                let _ = writeln!(out, "- [{mark}] {} — {state}", step.title);
+                for approval in input
+                    .approvals
+                    .iter()
+                    .filter(|approval| approval.step == step.id)
+                {
+                    let _ = writeln!(
+                        out,
+                        "  - {} by {} at {}: {}",
+                        approval.decision.as_str(),
+                        actor(&approval.actor),
+                        time(&approval.at),
+                        cell(&approval.reason)
+                    );
+                }
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "## Action items\n");
+        for step in runbook.phase(Phase::Fixes) {
+            let kind = if matches!(step.kind, StepKind::Manual) {
+                ""
+            } else {
+                " (automated step)"
+            };
+            let _ = writeln!(out, "- [ ] {}{kind}", step.title);
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\n## Audit log\n\n| time | who | action | target | result |\n|---|---|---|---|---|"
+    );
+    for entry in input.audit {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            time(&entry.at),
+            actor(&entry.actor),
+            cell(&entry.action),
+            cell(&entry.target),
+            cell(&entry.result)
+        );
+    }
+    out
+}
