@@ -41,6 +41,148 @@ pub enum Command {
         #[command(subcommand)]
         command: RunbooksCommand,
     },
+    /// List, inspect and act on incidents in the store.
+    #[command(after_help = "Example:\n  warden incidents list --active")]
+    Incidents {
+        /// The configuration file (store location).
+        #[arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            default_value = "warden.yaml"
+        )]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
+    /// Feed alerts to Warden without the daemon.
+    #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
+    Alerts {
+        /// The configuration file (store and runbooks).
+        #[arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            default_value = "warden.yaml"
+        )]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+}
+
+/// `warden incidents …`
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    #[command(after_help = "Examples:\n  warden incidents list\n  \
+                            warden incidents list --state detected --state contained --format json")]
+    List {
+        /// Only active incidents (not resolved or closed).
+        #[arg(long)]
+        active: bool,
+        /// Only these states (repeatable): detected, contained, diagnosing, mitigated,
+        /// validating, resolved, closed.
+        #[arg(long = "state", value_name = "STATE")]
+        states: Vec<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one incident: timeline, evidence, steps, approvals, audit log.
+    #[command(after_help = "Example:\n  warden incidents show INC-3")]
+    Show {
+        /// The incident id.
+        id: String,
+    },
+    /// Take the incident: recorded on its timeline and in the audit log.
+    #[command(after_help = "Example:\n  warden incidents ack INC-3 --as ana")]
+    Ack {
+        /// The incident id.
+        id: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Approve a runbook step that waits for approval.
+    #[command(
+        after_help = "Example:\n  warden incidents approve INC-3 rollback --as ana --reason \"v2 regressed\""
+    )]
+    Approve {
+        /// The incident id.
+        id: String,
+        /// The step id.
+        step: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Reject a runbook step: it will not be executed.
+    #[command(
+        after_help = "Example:\n  warden incidents reject INC-3 scale --as ana --reason \"HPA caught up\""
+    )]
+    Reject {
+        /// The incident id.
+        id: String,
+        /// The step id.
+        step: String,
+        /// Why (required: a rejection must be explainable later).
+        #[arg(long)]
+        reason: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Mark an incident resolved.
+    #[command(
+        after_help = "Example:\n  warden incidents resolve INC-3 --as ana --reason \"p95 back under SLA\""
+    )]
+    Resolve {
+        /// The incident id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "resolved by a responder")]
+        reason: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Draft the post-mortem in Markdown.
+    #[command(after_help = "Example:\n  warden incidents postmortem INC-3 > INC-3.md")]
+    Postmortem {
+        /// The incident id.
+        id: String,
+    },
+}
+
+/// Who acts.
+#[derive(Debug, Args)]
+pub struct ActorArg {
+    /// Your name as it should appear in the audit log (default: $USER).
+    #[arg(
+        long = "as",
+        value_name = "NAME",
+        env = "USER",
+        default_value = "unknown"
+    )]
+    pub name: String,
+}
+
+/// `warden alerts …`
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Route an Alertmanager webhook payload (JSON, version 4) through the runbooks' triggers
+    /// and open, attach to or reopen incidents — what the daemon's webhook does.
+    #[command(after_help = "Example:\n  warden alerts ingest payload.json --config warden.yaml")]
+    Ingest {
+        /// The payload file; `-` reads standard input.
+        file: PathBuf,
+    },
 }
 
 /// `warden runbooks …`

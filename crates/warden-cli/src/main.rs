@@ -8,7 +8,7 @@ mod output;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, RunbooksCommand};
+use crate::cli::{AlertsCommand, Cli, Command, ConfigCommand, RunbooksCommand};
 use crate::exit::Failure;
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +45,14 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
                 commands::runbooks::show(cli.format, &id, &source)
             }
             RunbooksCommand::Lint { paths } => commands::runbooks::lint(cli.format, &paths),
+        },
+        Command::Incidents { config, command } => {
+            commands::incidents::run(cli.format, &config, command).await
+        }
+        Command::Alerts { config, command } => match command {
+            AlertsCommand::Ingest { file } => {
+                commands::alerts::ingest(cli.format, &config, &file).await
+            }
         },
     }
 }

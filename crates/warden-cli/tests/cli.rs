@@ -1,6 +1,8 @@
 //! The `warden` binary, driven as a user drives it: exit codes, text and JSON output, and
 //! `config check --connect` against the real components of the harness.
 
+#![allow(clippy::unwrap_used)] // shared helpers outside #[test] functions
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -151,6 +153,16 @@ fn every_command_help_has_an_example() {
         vec!["runbooks", "list", "--help"],
         vec!["runbooks", "show", "--help"],
         vec!["runbooks", "lint", "--help"],
+        vec!["incidents", "--help"],
+        vec!["incidents", "list", "--help"],
+        vec!["incidents", "show", "--help"],
+        vec!["incidents", "ack", "--help"],
+        vec!["incidents", "approve", "--help"],
+        vec!["incidents", "reject", "--help"],
+        vec!["incidents", "resolve", "--help"],
+        vec!["incidents", "postmortem", "--help"],
+        vec!["alerts", "--help"],
+        vec!["alerts", "ingest", "--help"],
     ] {
         let output = warden(&args, dir.path());
         assert_eq!(code(&output), 0);
@@ -384,4 +396,126 @@ fn runbooks_lint_reports_file_line_and_exits_1() {
         code(&warden(&["runbooks", "lint", "nothing-here"], dir.path())),
         2
     );
+}
+
+const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
+
+fn incident_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("warden.yaml"), "version: 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("alert.json"),
+        FIRING.replace("DemandForecastHighErrorRate", "ServingErrorRateHigh"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn alerts_open_one_incident_and_responders_work_it() {
+    let dir = incident_dir();
+    let first = warden(
+        &["alerts", "ingest", "alert.json", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(json(&first)["opened"], serde_json::json!(["INC-1"]));
+    let repeat = warden(
+        &["alerts", "ingest", "alert.json", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(
+        json(&repeat)["attached"],
+        serde_json::json!(["INC-1"]),
+        "a repeat is no new incident"
+    );
+
+    let list = warden(
+        &["incidents", "list", "--active", "--format", "json"],
+        dir.path(),
+    );
+    let incidents = json(&list)["incidents"].as_array().unwrap().clone();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0]["runbook"], "serving-latency");
+    assert_eq!(incidents[0]["state"], "detected");
+    assert_eq!(incidents[0]["finding_count"], 2);
+
+    let approve = warden(
+        &[
+            "incidents",
+            "approve",
+            "INC-1",
+            "rollback",
+            "--as",
+            "ana",
+            "--reason",
+            "bad deploy",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&approve), 0, "{}", stderr(&approve));
+    let unknown_step = warden(
+        &["incidents", "approve", "INC-1", "reboot", "--as", "ana"],
+        dir.path(),
+    );
+    assert_eq!(code(&unknown_step), 2);
+    assert!(
+        stderr(&unknown_step).contains("has no step \"reboot\""),
+        "{}",
+        stderr(&unknown_step)
+    );
+    assert_eq!(
+        code(&warden(&["incidents", "show", "INC-9"], dir.path())),
+        2
+    );
+
+    let resolve = warden(
+        &["incidents", "resolve", "INC-1", "--as", "ana"],
+        dir.path(),
+    );
+    assert_eq!(code(&resolve), 0);
+    let closed_twice = warden(
+        &["incidents", "resolve", "INC-1", "--as", "ana"],
+        dir.path(),
+    );
+    assert_eq!(
+        code(&closed_twice),
+        2,
+        "resolving a resolved incident is refused"
+    );
+
+    let show = warden(
+        &["incidents", "show", "INC-1", "--format", "json"],
+        dir.path(),
+    );
+    let shown = json(&show);
+    assert_eq!(shown["incident"]["state"], "resolved");
+    assert_eq!(shown["approvals"][0]["actor"]["name"], "ana");
+    let audit: Vec<&str> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(audit, ["open", "approved", "transition:resolved"]);
+
+    let postmortem = warden(&["incidents", "postmortem", "INC-1"], dir.path());
+    let markdown = stdout(&postmortem);
+    assert!(markdown.starts_with("# Post-mortem: INC-1 — demand-forecast 5xx ratio 17.42%"));
+    assert!(markdown.contains("approved by ana"), "{markdown}");
+}
+
+#[test]
+fn garbage_alert_payloads_are_input_errors_and_change_nothing() {
+    let dir = incident_dir();
+    std::fs::write(
+        dir.path().join("garbage.json"),
+        "{\"version\": \"4\", \"alerts\": 12}",
+    )
+    .unwrap();
+    let output = warden(&["alerts", "ingest", "garbage.json"], dir.path());
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("garbage.json: not an Alertmanager webhook payload"));
+    let list = warden(&["incidents", "list", "--format", "json"], dir.path());
+    assert_eq!(json(&list)["incidents"], serde_json::json!([]));
 }

@@ -272,6 +272,32 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         self.note(id, actor, &message, verb).await
     }
 
+    /// Notes on the active incident with `dedup_key` that its alert resolved at the source;
+    /// returns the incident, or `None` when no active incident has that key. Resolution of the
+    /// incident itself is left to its closure gates.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn record_alert_resolved(
+        &self,
+        dedup_key: &str,
+    ) -> Result<Option<IncidentId>, EngineError> {
+        let Some(incident) = self.store.latest_incident_for(dedup_key).await? else {
+            return Ok(None);
+        };
+        if !incident.state.is_active() {
+            return Ok(None);
+        }
+        self.note(
+            &incident.id,
+            Actor::System,
+            "alert resolved at the source",
+            "alert_resolved",
+        )
+        .await?;
+        Ok(Some(incident.id))
+    }
+
     /// Captures `bytes` into the evidence store and links them from the incident's timeline.
     ///
     /// # Errors

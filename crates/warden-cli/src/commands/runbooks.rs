@@ -14,23 +14,13 @@ use crate::output::{self, Format};
 
 /// Loads the runbooks in effect: built-ins, adjusted by the configuration if one is given.
 fn runbooks_in_effect(source: &RunbookSource) -> Result<Vec<Runbook>, Failure> {
-    let (paths, disabled) = match &source.config {
+    match &source.config {
         Some(file) => {
             let config = warden_config::load(file).map_err(Failure::input)?;
-            (config.runbooks.paths, config.runbooks.disabled)
+            super::context::runbooks_for(Some(&config))
         }
-        None => (Vec::new(), Vec::new()),
-    };
-    warden_runbook::builtin::load_all(&paths, &disabled).map_err(|errors| {
-        Failure::input(anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))
-    })
+        None => super::context::runbooks_for(None),
+    }
 }
 
 /// Whether Warden performs `step` itself today; otherwise a responder does it by hand.

@@ -1,0 +1,88 @@
+//! `warden alerts ingest FILE`: an Alertmanager webhook payload from a file (or stdin) goes
+//! through the same routing and incident manager as the daemon's webhook.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use warden_engine::Ingested;
+use warden_engine::alerts;
+
+use super::context::{self, engine_failure};
+use crate::exit::{Code, Failure};
+use crate::output::{self, Format};
+
+#[derive(Debug, Default, Serialize)]
+struct IngestReport {
+    opened: Vec<String>,
+    attached: Vec<String>,
+    reopened: Vec<String>,
+    resolved_noted: Vec<String>,
+    unmatched: Vec<String>,
+}
+
+/// Runs the ingestion.
+pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, Failure> {
+    let mut body = Vec::new();
+    let read = if file == Path::new("-") {
+        std::io::stdin().read_to_end(&mut body).map(|_| ())
+    } else {
+        std::fs::read(file).map(|bytes| body = bytes)
+    };
+    read.map_err(|err| Failure::input(anyhow!("{}: cannot read file: {err}", file.display())))?;
+    let payload = alerts::parse_payload(&body)
+        .map_err(|err| Failure::input(anyhow!("{}: {err}", file.display())))?;
+    let context = context::open(config).await?;
+    let now = warden_core::Clock::now(&warden_core::SystemClock);
+    let routed = alerts::route(&payload, &context.runbooks, now);
+    let mut report = IngestReport {
+        unmatched: routed.unmatched,
+        ..IngestReport::default()
+    };
+    for finding in &routed.findings {
+        match context
+            .manager
+            .ingest(finding)
+            .await
+            .map_err(engine_failure)?
+        {
+            Ingested::Opened(id) => report.opened.push(id.0),
+            Ingested::Attached(id) => report.attached.push(id.0),
+            Ingested::Reopened(id) => report.reopened.push(id.0),
+        }
+    }
+    for key in &routed.resolved {
+        if let Some(id) = context
+            .manager
+            .record_alert_resolved(key)
+            .await
+            .map_err(engine_failure)?
+        {
+            report.resolved_noted.push(id.0);
+        }
+    }
+    match format {
+        Format::Json => output::print_json(&report)?,
+        Format::Text => {
+            for (label, ids) in [
+                ("opened", &report.opened),
+                ("attached to", &report.attached),
+                ("reopened", &report.reopened),
+                ("alert resolved on", &report.resolved_noted),
+            ] {
+                if !ids.is_empty() {
+                    println!("{label}: {}", ids.join(", "));
+                }
+            }
+            if !report.unmatched.is_empty() {
+                println!(
+                    "{} alert(s) matched no runbook trigger (fingerprints {}); label them warden_runbook=<id> or add an alertmanager trigger",
+                    report.unmatched.len(),
+                    report.unmatched.join(", ")
+                );
+            }
+        }
+    }
+    Ok(Code::Ok)
+}

@@ -1,0 +1,297 @@
+//! `warden incidents list|show|ack|approve|reject|resolve|postmortem`: the incident store from
+//! the command line, mirroring the HTTP API. Every change is made through the incident
+//! manager, so it lands on the timeline and in the audit log with the `--as` name.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use warden_core::{Actor, Decision, Incident, IncidentId, IncidentState};
+use warden_engine::postmortem::{self, PostmortemInput};
+use warden_store::{IncidentFilter, IncidentStore};
+
+use super::context::{self, Context, engine_failure};
+use crate::cli::IncidentsCommand;
+use crate::exit::{Code, Failure};
+use crate::output::{self, Format};
+
+/// The list view of an incident (`incidents list --format json` → `incidents[]`).
+#[derive(Debug, Serialize)]
+struct IncidentRow<'a> {
+    id: &'a str,
+    runbook: &'a str,
+    title: &'a str,
+    state: IncidentState,
+    severity: &'a str,
+    target: String,
+    opened_at: String,
+    updated_at: String,
+    finding_count: u32,
+}
+
+fn row(incident: &Incident) -> IncidentRow<'_> {
+    IncidentRow {
+        id: &incident.id.0,
+        runbook: incident.runbook.as_str(),
+        title: &incident.title,
+        state: incident.state,
+        severity: incident.severity.as_str(),
+        target: incident.target.to_string(),
+        opened_at: incident.opened_at.to_rfc3339(),
+        updated_at: incident.updated_at.to_rfc3339(),
+        finding_count: incident.finding_count,
+    }
+}
+
+fn parse_state(text: &str) -> Result<IncidentState, Failure> {
+    use IncidentState::*;
+    [Detected, Contained, Diagnosing, Mitigated, Validating, Resolved, Closed]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+        .ok_or_else(|| Failure::input(anyhow!("unknown state {text:?} (detected, contained, diagnosing, mitigated, validating, resolved, closed)")))
+}
+
+async fn load(context: &Context, id: &str) -> Result<Incident, Failure> {
+    context
+        .manager
+        .store()
+        .get_incident(&IncidentId(id.to_string()))
+        .await
+        .map_err(Failure::runtime)?
+        .ok_or_else(|| Failure::input(anyhow!("no incident {id}")))
+}
+
+fn runbook_of<'a>(
+    context: &'a Context,
+    incident: &Incident,
+) -> Result<&'a warden_runbook::Runbook, Failure> {
+    context
+        .runbooks
+        .iter()
+        .find(|runbook| runbook.id == incident.runbook)
+        .ok_or_else(|| {
+            Failure::input(anyhow!(
+                "runbook {} of {} is not in effect",
+                incident.runbook,
+                incident.id
+            ))
+        })
+}
+
+fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), Failure> {
+    match format {
+        Format::Json => output::print_json(&serde_json::json!({ "incident": row(incident) })),
+        Format::Text => {
+            println!("{} {what} ({})", incident.id, incident.state);
+            Ok(())
+        }
+    }
+}
+
+/// Runs one incidents subcommand.
+pub async fn run(
+    format: Format,
+    config: &Path,
+    command: IncidentsCommand,
+) -> Result<Code, Failure> {
+    let context = context::open(config).await?;
+    let manager = &context.manager;
+    match command {
+        IncidentsCommand::List {
+            active,
+            states,
+            limit,
+        } => {
+            let filter = IncidentFilter {
+                states: states
+                    .iter()
+                    .map(|state| parse_state(state))
+                    .collect::<Result<_, _>>()?,
+                active_only: active,
+                limit,
+            };
+            let incidents = manager
+                .store()
+                .list_incidents(&filter)
+                .await
+                .map_err(Failure::runtime)?;
+            match format {
+                Format::Json => {
+                    let rows: Vec<_> = incidents.iter().map(row).collect();
+                    output::print_json(&serde_json::json!({ "incidents": rows }))?;
+                }
+                Format::Text => {
+                    if incidents.is_empty() {
+                        println!("no incidents");
+                    }
+                    for incident in &incidents {
+                        println!(
+                            "{:<8} {:<11} {:<8} {:<17} {:<40} {}",
+                            incident.id.0,
+                            incident.state.as_str(),
+                            incident.severity.as_str(),
+                            incident.runbook.as_str(),
+                            incident.target.to_string(),
+                            incident.title
+                        );
+                    }
+                }
+            }
+        }
+        IncidentsCommand::Show { id } => {
+            let incident = load(&context, &id).await?;
+            let store = manager.store();
+            let actions = store
+                .actions_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            let approvals = store
+                .approvals_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            let audit = store
+                .audit_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            match format {
+                Format::Json => output::print_json(&serde_json::json!({
+                    "incident": incident, "actions": actions, "approvals": approvals, "audit": audit,
+                }))?,
+                Format::Text => {
+                    println!("{} — {}", incident.id, incident.title);
+                    println!("  runbook   {}", incident.runbook);
+                    println!("  target    {}", incident.target);
+                    println!(
+                        "  state     {} ({} findings, reopened {} times)",
+                        incident.state, incident.finding_count, incident.reopen_count
+                    );
+                    println!("  severity  {}", incident.severity);
+                    println!("\ntimeline:");
+                    for event in &incident.timeline {
+                        let who = match &event.actor {
+                            Actor::System => "warden".to_string(),
+                            Actor::User(name) => name.clone(),
+                        };
+                        let what = match &event.kind {
+                            warden_core::TimelineKind::StateChanged { from, to } => {
+                                format!("{from} → {to}: {}", event.message)
+                            }
+                            _ => event.message.clone(),
+                        };
+                        println!(
+                            "  {}  {who:<10} {what}",
+                            event.at.format("%Y-%m-%d %H:%M:%S")
+                        );
+                    }
+                    if !incident.evidence.is_empty() {
+                        println!("\nevidence:");
+                        for evidence in &incident.evidence {
+                            println!(
+                                "  {}  {} ({} bytes) from {}",
+                                &evidence.hash.as_str()[..12],
+                                evidence.name,
+                                evidence.size_bytes,
+                                evidence.source
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        IncidentsCommand::Ack { id, actor } => {
+            let incident = manager
+                .acknowledge(&IncidentId(id), Actor::User(actor.name))
+                .await
+                .map_err(engine_failure)?;
+            print_changed(format, &incident, "acknowledged")?;
+        }
+        IncidentsCommand::Approve {
+            id,
+            step,
+            reason,
+            actor,
+        } => {
+            let incident = load(&context, &id).await?;
+            let runbook = runbook_of(&context, &incident)?;
+            let incident = manager
+                .decide(
+                    &incident.id,
+                    runbook,
+                    &step,
+                    Decision::Approved,
+                    Actor::User(actor.name),
+                    &reason,
+                )
+                .await
+                .map_err(engine_failure)?;
+            print_changed(format, &incident, &format!("step {step} approved"))?;
+        }
+        IncidentsCommand::Reject {
+            id,
+            step,
+            reason,
+            actor,
+        } => {
+            let incident = load(&context, &id).await?;
+            let runbook = runbook_of(&context, &incident)?;
+            let incident = manager
+                .decide(
+                    &incident.id,
+                    runbook,
+                    &step,
+                    Decision::Rejected,
+                    Actor::User(actor.name),
+                    &reason,
+                )
+                .await
+                .map_err(engine_failure)?;
+            print_changed(format, &incident, &format!("step {step} rejected"))?;
+        }
+        IncidentsCommand::Resolve { id, reason, actor } => {
+            let incident = manager
+                .transition(
+                    &IncidentId(id),
+                    IncidentState::Resolved,
+                    Actor::User(actor.name),
+                    &reason,
+                )
+                .await
+                .map_err(engine_failure)?;
+            print_changed(format, &incident, "resolved")?;
+        }
+        IncidentsCommand::Postmortem { id } => {
+            let incident = load(&context, &id).await?;
+            let store = manager.store();
+            let actions = store
+                .actions_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            let approvals = store
+                .approvals_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            let audit = store
+                .audit_for(&incident.id)
+                .await
+                .map_err(Failure::runtime)?;
+            let markdown = postmortem::render(&PostmortemInput {
+                incident: &incident,
+                runbook: context
+                    .runbooks
+                    .iter()
+                    .find(|runbook| runbook.id == incident.runbook),
+                actions: &actions,
+                approvals: &approvals,
+                audit: &audit,
+                now: warden_core::Clock::now(&warden_core::SystemClock),
+            });
+            match format {
+                Format::Json => output::print_json(
+                    &serde_json::json!({ "id": incident.id, "markdown": markdown }),
+                )?,
+                Format::Text => print!("{markdown}"),
+            }
+        }
+    }
+    Ok(Code::Ok)
+}
