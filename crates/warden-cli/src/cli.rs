@@ -27,6 +27,16 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: the HTTP API, the Alertmanager webhook and /metrics.
+    #[command(after_help = "Example:\n  warden up --config warden.yaml")]
+    Up {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE", default_value = "warden.yaml")]
+        config: PathBuf,
+        /// Listen here instead of server.listen.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Check and explore warden.yaml.
     #[command(after_help = "Example:\n  warden config check warden.yaml")]
     Config {

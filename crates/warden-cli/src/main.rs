@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<exit::Code, Failure> {
     match cli.command {
+        Command::Up { config, listen } => commands::up::run(cli.format, &config, listen).await,
         Command::Config { command } => match command {
             ConfigCommand::Check(args) => commands::config_check::run(cli.format, args).await,
             ConfigCommand::Example => commands::config_example::run(cli.format),

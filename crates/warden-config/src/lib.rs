@@ -25,9 +25,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    AirflowConfig, AlertmanagerConfig, Config, Connectors, FeastConfig, HttpEndpoint, KfpConfig,
-    KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig, PrometheusConfig,
-    RunbooksConfig, ServerConfig, StoreConfig,
+    AirflowConfig, AlertmanagerConfig, ApiToken, Config, Connectors, FeastConfig, HttpEndpoint,
+    KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig,
+    PrometheusConfig, Role, RunbooksConfig, ServerConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretRef};
 

@@ -56,6 +56,31 @@ pub enum StoreConfig {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// API tokens (R6.8).
+    pub tokens: Vec<ApiToken>,
+}
+
+/// What an API token may do; each role includes the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read incidents, runbooks and metrics.
+    Viewer,
+    /// Also approve, reject, acknowledge and resolve.
+    Responder,
+    /// Everything.
+    Admin,
+}
+
+/// One API token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiToken {
+    /// Who holds it.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Where the token value lives.
+    pub token: SecretRef,
 }
 
 /// A base URL and a request timeout.

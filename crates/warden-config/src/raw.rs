@@ -72,6 +72,21 @@ pub struct RawSecret {
 pub struct RawServer {
     /// `host:port` to listen on.
     pub listen: Option<Spanned<String>>,
+    /// API tokens and their roles.
+    #[serde(default)]
+    pub tokens: Vec<Spanned<RawToken>>,
+}
+
+/// `server.tokens[]`: one API token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    /// Who holds it; recorded as the actor of what they do.
+    pub name: Spanned<String>,
+    /// `viewer`, `responder` or `admin`.
+    pub role: Spanned<String>,
+    /// The token itself.
+    pub token: Spanned<RawSecret>,
 }
 
 /// `connectors.prometheus:`. Each connector repeats `url` and `timeout` instead of flattening

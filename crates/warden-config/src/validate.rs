@@ -12,9 +12,10 @@ use warden_core::{RunbookId, parse_duration};
 use crate::model::{DEFAULT_LISTEN, DEFAULT_TIMEOUT};
 use crate::raw::{self, RawConfig, RawSecret};
 use crate::{
-    AirflowConfig, AlertmanagerConfig, Config, ConfigError, ConfigErrors, Connectors, FeastConfig,
-    HttpEndpoint, KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig,
-    PrometheusConfig, RunbooksConfig, SecretRef, ServerConfig, StoreConfig,
+    AirflowConfig, AlertmanagerConfig, ApiToken, Config, ConfigError, ConfigErrors, Connectors,
+    FeastConfig, HttpEndpoint, KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig,
+    ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, SecretRef, ServerConfig,
+    StoreConfig,
 };
 
 /// The longest request timeout accepted: an on-call tool must not hang for longer.
@@ -293,7 +294,40 @@ impl Checker<'_> {
             },
             None => default,
         };
-        ServerConfig { listen }
+        let mut tokens: Vec<ApiToken> = Vec::new();
+        for (index, raw) in server
+            .map(|server| server.tokens.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let field = format!("server.tokens[{index}]");
+            let name = self.text(&format!("{field}.name"), &raw.value.name);
+            if tokens.iter().any(|token| token.name == name) {
+                self.error(
+                    &raw.value.name,
+                    &format!("{field}.name"),
+                    format!("duplicate token name {name:?}"),
+                );
+            }
+            let role = match raw.value.role.value.as_str() {
+                "viewer" => Role::Viewer,
+                "responder" => Role::Responder,
+                "admin" => Role::Admin,
+                other => {
+                    self.error(
+                        &raw.value.role,
+                        &format!("{field}.role"),
+                        format!("unknown role {other:?} (viewer, responder or admin)"),
+                    );
+                    Role::Viewer
+                }
+            };
+            if let Some(token) = self.secret(&format!("{field}.token"), &raw.value.token) {
+                tokens.push(ApiToken { name, role, token });
+            }
+        }
+        ServerConfig { listen, tokens }
     }
 
     fn connectors(&mut self, raw: &raw::RawConnectors) -> Connectors {

@@ -244,3 +244,25 @@ fn unreadable_file_names_the_path() {
         "{text}"
     );
 }
+
+#[test]
+fn api_tokens_have_roles_and_secret_references() {
+    let config = parse(
+        Path::new("w.yaml"),
+        "server:\n  tokens:\n    - {name: ana, role: responder, token: {env: ANA_TOKEN}}\n    \
+         - {name: ops, role: admin, token: {file: ops.token}}\n",
+    )
+    .unwrap();
+    let tokens = &config.server.tokens;
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0].role, warden_config::Role::Responder);
+    assert_eq!(tokens[1].token, SecretRef::File(PathBuf::from("ops.token")));
+    assert!(warden_config::Role::Admin > warden_config::Role::Responder);
+
+    let errors = errors(
+        "server:\n  tokens:\n    - {name: ana, role: root, token: {env: A}}\n    \
+         - {name: ana, role: viewer, token: {env: B}}\n",
+    );
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["server.tokens[0].role", "server.tokens[1].name"]);
+}

@@ -7,6 +7,8 @@ pub mod alerts;
 mod error;
 pub mod manager;
 pub mod postmortem;
+pub mod summary;
 
 pub use error::EngineError;
-pub use manager::{IncidentManager, Ingested};
+pub use manager::{AlertsIngested, IncidentManager, Ingested};
+pub use summary::IncidentSummary;

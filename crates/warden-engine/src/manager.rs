@@ -14,6 +14,7 @@ use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentStore, StoreError};
 
 use crate::EngineError;
+use crate::alerts::{self, WebhookPayload};
 
 /// Default cool-down: a cause that recurs within a day of resolution reopens its incident.
 pub const DEFAULT_REOPEN_COOLDOWN: Duration = Duration::from_secs(24 * 3600);
@@ -36,6 +37,22 @@ impl Ingested {
             Ingested::Opened(id) | Ingested::Attached(id) | Ingested::Reopened(id) => id,
         }
     }
+}
+
+/// What one Alertmanager payload did (`warden alerts ingest --format json`, and the webhook's
+/// answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AlertsIngested {
+    /// Incidents opened.
+    pub opened: Vec<IncidentId>,
+    /// Incidents the alerts were attached to.
+    pub attached: Vec<IncidentId>,
+    /// Incidents reopened.
+    pub reopened: Vec<IncidentId>,
+    /// Incidents whose alert resolved at the source.
+    pub resolved_noted: Vec<IncidentId>,
+    /// Fingerprints of alerts no runbook claimed.
+    pub unmatched: Vec<String>,
 }
 
 /// Folds findings into incidents and applies people's decisions, keeping timeline and audit.
@@ -270,6 +287,36 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
             format!("{verb} step {step}: {reason}")
         };
         self.note(id, actor, &message, verb).await
+    }
+
+    /// Routes an Alertmanager payload through `runbooks` and records every alert: what the
+    /// webhook and `warden alerts ingest` both do.
+    ///
+    /// # Errors
+    /// Store failures (alerts recorded before the failure stay recorded).
+    pub async fn ingest_alerts(
+        &self,
+        payload: &WebhookPayload,
+        runbooks: &[Runbook],
+    ) -> Result<AlertsIngested, EngineError> {
+        let routed = alerts::route(payload, runbooks, self.clock.now());
+        let mut report = AlertsIngested {
+            unmatched: routed.unmatched,
+            ..AlertsIngested::default()
+        };
+        for finding in &routed.findings {
+            match self.ingest(finding).await? {
+                Ingested::Opened(id) => report.opened.push(id),
+                Ingested::Attached(id) => report.attached.push(id),
+                Ingested::Reopened(id) => report.reopened.push(id),
+            }
+        }
+        for key in &routed.resolved {
+            if let Some(id) = self.record_alert_resolved(key).await? {
+                report.resolved_noted.push(id);
+            }
+        }
+        Ok(report)
     }
 
     /// Notes on the active incident with `dedup_key` that its alert resolved at the source;

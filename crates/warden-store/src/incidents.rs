@@ -81,6 +81,13 @@ pub trait IncidentStore: Send + Sync {
         filter: &IncidentFilter,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
 
+    /// How many incidents are in each state (states with none are left out).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn count_by_state(&self)
+    -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+
     /// The action record for `(incident, step)`, created as pending if it does not exist yet.
     /// Calling it again returns the stored record unchanged: the idempotency guarantee.
     ///
@@ -370,6 +377,20 @@ impl IncidentStore for Store {
         }
         sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", binds.len() + 1));
         self.incidents_where(&sql, &binds, limit).await
+    }
+
+    async fn count_by_state(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let error = self.query_error("count incidents");
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM incidents GROUP BY state ORDER BY state",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(state, count)| (state, u64::try_from(count).unwrap_or(0)))
+            .collect())
     }
 
     async fn claim_action(

@@ -234,6 +234,11 @@ async fn listing_filters_and_orders_newest_first(store: &Store) {
         ids(store.list_incidents(&resolved).await.unwrap()),
         [a.id.0.clone()]
     );
+    let counts = store.count_by_state().await.unwrap();
+    assert_eq!(
+        counts,
+        [("detected".to_string(), 2), ("resolved".to_string(), 1)]
+    );
     let one = IncidentFilter {
         limit: 1,
         ..IncidentFilter::default()

@@ -5,22 +5,11 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::anyhow;
-use serde::Serialize;
-use warden_engine::Ingested;
 use warden_engine::alerts;
 
 use super::context::{self, engine_failure};
 use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
-
-#[derive(Debug, Default, Serialize)]
-struct IngestReport {
-    opened: Vec<String>,
-    attached: Vec<String>,
-    reopened: Vec<String>,
-    resolved_noted: Vec<String>,
-    unmatched: Vec<String>,
-}
 
 /// Runs the ingestion.
 pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, Failure> {
@@ -34,34 +23,11 @@ pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, 
     let payload = alerts::parse_payload(&body)
         .map_err(|err| Failure::input(anyhow!("{}: {err}", file.display())))?;
     let context = context::open(config).await?;
-    let now = warden_core::Clock::now(&warden_core::SystemClock);
-    let routed = alerts::route(&payload, &context.runbooks, now);
-    let mut report = IngestReport {
-        unmatched: routed.unmatched,
-        ..IngestReport::default()
-    };
-    for finding in &routed.findings {
-        match context
-            .manager
-            .ingest(finding)
-            .await
-            .map_err(engine_failure)?
-        {
-            Ingested::Opened(id) => report.opened.push(id.0),
-            Ingested::Attached(id) => report.attached.push(id.0),
-            Ingested::Reopened(id) => report.reopened.push(id.0),
-        }
-    }
-    for key in &routed.resolved {
-        if let Some(id) = context
-            .manager
-            .record_alert_resolved(key)
-            .await
-            .map_err(engine_failure)?
-        {
-            report.resolved_noted.push(id.0);
-        }
-    }
+    let report = context
+        .manager
+        .ingest_alerts(&payload, &context.runbooks)
+        .await
+        .map_err(engine_failure)?;
     match format {
         Format::Json => output::print_json(&report)?,
         Format::Text => {
@@ -72,6 +38,7 @@ pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, 
                 ("alert resolved on", &report.resolved_noted),
             ] {
                 if !ids.is_empty() {
+                    let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
                     println!("{label}: {}", ids.join(", "));
                 }
             }

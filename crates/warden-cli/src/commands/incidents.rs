@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use serde::Serialize;
 use warden_core::{Actor, Decision, Incident, IncidentId, IncidentState};
+use warden_engine::IncidentSummary;
 use warden_engine::postmortem::{self, PostmortemInput};
 use warden_store::{IncidentFilter, IncidentStore};
 
@@ -14,34 +14,6 @@ use super::context::{self, Context, engine_failure};
 use crate::cli::IncidentsCommand;
 use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
-
-/// The list view of an incident (`incidents list --format json` → `incidents[]`).
-#[derive(Debug, Serialize)]
-struct IncidentRow<'a> {
-    id: &'a str,
-    runbook: &'a str,
-    title: &'a str,
-    state: IncidentState,
-    severity: &'a str,
-    target: String,
-    opened_at: String,
-    updated_at: String,
-    finding_count: u32,
-}
-
-fn row(incident: &Incident) -> IncidentRow<'_> {
-    IncidentRow {
-        id: &incident.id.0,
-        runbook: incident.runbook.as_str(),
-        title: &incident.title,
-        state: incident.state,
-        severity: incident.severity.as_str(),
-        target: incident.target.to_string(),
-        opened_at: incident.opened_at.to_rfc3339(),
-        updated_at: incident.updated_at.to_rfc3339(),
-        finding_count: incident.finding_count,
-    }
-}
 
 fn parse_state(text: &str) -> Result<IncidentState, Failure> {
     use IncidentState::*;
@@ -80,7 +52,9 @@ fn runbook_of<'a>(
 
 fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), Failure> {
     match format {
-        Format::Json => output::print_json(&serde_json::json!({ "incident": row(incident) })),
+        Format::Json => {
+            output::print_json(&serde_json::json!({ "incident": IncidentSummary::from(incident) }))
+        }
         Format::Text => {
             println!("{} {what} ({})", incident.id, incident.state);
             Ok(())
@@ -117,7 +91,7 @@ pub async fn run(
                 .map_err(Failure::runtime)?;
             match format {
                 Format::Json => {
-                    let rows: Vec<_> = incidents.iter().map(row).collect();
+                    let rows: Vec<_> = incidents.iter().map(IncidentSummary::from).collect();
                     output::print_json(&serde_json::json!({ "incidents": rows }))?;
                 }
                 Format::Text => {

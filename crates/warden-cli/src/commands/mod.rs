@@ -6,3 +6,4 @@ pub mod config_example;
 pub mod context;
 pub mod incidents;
 pub mod runbooks;
+pub mod up;

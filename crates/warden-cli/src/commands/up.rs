@@ -1,0 +1,122 @@
+//! `warden up`: the daemon. Opens the store, loads the runbooks, resolves the API tokens and
+//! the webhook secret, and serves the HTTP API until SIGINT or SIGTERM, finishing requests in
+//! flight. Detectors do not run in the daemon yet; incidents arrive through the Alertmanager
+//! webhook (and `warden alerts ingest`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use warden_config::SecretRef;
+use warden_core::{Clock, SystemClock};
+use warden_engine::IncidentManager;
+use warden_server::{AppState, Metrics, Token};
+use warden_store::Store;
+
+use super::context;
+use crate::exit::{Code, Failure};
+use crate::output::{self, Format};
+
+fn resolve(field: &str, secret: &SecretRef) -> Result<warden_config::Secret, Failure> {
+    secret
+        .resolve()
+        .map_err(|err| Failure::input(anyhow!("{field}: {err}")))
+}
+
+/// Runs the daemon until it is told to stop.
+pub async fn run(
+    format: Format,
+    config_path: &Path,
+    listen: Option<SocketAddr>,
+) -> Result<Code, Failure> {
+    let config = warden_config::load(config_path).map_err(Failure::input)?;
+    let runbooks = context::runbooks_for(Some(&config))?;
+    let mut tokens = Vec::new();
+    for (index, token) in config.server.tokens.iter().enumerate() {
+        tokens.push(Token {
+            name: token.name.clone(),
+            role: token.role,
+            secret: resolve(&format!("server.tokens[{index}].token"), &token.token)?,
+        });
+    }
+    let webhook_secret = match config
+        .connectors
+        .alertmanager
+        .as_ref()
+        .and_then(|am| am.webhook_secret.as_ref())
+    {
+        Some(secret) => Some(resolve("connectors.alertmanager.webhook_secret", secret)?),
+        None => None,
+    };
+    let store = Store::open(&config.store).await.map_err(Failure::runtime)?;
+    let address = listen.unwrap_or(config.server.listen);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
+    let address = listener.local_addr().map_err(Failure::runtime)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState {
+        manager: Arc::new(IncidentManager::new(store.clone(), clock)),
+        runbooks: Arc::new(runbooks),
+        tokens: Arc::new(tokens),
+        webhook_secret,
+        metrics: Arc::new(Metrics::default()),
+    };
+    match format {
+        Format::Json => output::print_json(&serde_json::json!({
+            "listening": format!("http://{address}"),
+            "store": store.target(),
+            "runbooks": state.runbooks.len(),
+            "tokens": state.tokens.len(),
+            "webhook": state.webhook_secret.is_some(),
+        }))?,
+        Format::Text => {
+            eprintln!(
+                "warden: listening on http://{address} (store {}, {} runbooks, {} API tokens)",
+                store.target(),
+                state.runbooks.len(),
+                state.tokens.len()
+            );
+            if state.webhook_secret.is_none() {
+                eprintln!(
+                    "warden: the Alertmanager webhook is off: set connectors.alertmanager.webhook_secret"
+                );
+            }
+            eprintln!(
+                "warden: detectors do not run in the daemon yet; incidents come from the Alertmanager webhook"
+            );
+        }
+    }
+    axum::serve(listener, warden_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|err| Failure::runtime(anyhow!("server on {address} failed: {err}")))?;
+    store.close().await;
+    if format == Format::Text {
+        eprintln!("warden: stopped");
+    }
+    Ok(Code::Ok)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

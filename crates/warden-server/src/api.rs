@@ -1,0 +1,271 @@
+//! The routes and their handlers. Handlers are named `resource_verb`; each authenticates
+//! first, then calls the incident manager, so API changes land on timelines and in the audit
+//! log exactly like CLI changes.
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use warden_config::Role;
+use warden_core::{Decision, IncidentId, IncidentState};
+use warden_engine::IncidentSummary;
+use warden_engine::alerts::{self, MAX_PAYLOAD_BYTES, PayloadError};
+use warden_store::{IncidentFilter, IncidentStore};
+
+use crate::AppState;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::metrics::WebhookOutcome;
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health_get))
+        .route("/metrics", get(metrics_get))
+        .route("/api/v1/incidents", get(incidents_list))
+        .route("/api/v1/incidents/{id}", get(incident_get))
+        .route("/api/v1/incidents/{id}/ack", post(incident_ack))
+        .route("/api/v1/incidents/{id}/resolve", post(incident_resolve))
+        .route(
+            "/api/v1/incidents/{id}/steps/{step}/approve",
+            post(step_approve),
+        )
+        .route(
+            "/api/v1/incidents/{id}/steps/{step}/reject",
+            post(step_reject),
+        )
+        .route("/api/v1/runbooks", get(runbooks_list))
+        .route(
+            "/api/v1/alerts/alertmanager",
+            // One byte over the limit still reaches the handler, which answers 413 itself.
+            post(alertmanager_webhook).layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 1)),
+        )
+        .with_state(state)
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> Result<Caller, ApiError> {
+    auth::require(state, headers, needed).inspect_err(|_| state.metrics.refused())
+}
+
+async fn health_get() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics_get(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let counts = state.manager.store().count_by_state().await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&counts),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    active: bool,
+    state: Option<String>,
+    limit: Option<u32>,
+}
+
+fn parse_state(text: &str) -> Result<IncidentState, ApiError> {
+    use IncidentState::*;
+    [
+        Detected, Contained, Diagnosing, Mitigated, Validating, Resolved, Closed,
+    ]
+    .into_iter()
+    .find(|state| state.as_str() == text)
+    .ok_or_else(|| ApiError::bad_request(format!("unknown state {text:?}")))
+}
+
+async fn incidents_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let states = match &query.state {
+        Some(list) => list.split(',').map(parse_state).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let filter = IncidentFilter {
+        states,
+        active_only: query.active,
+        limit: query.limit.unwrap_or(100).min(1000),
+    };
+    let incidents = state.manager.store().list_incidents(&filter).await?;
+    let rows: Vec<IncidentSummary> = incidents.iter().map(IncidentSummary::from).collect();
+    Ok(Json(serde_json::json!({ "incidents": rows })))
+}
+
+async fn incident_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let store = state.manager.store();
+    let id = IncidentId(id);
+    let incident = store
+        .get_incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    let actions = store.actions_for(&id).await?;
+    let approvals = store.approvals_for(&id).await?;
+    let audit = store.audit_for(&id).await?;
+    Ok(Json(serde_json::json!({
+        "incident": incident, "actions": actions, "approvals": approvals, "audit": audit,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// An optional JSON body `{"reason": "..."}`; an empty body means no reason.
+fn reason(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(String::new());
+    }
+    serde_json::from_slice::<ReasonBody>(body)
+        .map(|body| body.reason)
+        .map_err(|err| ApiError::bad_request(format!("expected {{\"reason\": \"...\"}}: {err}")))
+}
+
+fn summary(incident: &warden_core::Incident) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "incident": IncidentSummary::from(incident) }))
+}
+
+async fn incident_ack(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let incident = state
+        .manager
+        .acknowledge(&IncidentId(id), caller.actor)
+        .await?;
+    Ok(summary(&incident))
+}
+
+async fn incident_resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let mut why = reason(&body)?;
+    if why.is_empty() {
+        why = "resolved by a responder".to_string();
+    }
+    let incident = state
+        .manager
+        .transition(&IncidentId(id), IncidentState::Resolved, caller.actor, &why)
+        .await?;
+    Ok(summary(&incident))
+}
+
+async fn decide(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    step: String,
+    body: &[u8],
+    decision: Decision,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let why = reason(body)?;
+    let id = IncidentId(id);
+    let incident = state
+        .manager
+        .store()
+        .get_incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    let runbook = state
+        .runbooks
+        .iter()
+        .find(|runbook| runbook.id == incident.runbook)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
+        })?;
+    let incident = state
+        .manager
+        .decide(&id, runbook, &step, decision, caller.actor, &why)
+        .await?;
+    Ok(summary(&incident))
+}
+
+async fn step_approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    decide(state, headers, id, step, &body, Decision::Approved).await
+}
+
+async fn step_reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    decide(state, headers, id, step, &body, Decision::Rejected).await
+}
+
+async fn runbooks_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let runbooks: Vec<_> = state
+        .runbooks
+        .iter()
+        .map(|runbook| {
+            serde_json::json!({
+                "id": runbook.id, "title": runbook.title, "severity": runbook.severity,
+                "built_in": runbook.is_built_in(), "steps": runbook.steps.len(),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "runbooks": runbooks })))
+}
+
+async fn alertmanager_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Err(error) = auth::require_webhook(&state, &headers) {
+        state.metrics.webhook(WebhookOutcome::Unauthorized);
+        return Err(error);
+    }
+    let payload = match alerts::parse_payload(&body) {
+        Ok(payload) => payload,
+        Err(error @ PayloadError::TooLarge(_)) => {
+            state.metrics.webhook(WebhookOutcome::TooLarge);
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                error.to_string(),
+            ));
+        }
+        Err(error) => {
+            state.metrics.webhook(WebhookOutcome::Malformed);
+            return Err(ApiError::bad_request(error.to_string()));
+        }
+    };
+    let ingested = state
+        .manager
+        .ingest_alerts(&payload, &state.runbooks)
+        .await?;
+    state.metrics.webhook(WebhookOutcome::Accepted);
+    state.metrics.findings(&ingested);
+    Ok(Json(ingested))
+}

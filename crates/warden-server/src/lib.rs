@@ -1,0 +1,53 @@
+//! Warden's HTTP API (R6.7, R6.8): incidents and runbooks for people and scripts, the
+//! Alertmanager webhook for alerts, `/healthz` and `/metrics` for the platform.
+//!
+//! - `GET /healthz`, `GET /metrics` — open.
+//! - `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}`, `GET /api/v1/runbooks` — viewer.
+//! - `POST /api/v1/incidents/{id}/ack|resolve`,
+//!   `POST /api/v1/incidents/{id}/steps/{step}/approve|reject` — responder.
+//! - `POST /api/v1/alerts/alertmanager` — the webhook's shared secret.
+//!
+//! Tokens are bearer tokens from `server.tokens`; with none configured the API is read-only
+//! (viewer for everyone, mutations refused), which is the safe default of a loopback listener.
+
+mod api;
+mod auth;
+mod error;
+mod metrics;
+
+use std::sync::Arc;
+
+use warden_config::{Role, Secret};
+use warden_core::Clock;
+use warden_engine::IncidentManager;
+use warden_runbook::Runbook;
+use warden_store::Store;
+
+pub use api::router;
+pub use metrics::Metrics;
+
+/// A resolved API token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Who holds it (the actor recorded for what they do).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The value a request must present.
+    pub secret: Secret,
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The incident manager.
+    pub manager: Arc<IncidentManager<Store, Arc<dyn Clock>>>,
+    /// The runbooks in effect.
+    pub runbooks: Arc<Vec<Runbook>>,
+    /// API tokens.
+    pub tokens: Arc<Vec<Token>>,
+    /// The bearer token Alertmanager's webhook must present; `None` refuses the webhook.
+    pub webhook_secret: Option<Secret>,
+    /// Warden's own counters.
+    pub metrics: Arc<Metrics>,
+}

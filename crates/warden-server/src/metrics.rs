@@ -1,0 +1,117 @@
+//! Warden's own metrics in the Prometheus text format: incidents by state (read from the
+//! store at scrape time, so they survive restarts), webhook requests by outcome, findings by
+//! what they did to incidents, API requests refused by auth.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Process-lifetime counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    webhook_accepted: AtomicU64,
+    webhook_unauthorized: AtomicU64,
+    webhook_malformed: AtomicU64,
+    webhook_too_large: AtomicU64,
+    findings_opened: AtomicU64,
+    findings_attached: AtomicU64,
+    findings_reopened: AtomicU64,
+    api_refused: AtomicU64,
+}
+
+/// Outcome of one webhook request.
+#[derive(Debug, Clone, Copy)]
+pub enum WebhookOutcome {
+    /// Parsed and recorded.
+    Accepted,
+    /// Missing or wrong secret.
+    Unauthorized,
+    /// Not a version-4 payload.
+    Malformed,
+    /// Over the size limit.
+    TooLarge,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// Counts a webhook request.
+    pub fn webhook(&self, outcome: WebhookOutcome) {
+        bump(
+            match outcome {
+                WebhookOutcome::Accepted => &self.webhook_accepted,
+                WebhookOutcome::Unauthorized => &self.webhook_unauthorized,
+                WebhookOutcome::Malformed => &self.webhook_malformed,
+                WebhookOutcome::TooLarge => &self.webhook_too_large,
+            },
+            1,
+        );
+    }
+
+    /// Counts what a batch of findings did.
+    pub fn findings(&self, ingested: &warden_engine::AlertsIngested) {
+        bump(&self.findings_opened, ingested.opened.len() as u64);
+        bump(&self.findings_attached, ingested.attached.len() as u64);
+        bump(&self.findings_reopened, ingested.reopened.len() as u64);
+    }
+
+    /// Counts an API request refused by authentication or authorization.
+    pub fn refused(&self) {
+        bump(&self.api_refused, 1);
+    }
+
+    /// The exposition text, with `incidents_by_state` from the store.
+    pub fn render(&self, incidents_by_state: &[(String, u64)]) -> String {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP warden_incidents Incidents in the store by lifecycle state."
+        );
+        let _ = writeln!(out, "# TYPE warden_incidents gauge");
+        for (state, count) in incidents_by_state {
+            let _ = writeln!(out, "warden_incidents{{state=\"{state}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_webhook_requests_total Alertmanager webhook requests by outcome."
+        );
+        let _ = writeln!(out, "# TYPE warden_webhook_requests_total counter");
+        for (outcome, counter) in [
+            ("accepted", &self.webhook_accepted),
+            ("unauthorized", &self.webhook_unauthorized),
+            ("malformed", &self.webhook_malformed),
+            ("too_large", &self.webhook_too_large),
+        ] {
+            let _ = writeln!(
+                out,
+                "warden_webhook_requests_total{{outcome=\"{outcome}\"}} {}",
+                load(counter)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_findings_total Findings by what they did to incidents."
+        );
+        let _ = writeln!(out, "# TYPE warden_findings_total counter");
+        for (result, counter) in [
+            ("opened", &self.findings_opened),
+            ("attached", &self.findings_attached),
+            ("reopened", &self.findings_reopened),
+        ] {
+            let _ = writeln!(
+                out,
+                "warden_findings_total{{result=\"{result}\"}} {}",
+                load(counter)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_api_refused_total API requests refused by authentication or role."
+        );
+        let _ = writeln!(out, "# TYPE warden_api_refused_total counter");
+        let _ = writeln!(out, "warden_api_refused_total {}", load(&self.api_refused));
+        out
+    }
+}
