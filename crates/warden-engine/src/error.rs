@@ -26,6 +26,14 @@ pub enum EngineError {
         /// The step asked for.
         step: String,
     },
+    /// A step cannot have that outcome (a cause is confirmed or refuted, a gate passes).
+    #[error("step {step} cannot be {outcome}")]
+    BadOutcome {
+        /// The step.
+        step: String,
+        /// The outcome asked for.
+        outcome: String,
+    },
     /// Concurrent writers kept winning; the finding was not recorded.
     #[error("gave up recording a finding for {0} after repeated conflicts")]
     Contended(String),

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod error;
+pub mod executor;
 pub mod manager;
 pub mod postmortem;
 pub mod summary;

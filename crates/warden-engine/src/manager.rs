@@ -87,6 +87,11 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         &self.store
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// Records a finding: opens, attaches to, or reopens an incident.
     ///
     /// # Errors
@@ -154,7 +159,7 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         now - resolved_at <= cooldown
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         incident: &IncidentId,
         actor: Actor,

@@ -54,6 +54,7 @@ impl From<EngineError> for ApiError {
             EngineError::Transition(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
+            EngineError::BadOutcome { .. } => Self::bad_request(error.to_string()),
             EngineError::Store(_) | EngineError::Contended(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

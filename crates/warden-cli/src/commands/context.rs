@@ -56,9 +56,10 @@ pub async fn open(path: &Path) -> Result<Context, Failure> {
 /// change, is the user's input; anything else is a runtime failure.
 pub fn engine_failure(error: EngineError) -> Failure {
     match error {
-        EngineError::NotFound(_) | EngineError::UnknownStep { .. } | EngineError::Transition(_) => {
-            Failure::input(error)
-        }
+        EngineError::NotFound(_)
+        | EngineError::UnknownStep { .. }
+        | EngineError::Transition(_)
+        | EngineError::BadOutcome { .. } => Failure::input(error),
         EngineError::Store(_) | EngineError::Contended(_) => Failure::runtime(error),
     }
 }

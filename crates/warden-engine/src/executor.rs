@@ -1,0 +1,577 @@
+//! The runbook executor: walks an incident's runbook and does what each step says, as far as
+//! it can today, persisting every action's state before and after it runs.
+//!
+//! Rules, per step, in runbook order:
+//! - a step whose `when` conditions are not decided yet waits; one whose conditions are false
+//!   is skipped;
+//! - an action with a registered handler runs when its approval policy allows (`auto`, or
+//!   `manual` with an approval; a rejection skips it; `never` records the plan only), with
+//!   retries (exponential backoff, jitter, bounded attempts, retryable errors only) and a
+//!   timeout per attempt; in dry-run mode only its plan is recorded;
+//! - everything else (manual items, causes, gates, and actions or collectors that Warden does
+//!   not automate yet) waits for a person to record its outcome with [`Executor::complete_step`].
+//!
+//! Crash safety: an action is marked `running` (and its attempt counted) in the store before
+//! it executes and `succeeded`/`failed` after. A step found `running` after a restart ran
+//! into the crash; actions are idempotent, so it is executed again. A `succeeded` step is
+//! never executed again: the store's record keyed by incident and step is the proof.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use warden_core::{
+    ActionRecord, ActionStatus, Actor, Clock, Decision, Incident, IncidentId, IncidentState,
+};
+use warden_runbook::{ApprovalPolicy, Condition, Outcome, Phase, Retry, Runbook, Step, StepKind};
+use warden_store::IncidentStore;
+
+use crate::{EngineError, IncidentManager};
+
+/// A boxed future, so handlers can live in one registry.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an action handler is asked to do.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    /// The incident (its target says what to act on).
+    pub incident: Incident,
+    /// The runbook step.
+    pub step: String,
+    /// The step's parameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Identical for every attempt of this step of this incident; handlers pass it on where
+    /// the target system supports idempotency keys.
+    pub idempotency_key: String,
+}
+
+/// Why an action failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionError {
+    /// What went wrong, naming the system and object.
+    pub message: String,
+    /// Whether a retry may succeed (timeouts, throttling, 5xx).
+    pub retryable: bool,
+}
+
+/// One automated action. Both methods must be safe to call repeatedly.
+pub trait ActionHandler: Send + Sync {
+    /// What `execute` would change, without changing anything.
+    fn plan<'a>(&'a self, request: &'a ActionRequest)
+    -> BoxFuture<'a, Result<String, ActionError>>;
+    /// Makes the change (idempotently) and says what was done.
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>>;
+}
+
+/// Registered handlers by catalogue action name.
+pub type ActionRegistry = HashMap<String, Arc<dyn ActionHandler>>;
+
+/// Whether actions change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Execute actions.
+    Live,
+    /// Record plans only.
+    DryRun,
+}
+
+/// What one [`Executor::advance`] did and what is left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// Steps executed (or planned, in dry-run) by this call.
+    pub executed: Vec<String>,
+    /// Steps skipped by this call, with why.
+    pub skipped: Vec<(String, String)>,
+    /// Steps that failed for good in this call, with the error.
+    pub failed: Vec<(String, String)>,
+    /// Steps waiting, with what they wait for.
+    pub waiting: Vec<(String, String)>,
+    /// The incident's state afterwards.
+    pub state: Option<IncidentState>,
+}
+
+/// The outcome a step's record stands for, as `when` conditions see it.
+pub fn outcome_of(step: &Step, record: &ActionRecord) -> Option<Outcome> {
+    match record.status {
+        ActionStatus::Succeeded => Some(match &step.kind {
+            StepKind::Cause { .. } => {
+                if record
+                    .result
+                    .as_deref()
+                    .is_some_and(|result| result.starts_with("refuted"))
+                {
+                    Outcome::Refuted
+                } else {
+                    Outcome::Confirmed
+                }
+            }
+            StepKind::Gate(_) => Outcome::Passed,
+            _ => Outcome::Succeeded,
+        }),
+        ActionStatus::Failed => Some(Outcome::Failed),
+        ActionStatus::Skipped | ActionStatus::Pending | ActionStatus::Running => None,
+    }
+}
+
+/// Delay before attempt `attempt + 1` (attempt counts from 1): `base * 2^(attempt-1)`, capped,
+/// with jitter drawn from the upper half so retries of many incidents do not align.
+pub fn backoff(retry: &Retry, attempt: u32, jitter_seed: u64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(30);
+    let full = retry.base.saturating_mul(1u32 << exponent).min(retry.cap);
+    let half = full / 2;
+    let spread = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+    let extra = if spread == 0 {
+        0
+    } else {
+        jitter_seed % (spread + 1)
+    };
+    half + Duration::from_millis(extra)
+}
+
+fn jitter_seed(key: &str, attempt: u32) -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(key.as_bytes());
+    hasher.write_u32(attempt);
+    hasher.finish()
+}
+
+enum Gate {
+    Go,
+    Skip(String),
+    Wait(String),
+}
+
+/// Walks runbooks for incidents.
+pub struct Executor<'a, S, C> {
+    manager: &'a IncidentManager<S, C>,
+    actions: &'a ActionRegistry,
+    mode: Mode,
+}
+
+impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
+    /// An executor using `manager` and the handlers in `actions`.
+    pub fn new(
+        manager: &'a IncidentManager<S, C>,
+        actions: &'a ActionRegistry,
+        mode: Mode,
+    ) -> Self {
+        Self {
+            manager,
+            actions,
+            mode,
+        }
+    }
+
+    fn conditions(
+        &self,
+        step: &Step,
+        runbook: &Runbook,
+        records: &HashMap<String, ActionRecord>,
+    ) -> Gate {
+        for Condition { step: id, is } in &step.when {
+            let Some(source) = runbook.step(id) else {
+                return Gate::Skip(format!("condition on unknown step {id}"));
+            };
+            match records.get(id) {
+                Some(record) if record.status == ActionStatus::Skipped => {
+                    return Gate::Skip(format!("{id} was skipped"));
+                }
+                Some(record) => match outcome_of(source, record) {
+                    Some(outcome) if outcome == *is => {}
+                    Some(outcome) => {
+                        return Gate::Skip(
+                            format!("{id} is {outcome:?}, not {is:?}").to_lowercase(),
+                        );
+                    }
+                    None => return Gate::Wait(format!("waiting for {id}")),
+                },
+                None => return Gate::Wait(format!("waiting for {id}")),
+            }
+        }
+        Gate::Go
+    }
+
+    async fn save(&self, record: &ActionRecord) -> Result<(), EngineError> {
+        self.manager.store().update_action(record).await?;
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        mut record: ActionRecord,
+        status: ActionStatus,
+        result: String,
+    ) -> Result<ActionRecord, EngineError> {
+        record.status = status;
+        record.result = Some(result);
+        record.updated_at = self.manager.clock().now();
+        self.save(&record).await?;
+        Ok(record)
+    }
+
+    /// Runs every step that can run now; returns what happened and what waits.
+    ///
+    /// # Errors
+    /// Store failures (a failing action is recorded, not an error).
+    pub async fn advance(
+        &self,
+        id: &IncidentId,
+        runbook: &Runbook,
+    ) -> Result<Progress, EngineError> {
+        let store = self.manager.store();
+        let incident = store
+            .get_incident(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.clone()))?;
+        let approvals = store.approvals_for(id).await?;
+        let mut records: HashMap<String, ActionRecord> = store
+            .actions_for(id)
+            .await?
+            .into_iter()
+            .map(|record| (record.step.clone(), record))
+            .collect();
+        let mut progress = Progress::default();
+        if !incident.state.is_active() {
+            progress.state = Some(incident.state);
+            return Ok(progress);
+        }
+        for step in &runbook.steps {
+            if records
+                .get(&step.id)
+                .is_some_and(|record| record.status.is_final())
+            {
+                continue;
+            }
+            let record = match records.get(&step.id) {
+                Some(record) => record.clone(),
+                None => {
+                    store
+                        .claim_action(id, &step.id, self.manager.clock().now())
+                        .await?
+                }
+            };
+            let record = match self.conditions(step, runbook, &records) {
+                Gate::Skip(why) => {
+                    progress.skipped.push((step.id.clone(), why.clone()));
+                    self.finish(record, ActionStatus::Skipped, why).await?
+                }
+                Gate::Wait(why) => {
+                    progress.waiting.push((step.id.clone(), why));
+                    record
+                }
+                Gate::Go => {
+                    self.run_step(&incident, step, record, &approvals, &mut progress)
+                        .await?
+                }
+            };
+            records.insert(step.id.clone(), record);
+        }
+        let state = self.follow_phases(&incident, runbook, &records).await?;
+        progress.state = Some(state);
+        Ok(progress)
+    }
+
+    async fn run_step(
+        &self,
+        incident: &Incident,
+        step: &Step,
+        record: ActionRecord,
+        approvals: &[warden_core::Approval],
+        progress: &mut Progress,
+    ) -> Result<ActionRecord, EngineError> {
+        let handler = match &step.kind {
+            StepKind::Action { name } => self.actions.get(name),
+            _ => None,
+        };
+        let Some(handler) = handler else {
+            let why = match &step.kind {
+                StepKind::Manual => "checklist item: a responder records it".to_string(),
+                StepKind::Cause { .. } => "cause: a responder confirms or refutes it".to_string(),
+                StepKind::Gate(_) => "gate: no evaluator yet, a responder records it".to_string(),
+                StepKind::Action { name } | StepKind::Evidence { name } => {
+                    format!("{name} is not automated yet: done by hand")
+                }
+            };
+            progress.waiting.push((step.id.clone(), why));
+            return Ok(record);
+        };
+        let decision = approvals
+            .iter()
+            .rev()
+            .find(|approval| approval.step == step.id);
+        match (step.approval, decision.map(|approval| approval.decision)) {
+            (_, Some(Decision::Rejected)) => {
+                let who = decision
+                    .map(|approval| format!("{:?}", approval.actor))
+                    .unwrap_or_default();
+                progress.skipped.push((step.id.clone(), "rejected".into()));
+                return self
+                    .finish(record, ActionStatus::Skipped, format!("rejected by {who}"))
+                    .await;
+            }
+            (ApprovalPolicy::Manual, None) => {
+                progress
+                    .waiting
+                    .push((step.id.clone(), "awaiting approval".into()));
+                return Ok(record);
+            }
+            _ => {}
+        }
+        let request = ActionRequest {
+            incident: incident.clone(),
+            step: step.id.clone(),
+            params: step.params.clone(),
+            idempotency_key: record.idempotency_key.clone(),
+        };
+        if self.mode == Mode::DryRun || step.approval == ApprovalPolicy::Never {
+            let plan = match handler.plan(&request).await {
+                Ok(plan) => plan,
+                Err(error) => format!("plan failed: {}", error.message),
+            };
+            let (status, result, audit) = if step.approval == ApprovalPolicy::Never {
+                (
+                    ActionStatus::Skipped,
+                    format!("plan only (approval: never): {plan}"),
+                    "plan_only",
+                )
+            } else {
+                (
+                    ActionStatus::Succeeded,
+                    format!("dry-run: {plan}"),
+                    "dry_run",
+                )
+            };
+            self.manager
+                .audit(
+                    &incident.id,
+                    Actor::System,
+                    &step.id,
+                    &incident.target.to_string(),
+                    audit,
+                )
+                .await?;
+            progress.executed.push(step.id.clone());
+            return self.finish(record, status, result).await;
+        }
+        self.execute_with_retries(incident, step, record, handler.as_ref(), &request, progress)
+            .await
+    }
+
+    async fn execute_with_retries(
+        &self,
+        incident: &Incident,
+        step: &Step,
+        mut record: ActionRecord,
+        handler: &dyn ActionHandler,
+        request: &ActionRequest,
+        progress: &mut Progress,
+    ) -> Result<ActionRecord, EngineError> {
+        loop {
+            record.status = ActionStatus::Running;
+            record.attempts += 1;
+            record.updated_at = self.manager.clock().now();
+            // Persisted before executing: after a crash the step is known to be in flight.
+            self.save(&record).await?;
+            let outcome = match tokio::time::timeout(step.timeout, handler.execute(request)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ActionError {
+                    message: format!(
+                        "timed out after {}",
+                        warden_core::format_duration(step.timeout)
+                    ),
+                    retryable: true,
+                }),
+            };
+            match outcome {
+                Ok(result) => {
+                    self.manager
+                        .audit(
+                            &incident.id,
+                            Actor::System,
+                            &step.id,
+                            &incident.target.to_string(),
+                            "ok",
+                        )
+                        .await?;
+                    progress.executed.push(step.id.clone());
+                    return self.finish(record, ActionStatus::Succeeded, result).await;
+                }
+                Err(error) if error.retryable && record.attempts < step.retry.attempts => {
+                    let delay = backoff(
+                        &step.retry,
+                        record.attempts,
+                        jitter_seed(&record.idempotency_key, record.attempts),
+                    );
+                    record.result = Some(format!(
+                        "attempt {} failed: {}",
+                        record.attempts, error.message
+                    ));
+                    tokio::time::sleep(delay).await;
+                }
+                Err(error) => {
+                    let why = if error.retryable {
+                        format!(
+                            "failed after {} attempts: {}",
+                            record.attempts, error.message
+                        )
+                    } else {
+                        format!("failed, not retryable: {}", error.message)
+                    };
+                    self.manager
+                        .audit(
+                            &incident.id,
+                            Actor::System,
+                            &step.id,
+                            &incident.target.to_string(),
+                            &why,
+                        )
+                        .await?;
+                    progress.failed.push((step.id.clone(), why.clone()));
+                    return self.finish(record, ActionStatus::Failed, why).await;
+                }
+            }
+        }
+    }
+
+    /// Moves the incident forward as phases complete: containment done → contained;
+    /// diagnostics and causes done → diagnosing finished into mitigation once fixes are done;
+    /// validation underway → validating; every validation step passed → resolved.
+    async fn follow_phases(
+        &self,
+        incident: &Incident,
+        runbook: &Runbook,
+        records: &HashMap<String, ActionRecord>,
+    ) -> Result<IncidentState, EngineError> {
+        let done = |phase: Phase| {
+            runbook.phase(phase).all(|step| {
+                records
+                    .get(&step.id)
+                    .is_some_and(|record| record.status.is_final())
+            })
+        };
+        let passed = runbook.phase(Phase::Validation).all(|step| {
+            records.get(&step.id).is_some_and(|record| {
+                matches!(
+                    record.status,
+                    ActionStatus::Succeeded | ActionStatus::Skipped
+                )
+            })
+        });
+        let mut target = IncidentState::Detected;
+        if done(Phase::Containment) {
+            target = IncidentState::Contained;
+            if done(Phase::Diagnostics) {
+                target = IncidentState::Diagnosing;
+                if done(Phase::Causes) && done(Phase::Fixes) {
+                    target = IncidentState::Mitigated;
+                    if runbook
+                        .phase(Phase::Validation)
+                        .any(|step| records.get(&step.id).is_some_and(|r| r.status.is_final()))
+                    {
+                        target = IncidentState::Validating;
+                    }
+                    if done(Phase::Validation) && passed {
+                        target = IncidentState::Resolved;
+                    }
+                }
+            }
+        }
+        let mut state = incident.state;
+        for next in [
+            IncidentState::Contained,
+            IncidentState::Diagnosing,
+            IncidentState::Mitigated,
+            IncidentState::Validating,
+            IncidentState::Resolved,
+        ] {
+            if next <= target && state < next && state.can_move_to(next) {
+                let reason = match next {
+                    IncidentState::Contained => "containment steps done",
+                    IncidentState::Diagnosing => "diagnostics collected",
+                    IncidentState::Mitigated => "causes decided and fixes done",
+                    IncidentState::Validating => "closure gates being checked",
+                    _ => "every closure gate passed",
+                };
+                state = self
+                    .manager
+                    .transition(&incident.id, next, Actor::System, reason)
+                    .await?
+                    .state;
+            }
+        }
+        Ok(state)
+    }
+
+    /// A responder records the outcome of a step Warden cannot do itself: a checklist item
+    /// (`succeeded`), a cause (`confirmed`/`refuted`), a gate (`passed`), or a step done by
+    /// hand (`succeeded`/`failed`). Recording it twice keeps the first outcome.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownStep`], an outcome the step cannot have, store failures.
+    pub async fn complete_step(
+        &self,
+        id: &IncidentId,
+        runbook: &Runbook,
+        step_id: &str,
+        outcome: Outcome,
+        actor: Actor,
+        note: &str,
+    ) -> Result<ActionRecord, EngineError> {
+        let unknown = || EngineError::UnknownStep {
+            incident: id.clone(),
+            runbook: runbook.id.to_string(),
+            step: step_id.to_string(),
+        };
+        let step = runbook.step(step_id).ok_or_else(unknown)?;
+        let fits = match step.kind {
+            StepKind::Cause { .. } => matches!(outcome, Outcome::Confirmed | Outcome::Refuted),
+            StepKind::Gate(_) => matches!(outcome, Outcome::Passed | Outcome::Failed),
+            _ => matches!(outcome, Outcome::Succeeded | Outcome::Failed),
+        };
+        if !fits {
+            return Err(EngineError::BadOutcome {
+                step: step_id.to_string(),
+                outcome: format!("{outcome:?}").to_lowercase(),
+            });
+        }
+        let store = self.manager.store();
+        let record = store
+            .claim_action(id, step_id, self.manager.clock().now())
+            .await?;
+        if record.status.is_final() {
+            return Ok(record);
+        }
+        let word = format!("{outcome:?}").to_lowercase();
+        let who = match &actor {
+            Actor::User(name) => name.clone(),
+            Actor::System => "warden".to_string(),
+        };
+        let result = if note.is_empty() {
+            format!("{word} by {who}")
+        } else {
+            format!("{word} by {who}: {note}")
+        };
+        let status = if outcome == Outcome::Failed {
+            ActionStatus::Failed
+        } else {
+            ActionStatus::Succeeded
+        };
+        let record = self.finish(record, status, result.clone()).await?;
+        self.manager
+            .note(
+                id,
+                actor,
+                &format!("step {step_id} {result}"),
+                &format!("complete:{step_id}"),
+            )
+            .await?;
+        Ok(record)
+    }
+}

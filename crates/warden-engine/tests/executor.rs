@@ -1,0 +1,485 @@
+//! The executor on a real SQLite store with test action handlers: approvals, retries with
+//! backoff, timeouts, dry-run, `when` conditions, phase-driven lifecycle, and crash safety
+//! (a step interrupted mid-action runs again; a completed one never does).
+
+#![allow(clippy::unwrap_used)] // shared helpers outside #[test] functions
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use warden_config::StoreConfig;
+use warden_core::{
+    ActionStatus, Actor, Decision, Finding, IncidentId, IncidentState, ManualClock, RunbookId,
+    Severity, Target, TargetKind,
+};
+use warden_engine::IncidentManager;
+use warden_engine::executor::{
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, Mode, backoff,
+};
+use warden_runbook::{Outcome, Retry, Runbook};
+use warden_store::{IncidentStore, Store};
+
+const RUNBOOK: &str = "\
+id: test-runbook
+title: Test runbook
+severity: high
+phases:
+  containment:
+    - id: pause
+      title: Pause the schedule
+      action: pause_schedule
+      approval: auto
+      retry: { attempts: 3, base: 10ms, cap: 20ms }
+      timeout: 300ms
+    - id: scale
+      title: Scale up
+      action: scale_replicas
+      params: { min_replicas: 3 }
+      approval: manual
+    - id: logs
+      title: Capture logs
+      evidence: task_logs
+  causes:
+    - id: oom
+      title: Out of memory
+      cause: resource_limit
+      evidence_from: [logs]
+  fixes:
+    - id: raise-limits
+      title: Raise the memory limit
+      manual: true
+      when: [{ step: oom, is: confirmed }]
+  validation:
+    - id: rerun
+      title: Rerun passes
+      gate: { check: rerun_succeeded }
+";
+
+/// A handler whose behaviour per attempt is scripted: `Ok`, a retryable or fatal error, or a
+/// long sleep.
+struct Scripted {
+    calls: AtomicU32,
+    plans: AtomicU32,
+    script: Vec<&'static str>,
+}
+
+impl Scripted {
+    fn new(script: &[&'static str]) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicU32::new(0),
+            plans: AtomicU32::new(0),
+            script: script.to_vec(),
+        })
+    }
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl ActionHandler for Scripted {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        self.plans.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { Ok(format!("would act on {}", request.incident.target)) })
+    }
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
+        let behaviour = self.script.get(call).copied().unwrap_or("ok");
+        Box::pin(async move {
+            match behaviour {
+                "retryable" => Err(ActionError {
+                    message: "HTTP 503".into(),
+                    retryable: true,
+                }),
+                "fatal" => Err(ActionError {
+                    message: "HTTP 403 forbidden".into(),
+                    retryable: false,
+                }),
+                "hang" => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok("late".into())
+                }
+                _ => Ok(format!(
+                    "done {} ({})",
+                    request.step, request.idempotency_key
+                )),
+            }
+        })
+    }
+}
+
+struct Fixture {
+    manager: IncidentManager<Store, Arc<ManualClock>>,
+    runbook: Runbook,
+    id: IncidentId,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig::Sqlite {
+        path: dir.path().join("w.db"),
+    })
+    .await
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(),
+    ));
+    let manager = IncidentManager::new(store, clock);
+    let runbook = warden_runbook::parse(Path::new("test.yaml"), RUNBOOK).unwrap();
+    let finding = Finding {
+        runbook: RunbookId::new("test-runbook"),
+        target: Target::new(TargetKind::Pipeline, "train"),
+        detector: "test".into(),
+        severity: Severity::High,
+        summary: "train failed".into(),
+        detected_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(),
+        measurements: BTreeMap::new(),
+        cause_key: None,
+    };
+    let id = manager.ingest(&finding).await.unwrap().incident().clone();
+    Fixture {
+        manager,
+        runbook,
+        id,
+        _dir: dir,
+    }
+}
+
+fn registry(pause: &Arc<Scripted>, scale: &Arc<Scripted>) -> ActionRegistry {
+    let mut registry = ActionRegistry::new();
+    registry.insert("pause_schedule".into(), pause.clone());
+    registry.insert("scale_replicas".into(), scale.clone());
+    registry
+}
+
+async fn status(f: &Fixture, step: &str) -> (ActionStatus, u32, String) {
+    let records = f.manager.store().actions_for(&f.id).await.unwrap();
+    let record = records.iter().find(|record| record.step == step).unwrap();
+    (
+        record.status,
+        record.attempts,
+        record.result.clone().unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn auto_actions_run_once_and_manual_ones_wait_for_approval() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live);
+
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(progress.executed, ["pause"]);
+    let waiting: Vec<&str> = progress
+        .waiting
+        .iter()
+        .map(|(step, _)| step.as_str())
+        .collect();
+    assert_eq!(waiting, ["scale", "logs", "oom", "raise-limits", "rerun"]);
+    assert_eq!(progress.waiting[0].1, "awaiting approval");
+    assert!(
+        progress.waiting[1].1.contains("not automated yet"),
+        "{}",
+        progress.waiting[1].1
+    );
+    let (state, attempts, result) = status(&f, "pause").await;
+    assert_eq!((state, attempts), (ActionStatus::Succeeded, 1));
+    assert_eq!(result, format!("done pause ({}/pause)", f.id));
+
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(
+        pause.calls(),
+        1,
+        "a completed action is never executed again"
+    );
+    assert_eq!(scale.calls(), 0, "no approval, no execution");
+
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            Decision::Approved,
+            Actor::User("ana".into()),
+            "HPA at max",
+        )
+        .await
+        .unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(progress.executed, ["scale"]);
+    assert_eq!(scale.calls(), 1);
+}
+
+#[tokio::test]
+async fn rejected_steps_are_skipped_with_who() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            Decision::Rejected,
+            Actor::User("ana".into()),
+            "not needed",
+        )
+        .await
+        .unwrap();
+    Executor::new(&f.manager, &actions, Mode::Live)
+        .advance(&f.id, &f.runbook)
+        .await
+        .unwrap();
+    let (state, _, result) = status(&f, "scale").await;
+    assert_eq!(state, ActionStatus::Skipped);
+    assert!(
+        result.contains("rejected by") && result.contains("ana"),
+        "{result}"
+    );
+    assert_eq!(scale.calls(), 0);
+}
+
+#[tokio::test]
+async fn retryable_failures_back_off_and_fatal_ones_are_never_retried() {
+    let f = fixture().await;
+    let (pause, scale) = (
+        Scripted::new(&["retryable", "retryable"]),
+        Scripted::new(&[]),
+    );
+    let actions = registry(&pause, &scale);
+    Executor::new(&f.manager, &actions, Mode::Live)
+        .advance(&f.id, &f.runbook)
+        .await
+        .unwrap();
+    assert_eq!(status(&f, "pause").await.0, ActionStatus::Succeeded);
+    assert_eq!((pause.calls(), status(&f, "pause").await.1), (3, 3));
+
+    let g = fixture().await;
+    let fatal = Scripted::new(&["fatal"]);
+    let actions = registry(&fatal, &scale);
+    let progress = Executor::new(&g.manager, &actions, Mode::Live)
+        .advance(&g.id, &g.runbook)
+        .await
+        .unwrap();
+    assert_eq!(fatal.calls(), 1, "a non-retryable failure is not retried");
+    let (state, attempts, result) = status(&g, "pause").await;
+    assert_eq!((state, attempts), (ActionStatus::Failed, 1));
+    assert_eq!(result, "failed, not retryable: HTTP 403 forbidden");
+    assert_eq!(progress.failed[0].0, "pause");
+}
+
+#[tokio::test]
+async fn attempts_time_out_and_retries_are_bounded() {
+    let f = fixture().await;
+    let (pause, scale) = (
+        Scripted::new(&["hang", "hang", "hang", "hang"]),
+        Scripted::new(&[]),
+    );
+    let actions = registry(&pause, &scale);
+    Executor::new(&f.manager, &actions, Mode::Live)
+        .advance(&f.id, &f.runbook)
+        .await
+        .unwrap();
+    let (state, attempts, result) = status(&f, "pause").await;
+    assert_eq!(
+        (state, attempts),
+        (ActionStatus::Failed, 3),
+        "three attempts, as the step allows"
+    );
+    assert_eq!(result, "failed after 3 attempts: timed out after 300ms");
+}
+
+#[tokio::test]
+async fn a_crash_mid_action_reruns_it_and_a_completed_action_never_reruns() {
+    let f = fixture().await;
+    let scale = Scripted::new(&[]);
+    let hanging = Scripted::new(&["hang"]);
+    let actions = registry(&hanging, &scale);
+    // The "crash": the executor is dropped while the action is in flight.
+    let crashed = tokio::time::timeout(
+        Duration::from_millis(100),
+        Executor::new(&f.manager, &actions, Mode::Live).advance(&f.id, &f.runbook),
+    )
+    .await;
+    assert!(
+        crashed.is_err(),
+        "the action was still running when the process died"
+    );
+    assert_eq!(
+        status(&f, "pause").await.0,
+        ActionStatus::Running,
+        "recorded as in flight"
+    );
+
+    let healthy = Scripted::new(&[]);
+    let actions = registry(&healthy, &scale);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live);
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    let (state, attempts, _) = status(&f, "pause").await;
+    assert_eq!(
+        (state, attempts),
+        (ActionStatus::Succeeded, 2),
+        "the interrupted step ran again"
+    );
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(healthy.calls(), 1, "and never once more after it succeeded");
+}
+
+#[tokio::test]
+async fn dry_run_records_plans_and_changes_nothing() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            Decision::Approved,
+            Actor::User("ana".into()),
+            "",
+        )
+        .await
+        .unwrap();
+    Executor::new(&f.manager, &actions, Mode::DryRun)
+        .advance(&f.id, &f.runbook)
+        .await
+        .unwrap();
+    assert_eq!((pause.calls(), scale.calls()), (0, 0));
+    assert_eq!(
+        status(&f, "pause").await.2,
+        "dry-run: would act on pipeline/train"
+    );
+    let audit = f.manager.store().audit_for(&f.id).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|entry| entry.action == "pause" && entry.result == "dry_run")
+    );
+}
+
+#[tokio::test]
+async fn conditions_and_responders_drive_the_lifecycle_to_resolution() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live);
+    let ana = || Actor::User("ana".into());
+    f.manager
+        .decide(&f.id, &f.runbook, "scale", Decision::Approved, ana(), "")
+        .await
+        .unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(
+        progress.state,
+        Some(IncidentState::Detected),
+        "logs are still to be captured"
+    );
+
+    executor
+        .complete_step(
+            &f.id,
+            &f.runbook,
+            "logs",
+            Outcome::Succeeded,
+            ana(),
+            "saved",
+        )
+        .await
+        .unwrap();
+    let wrong = executor
+        .complete_step(&f.id, &f.runbook, "oom", Outcome::Passed, ana(), "")
+        .await;
+    assert!(
+        wrong.is_err(),
+        "a cause is confirmed or refuted, not passed"
+    );
+    executor
+        .complete_step(
+            &f.id,
+            &f.runbook,
+            "oom",
+            Outcome::Refuted,
+            ana(),
+            "no OOMKilled",
+        )
+        .await
+        .unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(
+        progress.skipped[0].0, "raise-limits",
+        "its condition (oom confirmed) is false"
+    );
+    assert_eq!(progress.state, Some(IncidentState::Mitigated));
+
+    executor
+        .complete_step(
+            &f.id,
+            &f.runbook,
+            "rerun",
+            Outcome::Passed,
+            ana(),
+            "run 42 ok",
+        )
+        .await
+        .unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(progress.state, Some(IncidentState::Resolved));
+    let incident = f
+        .manager
+        .store()
+        .get_incident(&f.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let states: Vec<String> = incident
+        .timeline
+        .iter()
+        .filter_map(|event| match &event.kind {
+            warden_core::TimelineKind::StateChanged { to, .. } => Some(to.as_str().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "contained",
+            "diagnosing",
+            "mitigated",
+            "validating",
+            "resolved"
+        ]
+    );
+}
+
+#[test]
+fn backoff_doubles_is_capped_and_jittered_within_bounds() {
+    let retry = Retry {
+        attempts: 6,
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(10),
+    };
+    for (attempt, full) in [(1u32, 1u64), (2, 2), (3, 4), (4, 8), (5, 10), (30, 10)] {
+        for seed in [0u64, 7, 12_345, u64::MAX] {
+            let delay = backoff(&retry, attempt, seed);
+            let full = Duration::from_secs(full);
+            assert!(
+                delay >= full / 2 && delay <= full,
+                "attempt {attempt}: {delay:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
+        }
+    }
+}
