@@ -148,6 +148,34 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         actor: ActorArg,
     },
+    /// Record the outcome of a step Warden does not perform itself: a checklist item, a cause,
+    /// a gate, or an action done by hand.
+    #[command(
+        after_help = "Examples:\n  warden incidents complete INC-3 capture-logs --outcome succeeded --as ana\n  \
+                            warden incidents complete INC-3 missing-secret --outcome confirmed --note \"token expired\""
+    )]
+    Complete {
+        /// The incident id.
+        id: String,
+        /// The step id.
+        step: String,
+        /// succeeded or failed (items, actions, evidence), confirmed or refuted (causes),
+        /// passed or failed (gates).
+        #[arg(long)]
+        outcome: String,
+        /// What was seen or done.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Walk the incident's runbook as far as it can go now and show what waits.
+    #[command(after_help = "Example:\n  warden incidents advance INC-3")]
+    Advance {
+        /// The incident id.
+        id: String,
+    },
     /// Mark an incident resolved.
     #[command(
         after_help = "Example:\n  warden incidents resolve INC-3 --as ana --reason \"p95 back under SLA\""

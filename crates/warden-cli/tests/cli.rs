@@ -161,6 +161,9 @@ fn every_command_help_has_an_example() {
         vec!["incidents", "reject", "--help"],
         vec!["incidents", "resolve", "--help"],
         vec!["incidents", "postmortem", "--help"],
+        vec!["incidents", "complete", "--help"],
+        vec!["incidents", "advance", "--help"],
+        vec!["up", "--help"],
         vec!["alerts", "--help"],
         vec!["alerts", "ingest", "--help"],
     ] {
@@ -518,4 +521,82 @@ fn garbage_alert_payloads_are_input_errors_and_change_nothing() {
     assert!(stderr(&output).contains("garbage.json: not an Alertmanager webhook payload"));
     let list = warden(&["incidents", "list", "--format", "json"], dir.path());
     assert_eq!(json(&list)["incidents"], serde_json::json!([]));
+}
+
+#[test]
+fn responders_complete_steps_and_the_runbook_advances() {
+    let dir = incident_dir();
+    warden(&["alerts", "ingest", "alert.json"], dir.path());
+    let advance = warden(
+        &["incidents", "advance", "INC-1", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&advance), 0, "{}", stderr(&advance));
+    let waiting: Vec<String> = json(&advance)["progress"]["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        waiting.contains(&"deployment-history".to_string()),
+        "{waiting:?}"
+    );
+
+    let done = warden(
+        &[
+            "incidents",
+            "complete",
+            "INC-1",
+            "deployment-history",
+            "--outcome",
+            "succeeded",
+            "--as",
+            "ana",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&done), 0, "{}", stderr(&done));
+    assert!(
+        stdout(&done).contains("step deployment-history: succeeded by ana"),
+        "{}",
+        stdout(&done)
+    );
+    let refuted = warden(
+        &[
+            "incidents",
+            "complete",
+            "INC-1",
+            "recent-deployment",
+            "--outcome",
+            "refuted",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let skipped: Vec<String> = json(&refuted)["progress"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(skipped, ["rollback"], "no deployment, no rollback");
+    let wrong = warden(
+        &[
+            "incidents",
+            "complete",
+            "INC-1",
+            "hpa",
+            "--outcome",
+            "confirmed",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        code(&wrong),
+        2,
+        "evidence is not confirmed: {}",
+        stderr(&wrong)
+    );
 }

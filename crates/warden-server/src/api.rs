@@ -12,6 +12,8 @@ use warden_config::Role;
 use warden_core::{Decision, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
 use warden_engine::alerts::{self, MAX_PAYLOAD_BYTES, PayloadError};
+use warden_engine::executor::Executor;
+use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
 use crate::AppState;
@@ -35,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/incidents/{id}/steps/{step}/reject",
             post(step_reject),
+        )
+        .route(
+            "/api/v1/incidents/{id}/steps/{step}/complete",
+            post(step_complete),
         )
         .route("/api/v1/runbooks", get(runbooks_list))
         .route(
@@ -194,11 +200,73 @@ async fn decide(
         .ok_or_else(|| {
             ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
         })?;
-    let incident = state
+    state
         .manager
         .decide(&id, runbook, &step, decision, caller.actor, &why)
         .await?;
+    state.advance(&id).await?;
+    let incident = state
+        .manager
+        .store()
+        .get_incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
     Ok(summary(&incident))
+}
+
+#[derive(Debug, Deserialize)]
+struct CompleteBody {
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn step_complete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let body: CompleteBody = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(format!(
+            "expected {{\"outcome\": \"succeeded|failed|confirmed|refuted|passed\", \"note\": \"...\"}}: {err}"
+        ))
+    })?;
+    let outcome = parse_outcome(&body.outcome)?;
+    let id = IncidentId(id);
+    let incident = state
+        .manager
+        .store()
+        .get_incident(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    let runbook = state
+        .runbooks
+        .iter()
+        .find(|runbook| runbook.id == incident.runbook)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
+        })?;
+    let record = Executor::new(&state.manager, &state.actions, state.mode)
+        .complete_step(&id, runbook, &step, outcome, caller.actor, &body.note)
+        .await?;
+    state.advance(&id).await?;
+    Ok(Json(serde_json::json!({ "step": record })))
+}
+
+/// Parses a step outcome word.
+fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
+    match text {
+        "succeeded" => Ok(Outcome::Succeeded),
+        "failed" => Ok(Outcome::Failed),
+        "confirmed" => Ok(Outcome::Confirmed),
+        "refuted" => Ok(Outcome::Refuted),
+        "passed" => Ok(Outcome::Passed),
+        other => Err(ApiError::bad_request(format!(
+            "unknown outcome {other:?} (succeeded, failed, confirmed, refuted, passed)"
+        ))),
+    }
 }
 
 async fn step_approve(
@@ -265,6 +333,14 @@ async fn alertmanager_webhook(
         .manager
         .ingest_alerts(&payload, &state.runbooks)
         .await?;
+    for id in ingested
+        .opened
+        .iter()
+        .chain(&ingested.attached)
+        .chain(&ingested.reopened)
+    {
+        state.advance(id).await?;
+    }
     state.metrics.webhook(WebhookOutcome::Accepted);
     state.metrics.findings(&ingested);
     Ok(Json(ingested))

@@ -4,7 +4,7 @@
 //! - `GET /healthz`, `GET /metrics` — open.
 //! - `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}`, `GET /api/v1/runbooks` — viewer.
 //! - `POST /api/v1/incidents/{id}/ack|resolve`,
-//!   `POST /api/v1/incidents/{id}/steps/{step}/approve|reject` — responder.
+//!   `POST /api/v1/incidents/{id}/steps/{step}/approve|reject|complete` — responder.
 //! - `POST /api/v1/alerts/alertmanager` — the webhook's shared secret.
 //!
 //! Tokens are bearer tokens from `server.tokens`; with none configured the API is read-only
@@ -20,7 +20,9 @@ use std::sync::Arc;
 use warden_config::{Role, Secret};
 use warden_core::Clock;
 use warden_engine::IncidentManager;
+use warden_engine::executor::{ActionRegistry, Executor, Mode};
 use warden_runbook::Runbook;
+use warden_store::IncidentStore;
 use warden_store::Store;
 
 pub use api::router;
@@ -50,4 +52,33 @@ pub struct AppState {
     pub webhook_secret: Option<Secret>,
     /// Warden's own counters.
     pub metrics: Arc<Metrics>,
+    /// Handlers of automated actions (empty until the runbook issues add them).
+    pub actions: Arc<ActionRegistry>,
+    /// Whether actions execute or only record their plans.
+    pub mode: Mode,
+}
+
+impl AppState {
+    /// Advances an incident's runbook as far as it can go now.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn advance(
+        &self,
+        id: &warden_core::IncidentId,
+    ) -> Result<(), warden_engine::EngineError> {
+        let Some(incident) = self.manager.store().get_incident(id).await? else {
+            return Ok(());
+        };
+        if let Some(runbook) = self
+            .runbooks
+            .iter()
+            .find(|runbook| runbook.id == incident.runbook)
+        {
+            Executor::new(&self.manager, &self.actions, self.mode)
+                .advance(id, runbook)
+                .await?;
+        }
+        Ok(())
+    }
 }

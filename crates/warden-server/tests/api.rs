@@ -11,6 +11,7 @@ use tower::ServiceExt;
 use warden_config::{Role, Secret, StoreConfig};
 use warden_core::{Clock, SystemClock};
 use warden_engine::IncidentManager;
+use warden_engine::executor::{ActionRegistry, Mode};
 use warden_server::{AppState, Metrics, Token, router};
 use warden_store::Store;
 
@@ -29,6 +30,8 @@ async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
         tokens: Arc::new(tokens),
         webhook_secret: Some(Secret::new("hook-secret")),
         metrics: Arc::new(Metrics::default()),
+        actions: Arc::new(ActionRegistry::new()),
+        mode: Mode::Live,
     }
 }
 
@@ -222,6 +225,19 @@ async fn roles_decide_who_may_change_incidents() {
     .await;
     assert_eq!(bad_body.0, StatusCode::BAD_REQUEST);
 
+    let complete = "/api/v1/incidents/INC-1/steps/deployment-history/complete";
+    let wrong = r#"{"outcome": "passed"}"#;
+    assert_eq!(
+        call(&state, "POST", complete, Some("responder-token"), wrong)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST,
+        "evidence steps succeed or fail; they do not pass"
+    );
+    let body = r#"{"outcome": "succeeded", "note": "v2 went out at 09:40"}"#;
+    let (status, done) = call(&state, "POST", complete, Some("responder-token"), body).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["step"]["status"], "succeeded");
     assert_eq!(
         call(
             &state,
@@ -291,7 +307,13 @@ async fn roles_decide_who_may_change_incidents() {
         .collect();
     assert_eq!(
         audit,
-        ["open", "approved", "acknowledge", "transition:resolved"]
+        [
+            "open",
+            "approved",
+            "complete:deployment-history",
+            "acknowledge",
+            "transition:resolved"
+        ]
     );
     let (_, metrics) = call(&state, "GET", "/metrics", None, "").await;
     assert!(

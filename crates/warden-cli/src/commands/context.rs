@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use warden_config::Config;
 use warden_core::SystemClock;
+use warden_engine::executor::ActionRegistry;
 use warden_engine::{EngineError, IncidentManager};
 use warden_runbook::Runbook;
 use warden_store::Store;
@@ -18,6 +19,8 @@ pub struct Context {
     pub runbooks: Vec<Runbook>,
     /// The incident manager over the configured store.
     pub manager: IncidentManager<Store, SystemClock>,
+    /// Handlers of automated actions: none exist yet, so action steps wait for a responder.
+    pub actions: ActionRegistry,
 }
 
 /// The runbooks in effect: built-ins, adjusted by a configuration's `runbooks:` section.
@@ -49,6 +52,7 @@ pub async fn open(path: &Path) -> Result<Context, Failure> {
     Ok(Context {
         runbooks,
         manager: IncidentManager::new(store, SystemClock),
+        actions: ActionRegistry::new(),
     })
 }
 

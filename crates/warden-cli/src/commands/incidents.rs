@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use warden_core::{Actor, Decision, Incident, IncidentId, IncidentState};
+use warden_core::{ActionRecord, Actor, Decision, Incident, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
+use warden_engine::executor::{Executor, Mode, Progress};
 use warden_engine::postmortem::{self, PostmortemInput};
+use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
 use super::context::{self, Context, engine_failure};
@@ -48,6 +50,44 @@ fn runbook_of<'a>(
                 incident.id
             ))
         })
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome, Failure> {
+    match text {
+        "succeeded" => Ok(Outcome::Succeeded),
+        "failed" => Ok(Outcome::Failed),
+        "confirmed" => Ok(Outcome::Confirmed),
+        "refuted" => Ok(Outcome::Refuted),
+        "passed" => Ok(Outcome::Passed),
+        other => Err(Failure::input(anyhow!(
+            "unknown outcome {other:?} (succeeded, failed, confirmed, refuted, passed)"
+        ))),
+    }
+}
+
+fn print_progress(id: &IncidentId, progress: &Progress, completed: Option<&ActionRecord>) {
+    if let Some(record) = completed {
+        println!(
+            "{id} step {}: {}",
+            record.step,
+            record.result.clone().unwrap_or_default()
+        );
+    }
+    for step in &progress.executed {
+        println!("  ran      {step}");
+    }
+    for (step, why) in &progress.skipped {
+        println!("  skipped  {step}: {why}");
+    }
+    for (step, why) in &progress.failed {
+        println!("  FAILED   {step}: {why}");
+    }
+    for (step, why) in &progress.waiting {
+        println!("  waiting  {step}: {why}");
+    }
+    if let Some(state) = progress.state {
+        println!("{id} is {state}");
+    }
 }
 
 fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), Failure> {
@@ -198,6 +238,10 @@ pub async fn run(
                 )
                 .await
                 .map_err(engine_failure)?;
+            Executor::new(manager, &context.actions, Mode::Live)
+                .advance(&incident.id, runbook)
+                .await
+                .map_err(engine_failure)?;
             print_changed(format, &incident, &format!("step {step} approved"))?;
         }
         IncidentsCommand::Reject {
@@ -219,7 +263,56 @@ pub async fn run(
                 )
                 .await
                 .map_err(engine_failure)?;
+            Executor::new(manager, &context.actions, Mode::Live)
+                .advance(&incident.id, runbook)
+                .await
+                .map_err(engine_failure)?;
             print_changed(format, &incident, &format!("step {step} rejected"))?;
+        }
+        IncidentsCommand::Complete {
+            id,
+            step,
+            outcome,
+            note,
+            actor,
+        } => {
+            let incident = load(&context, &id).await?;
+            let runbook = runbook_of(&context, &incident)?;
+            let outcome = parse_outcome(&outcome)?;
+            let executor = Executor::new(manager, &context.actions, Mode::Live);
+            let record = executor
+                .complete_step(
+                    &incident.id,
+                    runbook,
+                    &step,
+                    outcome,
+                    Actor::User(actor.name),
+                    &note,
+                )
+                .await
+                .map_err(engine_failure)?;
+            let progress = executor
+                .advance(&incident.id, runbook)
+                .await
+                .map_err(engine_failure)?;
+            match format {
+                Format::Json => output::print_json(
+                    &serde_json::json!({ "step": record, "progress": progress }),
+                )?,
+                Format::Text => print_progress(&incident.id, &progress, Some(&record)),
+            }
+        }
+        IncidentsCommand::Advance { id } => {
+            let incident = load(&context, &id).await?;
+            let runbook = runbook_of(&context, &incident)?;
+            let progress = Executor::new(manager, &context.actions, Mode::Live)
+                .advance(&incident.id, runbook)
+                .await
+                .map_err(engine_failure)?;
+            match format {
+                Format::Json => output::print_json(&serde_json::json!({ "progress": progress }))?,
+                Format::Text => print_progress(&incident.id, &progress, None),
+            }
         }
         IncidentsCommand::Resolve { id, reason, actor } => {
             let incident = manager

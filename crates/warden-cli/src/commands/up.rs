@@ -11,6 +11,7 @@ use anyhow::anyhow;
 use warden_config::SecretRef;
 use warden_core::{Clock, SystemClock};
 use warden_engine::IncidentManager;
+use warden_engine::executor::{ActionRegistry, Mode};
 use warden_server::{AppState, Metrics, Token};
 use warden_store::Store;
 
@@ -62,6 +63,9 @@ pub async fn run(
         tokens: Arc::new(tokens),
         webhook_secret,
         metrics: Arc::new(Metrics::default()),
+        // No action handlers exist yet: every action step waits for a responder.
+        actions: Arc::new(ActionRegistry::new()),
+        mode: Mode::Live,
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
