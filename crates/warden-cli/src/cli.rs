@@ -37,6 +37,26 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Replay a week of a demand-forecast service in which each of the five incident types
+    /// happens once: incidents open, runbooks run (actions in dry-run), post-mortems drafted.
+    #[command(
+        after_help = "Examples:\n  warden demo\n  warden demo --hour-ms 0 --out /tmp/warden-demo\n  \
+                            warden demo --listen 127.0.0.1:8181"
+    )]
+    Demo {
+        /// Where the demo's store, evidence and post-mortems go.
+        #[arg(long, value_name = "DIR", default_value = "warden-demo")]
+        out: PathBuf,
+        /// Real milliseconds per simulated hour (0: as fast as possible).
+        #[arg(long, default_value_t = 300)]
+        hour_ms: u64,
+        /// Also serve the API (read-only) here while the week replays.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Seed of the generated week.
+        #[arg(long, default_value_t = 20261116)]
+        seed: u64,
+    },
     /// Check and explore warden.yaml.
     #[command(after_help = "Example:\n  warden config check warden.yaml")]
     Config {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod demo;
 mod exit;
 mod output;
 
@@ -36,6 +37,20 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<exit::Code, Failure> {
     match cli.command {
         Command::Up { config, listen } => commands::up::run(cli.format, &config, listen).await,
+        Command::Demo {
+            out,
+            hour_ms,
+            listen,
+            seed,
+        } => {
+            let options = demo::DemoOptions {
+                out,
+                hour_ms,
+                listen,
+                seed,
+            };
+            demo::run(cli.format, options).await
+        }
         Command::Config { command } => match command {
             ConfigCommand::Check(args) => commands::config_check::run(cli.format, args).await,
             ConfigCommand::Example => commands::config_example::run(cli.format),

@@ -164,6 +164,7 @@ fn every_command_help_has_an_example() {
         vec!["incidents", "complete", "--help"],
         vec!["incidents", "advance", "--help"],
         vec!["up", "--help"],
+        vec!["demo", "--help"],
         vec!["alerts", "--help"],
         vec!["alerts", "ingest", "--help"],
     ] {
@@ -599,4 +600,68 @@ fn responders_complete_steps_and_the_runbook_advances() {
         "evidence is not confirmed: {}",
         stderr(&wrong)
     );
+}
+
+/// The README's "run it": the demo replays a week in which each incident type happens once,
+/// and every incident ends resolved with a post-mortem.
+#[test]
+fn the_demo_opens_and_resolves_one_incident_of_each_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(
+        &[
+            "demo",
+            "--hour-ms",
+            "0",
+            "--out",
+            "demo",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let incidents = json(&output)["incidents"].as_array().unwrap().clone();
+    let runbooks: Vec<&str> = incidents
+        .iter()
+        .map(|i| i["runbook"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        runbooks,
+        [
+            "serving-latency",
+            "pipeline-failure",
+            "drift-detector",
+            "feature-store",
+            "model-regression"
+        ]
+    );
+    for incident in &incidents {
+        assert_eq!(incident["state"], "resolved", "{incident}");
+        let path = dir.path().join(incident["postmortem"].as_str().unwrap());
+        let markdown = std::fs::read_to_string(&path).unwrap();
+        assert!(markdown.contains("## Timeline") && markdown.contains("every closure gate passed"));
+    }
+    let serving = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
+    assert!(
+        serving.contains("passed by warden: evaluated on the replayed latency_p95_ms series"),
+        "gates with data are judged by Warden, not by the scripted responder"
+    );
+    assert!(
+        serving.contains("dry-run: would"),
+        "actions only planned in the demo"
+    );
+
+    // The demo's store is a normal store.
+    let list = warden(
+        &[
+            "incidents",
+            "list",
+            "--config",
+            "demo/warden.yaml",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(json(&list)["incidents"].as_array().unwrap().len(), 5);
 }

@@ -181,7 +181,15 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
                     Some(ActionStatus::Pending) => (" ", "pending"),
                     None => (" ", "not started"),
                 };
-                let _ = writeln!(out, "- [{mark}] {} — {state}", step.title);
+                match status_of(&step.id).and_then(|record| record.result.as_deref()) {
+                    Some(result) => {
+                        let _ =
+                            writeln!(out, "- [{mark}] {} — {state}: {}", step.title, cell(result));
+                    }
+                    None => {
+                        let _ = writeln!(out, "- [{mark}] {} — {state}", step.title);
+                    }
+                }
                 for approval in input
                     .approvals
                     .iter()

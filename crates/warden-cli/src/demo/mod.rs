@@ -1,0 +1,447 @@
+//! `warden demo`: a week of a demand-forecast service replayed on an accelerated clock. Each
+//! of the five incident types happens once; detectors open incidents, the executor walks their
+//! runbooks with every action in dry-run, a scripted on-call responder (recorded as
+//! `demo-responder`) ticks what Warden cannot do itself, closure gates with data behind them
+//! are evaluated on the replayed series by Warden, and post-mortems are drafted.
+
+mod responder;
+mod scenario;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use warden_config::StoreConfig;
+use warden_core::{
+    Clock, Finding, Incident, IncidentId, IncidentState, ManualClock, RunbookId, Severity, Target,
+    TargetKind,
+};
+use warden_detect::Direction;
+use warden_detect::threshold::SustainedThreshold;
+use warden_engine::IncidentManager;
+use warden_engine::executor::{ActionRegistry, Executor, Mode};
+use warden_engine::postmortem::{self, PostmortemInput};
+use warden_runbook::Runbook;
+use warden_store::{EvidenceStore, IncidentFilter, IncidentStore, Store};
+
+use crate::exit::{Code, Failure};
+use crate::output::{self, Format};
+
+use self::scenario::{TICK_MINUTES, TICKS, Week};
+
+type Manager = IncidentManager<Store, Arc<dyn Clock>>;
+
+/// How the demo runs.
+pub struct DemoOptions {
+    /// Where the store, evidence and post-mortems go.
+    pub out: PathBuf,
+    /// Real milliseconds per simulated hour.
+    pub hour_ms: u64,
+    /// Also serve the API here while replaying.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The generator's seed.
+    pub seed: u64,
+}
+
+/// A metric detector of the demo: which series, which threshold, which runbook and target.
+struct Watch {
+    series: &'static str,
+    detector: SustainedThreshold,
+    runbook: &'static str,
+    target: Target,
+    unit: &'static str,
+}
+
+fn watches() -> Vec<Watch> {
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    vec![
+        Watch {
+            series: "latency_p95_ms",
+            detector: SustainedThreshold::new(Direction::Above, 200.0, minutes(10)),
+            runbook: RunbookId::SERVING_LATENCY,
+            target: Target::new(TargetKind::Service, "demand-forecast").in_namespace("mlops"),
+            unit: "ms p95 latency (SLA 200 ms)",
+        },
+        Watch {
+            series: "drift_alerts_per_hour",
+            detector: SustainedThreshold::new(Direction::Above, 3.0, minutes(120)),
+            runbook: RunbookId::DRIFT_DETECTOR,
+            target: Target::new(TargetKind::DriftMonitor, "demand-forecast").in_namespace("mlops"),
+            unit: "drift alerts per hour (historical rate ≈ 0.1)",
+        },
+        Watch {
+            series: "feature_freshness_minutes",
+            detector: SustainedThreshold::new(Direction::Above, 15.0, minutes(10)),
+            runbook: RunbookId::FEATURE_STORE,
+            target: Target::new(TargetKind::FeatureView, "store_daily_features")
+                .in_namespace("demand"),
+            unit: "minutes feature freshness lag (SLA 15 min)",
+        },
+        Watch {
+            series: "mape",
+            detector: SustainedThreshold::new(Direction::Above, 0.12, minutes(60)),
+            runbook: RunbookId::MODEL_REGRESSION,
+            target: Target::new(TargetKind::Model, "demand-forecast"),
+            unit: "MAPE after model v8 (baseline 0.08)",
+        },
+    ]
+}
+
+fn day_time(at: warden_core::Timestamp) -> String {
+    at.format("%a %H:%M").to_string()
+}
+
+#[derive(Debug, Serialize)]
+struct DemoIncident {
+    id: String,
+    runbook: String,
+    target: String,
+    state: IncidentState,
+    opened_at: String,
+    resolved_at: Option<String>,
+    postmortem: String,
+}
+
+/// Runs the demo.
+pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> {
+    let week = scenario::generate(options.seed);
+    std::fs::create_dir_all(&options.out).map_err(|err| {
+        Failure::input(anyhow!(
+            "{}: cannot create directory: {err}",
+            options.out.display()
+        ))
+    })?;
+    let db = options.out.join("demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = Store::open(&StoreConfig::Sqlite { path: db.clone() })
+        .await
+        .map_err(Failure::runtime)?;
+    let clock = Arc::new(ManualClock::new(week.start));
+    let shared_clock: Arc<dyn Clock> = clock.clone();
+    let manager: Arc<Manager> = Arc::new(IncidentManager::new(store.clone(), shared_clock));
+    let runbooks = Arc::new(
+        warden_runbook::builtin::all()
+            .map_err(|errors| Failure::runtime(anyhow!("{}", errors[0])))?,
+    );
+    let evidence = EvidenceStore::new(
+        options.out.join("evidence"),
+        warden_store::evidence::DEFAULT_MAX_BYTES,
+    );
+    let actions = responder::plan_only_actions();
+    let verbose = format == Format::Text;
+    if let Some(address) = options.listen {
+        serve(address, manager.clone(), runbooks.clone(), &actions).await?;
+        if verbose {
+            println!("API (read-only) on http://{address}/api/v1/incidents while the week replays");
+        }
+    }
+    if verbose {
+        println!("replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; actions in dry-run\n");
+    }
+    let mut watches = watches();
+    let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
+    let mut runs = week.runs.iter().peekable();
+    for tick in 0..TICKS {
+        let now = week.start + chrono::Duration::minutes(tick * TICK_MINUTES);
+        clock.set(now);
+        let mut findings = Vec::new();
+        for watch in &mut watches {
+            let sample = week.series[watch.series][usize::try_from(tick).unwrap_or(0)];
+            if let Some(breach) = watch.detector.observe(sample) {
+                findings.push(metric_finding(watch, &breach, now));
+            }
+        }
+        while let Some(run) = runs.next_if(|run| run.at <= now) {
+            if let Some((task, error)) = run.error {
+                findings.push(pipeline_finding(&run.run_id, task, error, now));
+            }
+        }
+        for (finding, evidence_bytes) in findings {
+            let ingested = manager.ingest(&finding).await.map_err(Failure::runtime)?;
+            if let Some((name, media_type, bytes)) = evidence_bytes {
+                manager
+                    .capture_evidence(
+                        ingested.incident(),
+                        &evidence,
+                        &name,
+                        media_type,
+                        &finding.detector,
+                        &bytes,
+                    )
+                    .await
+                    .map_err(Failure::runtime)?;
+            }
+        }
+        step_incidents(
+            &manager,
+            &runbooks,
+            &actions,
+            &week,
+            now,
+            &mut states,
+            verbose,
+        )
+        .await?;
+        if options.hour_ms > 0 && (tick + 1) % (60 / TICK_MINUTES) == 0 {
+            tokio::time::sleep(Duration::from_millis(options.hour_ms)).await;
+        }
+    }
+    finish(format, &manager, &runbooks, &options.out, clock.now()).await
+}
+
+type FindingWithEvidence = (Finding, Option<(String, &'static str, Vec<u8>)>);
+
+fn metric_finding(
+    watch: &Watch,
+    breach: &warden_detect::threshold::Breach,
+    now: warden_core::Timestamp,
+) -> FindingWithEvidence {
+    let value = match breach.latest.abs() {
+        v if v >= 100.0 => format!("{:.0}", breach.latest),
+        v if v >= 1.0 => format!("{:.1}", breach.latest),
+        _ => format!("{:.3}", breach.latest),
+    };
+    let summary = format!("{value} {} since {}", watch.unit, day_time(breach.since));
+    let severity = if watch.runbook == RunbookId::SERVING_LATENCY {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
+    let finding = Finding {
+        runbook: RunbookId::new(watch.runbook),
+        target: watch.target.clone(),
+        detector: format!("threshold:{}", watch.series),
+        severity,
+        summary,
+        detected_at: now,
+        measurements: BTreeMap::from([
+            (watch.series.to_string(), breach.latest),
+            ("worst".to_string(), breach.worst),
+        ]),
+        cause_key: None,
+    };
+    let evidence = serde_json::json!({ "metric": watch.series, "breach_since": breach.since, "worst": breach.worst, "latest": breach.latest });
+    (
+        finding,
+        Some((
+            format!("{}-breach.json", watch.series),
+            "application/json",
+            evidence.to_string().into_bytes(),
+        )),
+    )
+}
+
+fn pipeline_finding(
+    run_id: &str,
+    task: &str,
+    error: &str,
+    now: warden_core::Timestamp,
+) -> FindingWithEvidence {
+    let finding = Finding {
+        runbook: RunbookId::new(RunbookId::PIPELINE_FAILURE),
+        target: Target::new(TargetKind::Pipeline, "demand_forecast_training"),
+        detector: "pipeline:failed-runs".into(),
+        severity: Severity::High,
+        summary: format!("run {run_id} failed in task {task}: {error}"),
+        detected_at: now,
+        measurements: BTreeMap::new(),
+        cause_key: Some(format!("task={task}")),
+    };
+    let log = format!(
+        "[{}] INFO - Running task {task}\nTraceback (most recent call last):\n  File \"validate.py\", line 12, in main\n    s3.list_objects_v2(Bucket=\"mlflow-artifacts\")\n{error}\n",
+        now.format("%Y-%m-%dT%H:%M:%S")
+    );
+    (
+        finding,
+        Some((
+            format!("{task}-attempt-1.log"),
+            "text/plain",
+            log.into_bytes(),
+        )),
+    )
+}
+
+async fn step_incidents(
+    manager: &Manager,
+    runbooks: &[Runbook],
+    actions: &ActionRegistry,
+    week: &Week,
+    now: warden_core::Timestamp,
+    states: &mut BTreeMap<IncidentId, IncidentState>,
+    verbose: bool,
+) -> Result<(), Failure> {
+    let active = IncidentFilter {
+        active_only: true,
+        ..IncidentFilter::default()
+    };
+    let incidents = manager
+        .store()
+        .list_incidents(&active)
+        .await
+        .map_err(Failure::runtime)?;
+    let executor = Executor::new(manager, actions, Mode::DryRun);
+    for incident in incidents {
+        let Some(runbook) = runbooks
+            .iter()
+            .find(|runbook| runbook.id == incident.runbook)
+        else {
+            continue;
+        };
+        if !states.contains_key(&incident.id) && verbose {
+            println!(
+                "{}  {:<6} opened ({}, {}): {}",
+                day_time(now),
+                incident.id,
+                incident.runbook,
+                incident.target,
+                incident.title
+            );
+        }
+        states.entry(incident.id.clone()).or_insert(incident.state);
+        let progress = executor
+            .advance(&incident.id, runbook)
+            .await
+            .map_err(Failure::runtime)?;
+        responder::respond(manager, &executor, runbook, &incident, &progress, week, now).await?;
+        let progress = executor
+            .advance(&incident.id, runbook)
+            .await
+            .map_err(Failure::runtime)?;
+        let state = progress.state.unwrap_or(incident.state);
+        if states.get(&incident.id) != Some(&state) {
+            if verbose {
+                let after = manager
+                    .store()
+                    .get_incident(&incident.id)
+                    .await
+                    .map_err(Failure::runtime)?;
+                let path: Vec<&str> = after
+                    .iter()
+                    .flat_map(|incident| &incident.timeline)
+                    .filter(|event| event.at == now)
+                    .filter_map(|event| match &event.kind {
+                        warden_core::TimelineKind::StateChanged { to, .. } => Some(to.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                println!("{}  {:<6} {}", day_time(now), incident.id, path.join(" → "));
+            }
+            states.insert(incident.id.clone(), state);
+        }
+    }
+    Ok(())
+}
+
+async fn finish(
+    format: Format,
+    manager: &Manager,
+    runbooks: &[Runbook],
+    out: &Path,
+    now: warden_core::Timestamp,
+) -> Result<Code, Failure> {
+    let store = manager.store();
+    let incidents: Vec<Incident> = store
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .map_err(Failure::runtime)?;
+    let directory = out.join("postmortems");
+    std::fs::create_dir_all(&directory)
+        .map_err(|err| Failure::runtime(anyhow!("{}: {err}", directory.display())))?;
+    let mut summary = Vec::new();
+    for incident in incidents.iter().rev() {
+        let actions = store
+            .actions_for(&incident.id)
+            .await
+            .map_err(Failure::runtime)?;
+        let approvals = store
+            .approvals_for(&incident.id)
+            .await
+            .map_err(Failure::runtime)?;
+        let audit = store
+            .audit_for(&incident.id)
+            .await
+            .map_err(Failure::runtime)?;
+        let markdown = postmortem::render(&PostmortemInput {
+            incident,
+            runbook: runbooks
+                .iter()
+                .find(|runbook| runbook.id == incident.runbook),
+            actions: &actions,
+            approvals: &approvals,
+            audit: &audit,
+            now,
+        });
+        let path = directory.join(format!("{}.md", incident.id));
+        std::fs::write(&path, markdown)
+            .map_err(|err| Failure::runtime(anyhow!("{}: {err}", path.display())))?;
+        summary.push(DemoIncident {
+            id: incident.id.0.clone(),
+            runbook: incident.runbook.to_string(),
+            target: incident.target.to_string(),
+            state: incident.state,
+            opened_at: day_time(incident.opened_at),
+            resolved_at: incident.resolved_at.map(day_time),
+            postmortem: path.display().to_string(),
+        });
+    }
+    // A configuration for exploring the demo's store with the incident commands.
+    let config = out.join("warden.yaml");
+    std::fs::write(
+        &config,
+        "data_dir: .\nstore:\n  sqlite:\n    path: demo.db\n",
+    )
+    .map_err(|err| Failure::runtime(anyhow!("{}: {err}", config.display())))?;
+    match format {
+        Format::Json => output::print_json(&serde_json::json!({
+            "incidents": summary, "store": out.join("demo.db"), "config": config,
+        }))?,
+        Format::Text => {
+            println!("\n{} incidents; post-mortem drafts:", summary.len());
+            for incident in &summary {
+                println!(
+                    "  {:<6} {:<17} {:<9} opened {} resolved {}  {}",
+                    incident.id,
+                    incident.runbook,
+                    incident.state.as_str(),
+                    incident.opened_at,
+                    incident.resolved_at.as_deref().unwrap_or("-"),
+                    incident.postmortem
+                );
+            }
+            println!(
+                "\nexplore: warden incidents list --config {0}\n         warden incidents show INC-1 --config {0}",
+                config.display()
+            );
+        }
+    }
+    Ok(Code::Ok)
+}
+
+async fn serve(
+    address: std::net::SocketAddr,
+    manager: Arc<Manager>,
+    runbooks: Arc<Vec<Runbook>>,
+    actions: &ActionRegistry,
+) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
+    let state = warden_server::AppState {
+        manager,
+        runbooks,
+        tokens: Arc::new(Vec::new()),
+        webhook_secret: None,
+        metrics: Arc::new(warden_server::Metrics::default()),
+        actions: Arc::new(actions.clone()),
+        mode: Mode::DryRun,
+    };
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, warden_server::router(state)).await;
+    });
+    Ok(())
+}

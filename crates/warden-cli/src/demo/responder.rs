@@ -1,0 +1,209 @@
+//! The demo's scripted on-call engineer, and its dry-run action handlers.
+//!
+//! The responder (actor `demo-responder`) does what a person would: approves waiting actions,
+//! does the steps Warden does not automate yet, decides causes from the week's ground truth,
+//! and checks the closure criteria that have no series behind them once the incident's
+//! problem is over. Gates that have a series (p95, error rate, freshness, accuracy) are not
+//! the responder's: Warden evaluates them on the replayed data and records them as itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use warden_core::{Actor, Clock, Decision, Incident, Timestamp};
+use warden_detect::{Direction, gate};
+use warden_engine::executor::{
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, Progress,
+};
+use warden_runbook::{Outcome, Phase, Runbook, StepKind, catalog};
+
+use super::Manager;
+use super::scenario::Week;
+use crate::exit::Failure;
+
+/// How long the responder takes to react to a new incident.
+const RESPONSE_TIME: ChronoDuration = ChronoDuration::minutes(10);
+
+/// An action handler that can only plan: every catalogue action in the demo.
+struct PlanOnly {
+    summary: &'static str,
+}
+
+impl ActionHandler for PlanOnly {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let params = serde_json::to_string(&request.params).unwrap_or_default();
+            Ok(format!(
+                "would {} on {} with {params}",
+                self.summary, request.incident.target
+            ))
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        _request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async {
+            Err(ActionError {
+                message: "the demo only plans actions".into(),
+                retryable: false,
+            })
+        })
+    }
+}
+
+/// Plan-only handlers for every action of the catalogue.
+pub fn plan_only_actions() -> ActionRegistry {
+    catalog::ACTIONS
+        .iter()
+        .map(|entry| {
+            let handler: Arc<dyn ActionHandler> = Arc::new(PlanOnly {
+                summary: entry.summary,
+            });
+            (entry.name.to_string(), handler)
+        })
+        .collect()
+}
+
+/// When the incident's underlying problem ends in the generated week.
+fn problem_over(week: &Week, runbook: &str) -> Timestamp {
+    let at = |day: i64, hour: i64, minute: i64| {
+        week.start
+            + ChronoDuration::days(day)
+            + ChronoDuration::hours(hour)
+            + ChronoDuration::minutes(minute)
+    };
+    match runbook {
+        "serving-latency" => at(1, 11, 10),
+        "pipeline-failure" => at(2, 6, 0),
+        "drift-detector" => at(3, 14, 0),
+        "feature-store" => at(4, 16, 30),
+        _ => at(5, 12, 0),
+    }
+}
+
+/// The series behind a gate check, and the threshold direction that passes.
+fn series_for(check: &str) -> Option<&'static str> {
+    match check {
+        "latency_p95_ms" => Some("latency_p95_ms"),
+        "error_rate" => Some("error_rate"),
+        "feature_freshness_minutes" => Some("feature_freshness_minutes"),
+        "metrics_recovered" => Some("mape"),
+        _ => None,
+    }
+}
+
+/// Acts on what waits.
+pub async fn respond(
+    manager: &Manager,
+    executor: &Executor<'_, warden_store::Store, Arc<dyn Clock>>,
+    runbook: &Runbook,
+    incident: &Incident,
+    progress: &Progress,
+    week: &Week,
+    now: Timestamp,
+) -> Result<(), Failure> {
+    let person = Actor::User("demo-responder".into());
+    let over = now >= problem_over(week, runbook.id.as_str());
+    let true_causes = week
+        .true_causes
+        .get(runbook.id.as_str())
+        .cloned()
+        .unwrap_or_default();
+    for (step_id, why) in &progress.waiting {
+        let Some(step) = runbook.step(step_id) else {
+            continue;
+        };
+        if why.starts_with("waiting for") {
+            continue;
+        }
+        if let StepKind::Gate(gate_step) = &step.kind {
+            if let Some(series) = series_for(&gate_step.check) {
+                let (direction, threshold) = match (gate_step.below, gate_step.above) {
+                    (Some(below), _) => (Direction::Below, below),
+                    (_, Some(above)) => (Direction::Above, above),
+                    // metrics_recovered: accuracy back within tolerance of the 0.08 baseline.
+                    _ => (Direction::Below, 0.10),
+                };
+                let verdict = gate::evaluate(
+                    &week.series[series],
+                    direction,
+                    threshold,
+                    gate_step.hold_for,
+                    Duration::from_secs(15 * 60),
+                    now,
+                );
+                if verdict.passed {
+                    let note = format!(
+                        "evaluated on the replayed {series} series: {}",
+                        verdict.explanation
+                    );
+                    executor
+                        .complete_step(
+                            &incident.id,
+                            runbook,
+                            step_id,
+                            Outcome::Passed,
+                            Actor::System,
+                            &note,
+                        )
+                        .await
+                        .map_err(Failure::runtime)?;
+                }
+            } else if over {
+                executor
+                    .complete_step(
+                        &incident.id,
+                        runbook,
+                        step_id,
+                        Outcome::Passed,
+                        person.clone(),
+                        "verified once the problem was over",
+                    )
+                    .await
+                    .map_err(Failure::runtime)?;
+            }
+            continue;
+        }
+        if now - incident.opened_at < RESPONSE_TIME || (step.phase == Phase::Validation && !over) {
+            continue;
+        }
+        if why == "awaiting approval" {
+            manager
+                .decide(
+                    &incident.id,
+                    runbook,
+                    step_id,
+                    Decision::Approved,
+                    person.clone(),
+                    "approved by the on-call",
+                )
+                .await
+                .map_err(Failure::runtime)?;
+            continue;
+        }
+        let (outcome, note) = match &step.kind {
+            StepKind::Cause { name, .. } if true_causes.contains(&name.as_str()) => {
+                (Outcome::Confirmed, "the evidence supports it")
+            }
+            StepKind::Cause { .. } => (Outcome::Refuted, "the evidence contradicts it"),
+            _ => (Outcome::Succeeded, "done by the on-call"),
+        };
+        executor
+            .complete_step(
+                &incident.id,
+                runbook,
+                step_id,
+                outcome,
+                person.clone(),
+                note,
+            )
+            .await
+            .map_err(Failure::runtime)?;
+    }
+    Ok(())
+}
