@@ -57,6 +57,29 @@ impl IncidentState {
         }
     }
 
+    /// Every state, in lifecycle order.
+    pub const ALL: [IncidentState; 7] = [
+        IncidentState::Detected,
+        IncidentState::Contained,
+        IncidentState::Diagnosing,
+        IncidentState::Mitigated,
+        IncidentState::Validating,
+        IncidentState::Resolved,
+        IncidentState::Closed,
+    ];
+
+    /// Parses a state name.
+    ///
+    /// # Errors
+    /// A message listing the known states.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|state| state.as_str() == text).ok_or_else(|| {
+            format!(
+                "unknown state {text:?} (detected, contained, diagnosing, mitigated, validating, resolved, closed)"
+            )
+        })
+    }
+
     /// Whether the incident still needs work (not resolved or closed).
     pub fn is_active(self) -> bool {
         !matches!(self, IncidentState::Resolved | IncidentState::Closed)

@@ -46,6 +46,29 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Reads the incident's actions, approvals and audit log from `store` and renders the draft.
+///
+/// # Errors
+/// Store failures.
+pub async fn draft<S: warden_store::IncidentStore>(
+    store: &S,
+    incident: &Incident,
+    runbook: Option<&Runbook>,
+    now: Timestamp,
+) -> Result<String, warden_store::StoreError> {
+    let actions = store.actions_for(&incident.id).await?;
+    let approvals = store.approvals_for(&incident.id).await?;
+    let audit = store.audit_for(&incident.id).await?;
+    Ok(render(&PostmortemInput {
+        incident,
+        runbook,
+        actions: &actions,
+        approvals: &approvals,
+        audit: &audit,
+        now,
+    }))
+}
+
 /// Renders the draft.
 pub fn render(input: &PostmortemInput<'_>) -> String {
     let incident = input.incident;

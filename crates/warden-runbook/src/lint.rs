@@ -364,17 +364,13 @@ impl Linter<'_> {
         };
         let mut when = Vec::new();
         for condition in &step.when {
-            let is = match condition.value.is.value.as_str() {
-                "succeeded" => Outcome::Succeeded,
-                "failed" => Outcome::Failed,
-                "confirmed" => Outcome::Confirmed,
-                "refuted" => Outcome::Refuted,
-                "passed" => Outcome::Passed,
-                other => {
+            let is = match Outcome::parse(&condition.value.is.value) {
+                Ok(outcome) => outcome,
+                Err(message) => {
                     self.error(
                         at(&condition.value.is),
                         format!("{prefix}.when.is"),
-                        format!("unknown outcome {other:?} (succeeded, failed, confirmed, refuted, passed)"),
+                        message,
                     );
                     continue;
                 }

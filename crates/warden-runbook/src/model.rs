@@ -96,6 +96,38 @@ pub enum Outcome {
     Passed,
 }
 
+impl Outcome {
+    /// The lowercase name used in YAML, the CLI and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Confirmed => "confirmed",
+            Outcome::Refuted => "refuted",
+            Outcome::Passed => "passed",
+        }
+    }
+
+    /// Parses an outcome name.
+    ///
+    /// # Errors
+    /// A message listing the known outcomes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Confirmed,
+            Outcome::Refuted,
+            Outcome::Passed,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == text)
+        .ok_or_else(|| {
+            format!("unknown outcome {text:?} (succeeded, failed, confirmed, refuted, passed)")
+        })
+    }
+}
+
 /// "Only if that earlier step had this outcome".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Condition {

@@ -75,16 +75,6 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-fn parse_state(text: &str) -> Result<IncidentState, ApiError> {
-    use IncidentState::*;
-    [
-        Detected, Contained, Diagnosing, Mitigated, Validating, Resolved, Closed,
-    ]
-    .into_iter()
-    .find(|state| state.as_str() == text)
-    .ok_or_else(|| ApiError::bad_request(format!("unknown state {text:?}")))
-}
-
 async fn incidents_list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -92,7 +82,11 @@ async fn incidents_list(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, Role::Viewer)?;
     let states = match &query.state {
-        Some(list) => list.split(',').map(parse_state).collect::<Result<_, _>>()?,
+        Some(list) => list
+            .split(',')
+            .map(IncidentState::parse)
+            .collect::<Result<_, _>>()
+            .map_err(ApiError::bad_request)?,
         None => Vec::new(),
     };
     let filter = IncidentFilter {
@@ -141,6 +135,34 @@ fn reason(body: &[u8]) -> Result<String, ApiError> {
         .map_err(|err| ApiError::bad_request(format!("expected {{\"reason\": \"...\"}}: {err}")))
 }
 
+async fn load_incident(
+    state: &AppState,
+    id: &IncidentId,
+) -> Result<warden_core::Incident, ApiError> {
+    state
+        .manager
+        .store()
+        .get_incident(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))
+}
+
+/// The runbook the incident follows.
+async fn runbook_of<'a>(
+    state: &'a AppState,
+    id: &IncidentId,
+) -> Result<&'a warden_runbook::Runbook, ApiError> {
+    let incident = load_incident(state, id).await?;
+    let runbook = state
+        .runbooks
+        .iter()
+        .find(|runbook| runbook.id == incident.runbook)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
+        })?;
+    Ok(runbook)
+}
+
 fn summary(incident: &warden_core::Incident) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "incident": IncidentSummary::from(incident) }))
 }
@@ -187,30 +209,13 @@ async fn decide(
     let caller = authorize(&state, &headers, Role::Responder)?;
     let why = reason(body)?;
     let id = IncidentId(id);
-    let incident = state
-        .manager
-        .store()
-        .get_incident(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
-    let runbook = state
-        .runbooks
-        .iter()
-        .find(|runbook| runbook.id == incident.runbook)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
-        })?;
+    let runbook = runbook_of(&state, &id).await?;
     state
         .manager
         .decide(&id, runbook, &step, decision, caller.actor, &why)
         .await?;
     state.advance(&id).await?;
-    let incident = state
-        .manager
-        .store()
-        .get_incident(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    let incident = load_incident(&state, &id).await?;
     Ok(summary(&incident))
 }
 
@@ -233,40 +238,14 @@ async fn step_complete(
             "expected {{\"outcome\": \"succeeded|failed|confirmed|refuted|passed\", \"note\": \"...\"}}: {err}"
         ))
     })?;
-    let outcome = parse_outcome(&body.outcome)?;
+    let outcome = Outcome::parse(&body.outcome).map_err(ApiError::bad_request)?;
     let id = IncidentId(id);
-    let incident = state
-        .manager
-        .store()
-        .get_incident(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
-    let runbook = state
-        .runbooks
-        .iter()
-        .find(|runbook| runbook.id == incident.runbook)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
-        })?;
+    let runbook = runbook_of(&state, &id).await?;
     let record = Executor::new(&state.manager, &state.actions, state.mode)
         .complete_step(&id, runbook, &step, outcome, caller.actor, &body.note)
         .await?;
     state.advance(&id).await?;
     Ok(Json(serde_json::json!({ "step": record })))
-}
-
-/// Parses a step outcome word.
-fn parse_outcome(text: &str) -> Result<Outcome, ApiError> {
-    match text {
-        "succeeded" => Ok(Outcome::Succeeded),
-        "failed" => Ok(Outcome::Failed),
-        "confirmed" => Ok(Outcome::Confirmed),
-        "refuted" => Ok(Outcome::Refuted),
-        "passed" => Ok(Outcome::Passed),
-        other => Err(ApiError::bad_request(format!(
-            "unknown outcome {other:?} (succeeded, failed, confirmed, refuted, passed)"
-        ))),
-    }
 }
 
 async fn step_approve(

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use warden_core::{ActionRecord, Actor, Decision, Incident, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
 use warden_engine::executor::{Executor, Mode, Progress};
-use warden_engine::postmortem::{self, PostmortemInput};
+use warden_engine::postmortem;
 use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
@@ -18,11 +18,7 @@ use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
 
 fn parse_state(text: &str) -> Result<IncidentState, Failure> {
-    use IncidentState::*;
-    [Detected, Contained, Diagnosing, Mitigated, Validating, Resolved, Closed]
-        .into_iter()
-        .find(|state| state.as_str() == text)
-        .ok_or_else(|| Failure::input(anyhow!("unknown state {text:?} (detected, contained, diagnosing, mitigated, validating, resolved, closed)")))
+    IncidentState::parse(text).map_err(|message| Failure::input(anyhow!(message)))
 }
 
 async fn load(context: &Context, id: &str) -> Result<Incident, Failure> {
@@ -53,16 +49,7 @@ fn runbook_of<'a>(
 }
 
 fn parse_outcome(text: &str) -> Result<Outcome, Failure> {
-    match text {
-        "succeeded" => Ok(Outcome::Succeeded),
-        "failed" => Ok(Outcome::Failed),
-        "confirmed" => Ok(Outcome::Confirmed),
-        "refuted" => Ok(Outcome::Refuted),
-        "passed" => Ok(Outcome::Passed),
-        other => Err(Failure::input(anyhow!(
-            "unknown outcome {other:?} (succeeded, failed, confirmed, refuted, passed)"
-        ))),
-    }
+    Outcome::parse(text).map_err(|message| Failure::input(anyhow!(message)))
 }
 
 fn print_progress(id: &IncidentId, progress: &Progress, completed: Option<&ActionRecord>) {
@@ -88,6 +75,41 @@ fn print_progress(id: &IncidentId, progress: &Progress, completed: Option<&Actio
     if let Some(state) = progress.state {
         println!("{id} is {state}");
     }
+}
+
+/// Approves or rejects a step, then advances the runbook so an approved action runs now.
+async fn decide(
+    format: Format,
+    context: &Context,
+    id: &str,
+    step: &str,
+    decision: Decision,
+    reason: &str,
+    actor: String,
+) -> Result<(), Failure> {
+    let incident = load(context, id).await?;
+    let runbook = runbook_of(context, &incident)?;
+    let manager = &context.manager;
+    let incident = manager
+        .decide(
+            &incident.id,
+            runbook,
+            step,
+            decision,
+            Actor::User(actor),
+            reason,
+        )
+        .await
+        .map_err(engine_failure)?;
+    Executor::new(manager, &context.actions, Mode::Live)
+        .advance(&incident.id, runbook)
+        .await
+        .map_err(engine_failure)?;
+    print_changed(
+        format,
+        &incident,
+        &format!("step {step} {}", decision.as_str()),
+    )
 }
 
 fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), Failure> {
@@ -225,24 +247,16 @@ pub async fn run(
             reason,
             actor,
         } => {
-            let incident = load(&context, &id).await?;
-            let runbook = runbook_of(&context, &incident)?;
-            let incident = manager
-                .decide(
-                    &incident.id,
-                    runbook,
-                    &step,
-                    Decision::Approved,
-                    Actor::User(actor.name),
-                    &reason,
-                )
-                .await
-                .map_err(engine_failure)?;
-            Executor::new(manager, &context.actions, Mode::Live)
-                .advance(&incident.id, runbook)
-                .await
-                .map_err(engine_failure)?;
-            print_changed(format, &incident, &format!("step {step} approved"))?;
+            decide(
+                format,
+                &context,
+                &id,
+                &step,
+                Decision::Approved,
+                &reason,
+                actor.name,
+            )
+            .await?
         }
         IncidentsCommand::Reject {
             id,
@@ -250,24 +264,16 @@ pub async fn run(
             reason,
             actor,
         } => {
-            let incident = load(&context, &id).await?;
-            let runbook = runbook_of(&context, &incident)?;
-            let incident = manager
-                .decide(
-                    &incident.id,
-                    runbook,
-                    &step,
-                    Decision::Rejected,
-                    Actor::User(actor.name),
-                    &reason,
-                )
-                .await
-                .map_err(engine_failure)?;
-            Executor::new(manager, &context.actions, Mode::Live)
-                .advance(&incident.id, runbook)
-                .await
-                .map_err(engine_failure)?;
-            print_changed(format, &incident, &format!("step {step} rejected"))?;
+            decide(
+                format,
+                &context,
+                &id,
+                &step,
+                Decision::Rejected,
+                &reason,
+                actor.name,
+            )
+            .await?
         }
         IncidentsCommand::Complete {
             id,
@@ -328,30 +334,14 @@ pub async fn run(
         }
         IncidentsCommand::Postmortem { id } => {
             let incident = load(&context, &id).await?;
-            let store = manager.store();
-            let actions = store
-                .actions_for(&incident.id)
+            let runbook = context
+                .runbooks
+                .iter()
+                .find(|runbook| runbook.id == incident.runbook);
+            let now = warden_core::Clock::now(&warden_core::SystemClock);
+            let markdown = postmortem::draft(manager.store(), &incident, runbook, now)
                 .await
                 .map_err(Failure::runtime)?;
-            let approvals = store
-                .approvals_for(&incident.id)
-                .await
-                .map_err(Failure::runtime)?;
-            let audit = store
-                .audit_for(&incident.id)
-                .await
-                .map_err(Failure::runtime)?;
-            let markdown = postmortem::render(&PostmortemInput {
-                incident: &incident,
-                runbook: context
-                    .runbooks
-                    .iter()
-                    .find(|runbook| runbook.id == incident.runbook),
-                actions: &actions,
-                approvals: &approvals,
-                audit: &audit,
-                now: warden_core::Clock::now(&warden_core::SystemClock),
-            });
             match format {
                 Format::Json => output::print_json(
                     &serde_json::json!({ "id": incident.id, "markdown": markdown }),

@@ -23,7 +23,7 @@ use warden_detect::Direction;
 use warden_detect::threshold::SustainedThreshold;
 use warden_engine::IncidentManager;
 use warden_engine::executor::{ActionRegistry, Executor, Mode};
-use warden_engine::postmortem::{self, PostmortemInput};
+use warden_engine::postmortem;
 use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentFilter, IncidentStore, Store};
 
@@ -354,28 +354,12 @@ async fn finish(
         .map_err(|err| Failure::runtime(anyhow!("{}: {err}", directory.display())))?;
     let mut summary = Vec::new();
     for incident in incidents.iter().rev() {
-        let actions = store
-            .actions_for(&incident.id)
+        let runbook = runbooks
+            .iter()
+            .find(|runbook| runbook.id == incident.runbook);
+        let markdown = postmortem::draft(store, incident, runbook, now)
             .await
             .map_err(Failure::runtime)?;
-        let approvals = store
-            .approvals_for(&incident.id)
-            .await
-            .map_err(Failure::runtime)?;
-        let audit = store
-            .audit_for(&incident.id)
-            .await
-            .map_err(Failure::runtime)?;
-        let markdown = postmortem::render(&PostmortemInput {
-            incident,
-            runbook: runbooks
-                .iter()
-                .find(|runbook| runbook.id == incident.runbook),
-            actions: &actions,
-            approvals: &approvals,
-            audit: &audit,
-            now,
-        });
         let path = directory.join(format!("{}.md", incident.id));
         std::fs::write(&path, markdown)
             .map_err(|err| Failure::runtime(anyhow!("{}: {err}", path.display())))?;
