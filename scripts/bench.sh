@@ -7,11 +7,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 alert_storm() {
-  local alerts=${1:-10000} concurrency=${2:-16} dir port pid
+  local alerts=${1:-10000} concurrency=${2:-16} port
+  # Global, not local: the EXIT trap runs after this function has returned.
+  BENCH_DIR= BENCH_PID=
   cargo build --release -q -p warden-cli --bin warden --example alert_storm
   local target
   target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
-  dir=$(mktemp -d)
+  BENCH_DIR=$(mktemp -d)
+  local dir=$BENCH_DIR
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   printf 'responder-token\n' >"$dir/responder.token"
   printf 'hook-secret\n' >"$dir/hook.secret"
@@ -22,8 +25,9 @@ connectors:
   alertmanager: {url: "http://127.0.0.1:9", webhook_secret: {file: hook.secret}}
 YAML
   (cd "$dir" && exec "$target/release/warden" up --config warden.yaml --listen "127.0.0.1:$port" 2>/dev/null) &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+  BENCH_PID=$!
+  local pid=$BENCH_PID
+  trap 'kill "$BENCH_PID" 2>/dev/null; rm -rf "$BENCH_DIR"' EXIT
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   "$target/release/examples/alert_storm" "http://127.0.0.1:$port" "$pid" "$alerts" "$concurrency"
 }
