@@ -61,12 +61,25 @@ async fn main() {
         .unwrap();
     let incidents = list["incidents"].as_array().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak = status.lines().find(|line| line.starts_with("VmHWM")).unwrap_or("VmHWM: ?");
+    let peak = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?");
     println!("alerts sent:       {alerts} ({failures} failed), concurrency {concurrency}");
-    println!("whole send time:   {:.2} s ({:.0} alerts/s)", elapsed.as_secs_f64(), alerts as f64 / elapsed.as_secs_f64());
+    println!(
+        "whole send time:   {:.2} s ({:.0} alerts/s)",
+        elapsed.as_secs_f64(),
+        alerts as f64 / elapsed.as_secs_f64()
+    );
     println!("incidents:         {}", incidents.len());
     for incident in incidents {
-        println!("  {} {} findings={}", incident["id"], incident["target"], incident["finding_count"]);
+        println!(
+            "  {} {} findings={}",
+            incident["id"], incident["target"], incident["finding_count"]
+        );
     }
-    println!("daemon peak RSS:   {}", peak.trim_start_matches("VmHWM:").trim());
+    println!(
+        "daemon peak RSS:   {}",
+        peak.trim_start_matches("VmHWM:").trim()
+    );
 }

@@ -36,6 +36,9 @@ pub enum Command {
         /// Listen here instead of server.listen.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+        /// How often every active incident's runbook is advanced, besides on each event.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
+        advance_every: std::time::Duration,
     },
     /// Replay a week of a demand-forecast service in which each of the five incident types
     /// happens once: incidents open, runbooks run (actions in dry-run), post-mortems drafted.
@@ -274,6 +277,14 @@ pub struct RunbookSource {
     /// A warden.yaml whose `runbooks:` section adds, replaces or disables runbooks.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    match warden_core::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be greater than zero".to_string()),
+        Ok(duration) => Ok(duration),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// `warden config …`

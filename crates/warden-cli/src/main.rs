@@ -1,6 +1,7 @@
 //! `warden`: the command-line entry point. Parses arguments, runs one command, prints its
 //! result as text or JSON, and exits with a documented code (see [`exit`]).
 
+mod actions;
 mod cli;
 mod commands;
 mod demo;
@@ -36,7 +37,11 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<exit::Code, Failure> {
     match cli.command {
-        Command::Up { config, listen } => commands::up::run(cli.format, &config, listen).await,
+        Command::Up {
+            config,
+            listen,
+            advance_every,
+        } => commands::up::run(cli.format, &config, listen, advance_every).await,
         Command::Demo {
             out,
             hour_ms,

@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // shared helpers outside #[test] functions
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
@@ -230,5 +232,188 @@ async fn kill_9_at_random_points_loses_no_acknowledged_incident() {
         unique.len(),
         targets.len(),
         "a target has two incidents: {targets:?}"
+    );
+}
+
+/// A notification receiver that counts deliveries per idempotency key.
+async fn counting_receiver() -> (String, Arc<Mutex<BTreeMap<String, u32>>>) {
+    let counts: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
+    let recorded = counts.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let recorded = recorded.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("missing")
+                    .to_string();
+                *recorded.lock().unwrap().entry(key).or_default() += 1;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, counts)
+}
+
+const PAGING_RUNBOOK: &str = "\
+id: paging
+title: Page the on-call
+severity: high
+triggers:
+  - alertmanager: { alertname: PageMe }
+phases:
+  containment:
+    - id: page
+      title: Notify the on-call
+      action: notify
+      params: { channel: oncall }
+      approval: auto
+      retry: { attempts: 5, base: 50ms, cap: 200ms }
+";
+
+async fn page_statuses(client: &reqwest::Client, base: &str) -> BTreeMap<String, String> {
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/incidents?limit=1000"))
+        .bearer_auth("responder-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut statuses = BTreeMap::new();
+    for incident in list["incidents"].as_array().unwrap() {
+        let id = incident["id"].as_str().unwrap();
+        let detail: serde_json::Value = client
+            .get(format!("{base}/api/v1/incidents/{id}"))
+            .bearer_auth("responder-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status = detail["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|action| action["step"] == "page")
+            .map(|action| action["status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| "none".to_string());
+        statuses.insert(id.to_string(), status);
+    }
+    statuses
+}
+
+/// Kill -9 the daemon at pseudo-random points while it opens incidents and runs their
+/// `notify` action, 50 times: afterwards every incident has been notified, and a restart never
+/// sends a notification whose action had completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let (hook_url, deliveries) = counting_receiver().await;
+    std::fs::create_dir(dir.path().join("runbooks")).unwrap();
+    std::fs::write(dir.path().join("runbooks/paging.yaml"), PAGING_RUNBOOK).unwrap();
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!(
+            "{config}runbooks:\n  paths: [runbooks]\nnotifications:\n  - {{name: oncall, kind: webhook, url: \"{hook_url}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut seed: u64 = 0xdead_beef;
+    let mut next = 0usize;
+    for _trial in 0..50 {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = start(dir.path(), port);
+        wait_ready(&client, &base).await;
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let first = next;
+        next += 10;
+        let sender = {
+            let (client, base) = (client.clone(), base.clone());
+            tokio::spawn(async move {
+                for n in first..first + 10 {
+                    let body =
+                        alert_for(&format!("svc-{n}")).replace("ServingErrorRateHigh", "PageMe");
+                    let sent = client
+                        .post(format!("{base}/api/v1/alerts/alertmanager"))
+                        .bearer_auth("hook-secret")
+                        .body(body)
+                        .send()
+                        .await;
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5 + seed % 76)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let _ = sender.await;
+    }
+
+    // A surviving process finishes what was interrupted.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let statuses = loop {
+        let statuses = page_statuses(&client, &base).await;
+        if statuses.values().all(|status| status == "succeeded") {
+            break statuses;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "actions did not all complete: {statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        statuses.len() > 20,
+        "too few incidents to mean anything: {}",
+        statuses.len()
+    );
+    let before = deliveries.lock().unwrap().clone();
+    for id in statuses.keys() {
+        let key = format!("{id}/page");
+        assert!(
+            before.get(&key).copied().unwrap_or(0) >= 1,
+            "{id} was never notified"
+        );
+    }
+
+    // Completed actions are never executed again, across another crash and restart.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(dir.path(), port);
+    wait_ready(&client, &base).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = deliveries.lock().unwrap().clone();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(after, before, "a restart re-sent a completed notification");
+    let repeated = before.values().filter(|count| **count > 1).count();
+    eprintln!(
+        "{} incidents notified; {repeated} notifications were re-sent because the process died mid-send",
+        before.len()
     );
 }

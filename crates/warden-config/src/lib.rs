@@ -26,8 +26,9 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     AirflowConfig, AlertmanagerConfig, ApiToken, Config, Connectors, FeastConfig, HttpEndpoint,
-    KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, ObjectStoreConfig,
-    PrometheusConfig, Role, RunbooksConfig, ServerConfig, StoreConfig,
+    KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, NotificationConfig,
+    NotificationTarget, ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, ServerConfig,
+    StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretRef};
 

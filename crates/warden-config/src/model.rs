@@ -31,6 +31,45 @@ pub struct Config {
     pub connectors: Connectors,
     /// Where runbooks come from.
     pub runbooks: RunbooksConfig,
+    /// Notification channels (R6.6).
+    pub notifications: Vec<NotificationConfig>,
+}
+
+/// Where a notification goes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotificationTarget {
+    /// POST the incident as JSON, with an optional bearer token.
+    Webhook {
+        /// The URL.
+        url: Url,
+        /// The bearer token.
+        token: Option<SecretRef>,
+    },
+    /// A Slack incoming webhook (its URL is the secret).
+    Slack {
+        /// The webhook URL.
+        webhook_url: SecretRef,
+    },
+    /// PagerDuty Events API v2.
+    Pagerduty {
+        /// The routing (integration) key.
+        routing_key: SecretRef,
+        /// The events endpoint (PagerDuty's by default).
+        url: Url,
+    },
+}
+
+/// One notification channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationConfig {
+    /// Its name.
+    pub name: String,
+    /// Where it sends.
+    pub target: NotificationTarget,
+    /// Request timeout.
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
+    pub timeout: Duration,
 }
 
 /// The incident store.

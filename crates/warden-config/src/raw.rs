@@ -26,6 +26,26 @@ pub struct RawConfig {
     pub connectors: RawConnectors,
     /// Where runbooks come from.
     pub runbooks: Option<RawRunbooks>,
+    /// Channels the `notify` action can send to.
+    #[serde(default)]
+    pub notifications: Vec<Spanned<RawNotification>>,
+}
+
+/// `notifications[]`: one channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotification {
+    /// The name runbook steps use (`params: {channel: NAME}`).
+    pub name: Spanned<String>,
+    /// `webhook`, `slack` or `pagerduty`.
+    pub kind: Spanned<String>,
+    /// Generic webhook: the URL to POST to.
+    pub url: Option<Spanned<String>>,
+    /// Generic webhook: a bearer token; Slack: the incoming-webhook URL (it is a secret);
+    /// PagerDuty: the Events v2 routing key.
+    pub secret: Option<Spanned<RawSecret>>,
+    /// Request timeout.
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// `store:` — exactly one of `sqlite` or `postgres`.

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 use url::Url;
 use warden_core::{RunbookId, parse_duration};
 
-use crate::model::{DEFAULT_LISTEN, DEFAULT_TIMEOUT};
+use crate::model::{DEFAULT_LISTEN, DEFAULT_TIMEOUT, NotificationConfig, NotificationTarget};
 use crate::raw::{self, RawConfig, RawSecret};
 use crate::{
     AirflowConfig, AlertmanagerConfig, ApiToken, Config, ConfigError, ConfigErrors, Connectors,
@@ -52,6 +52,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let server = check.server(raw.server.as_ref());
     let connectors = check.connectors(&raw.connectors);
     let runbooks = check.runbooks(raw.runbooks.as_ref());
+    let notifications = check.notifications(&raw.notifications);
     if check.errors.is_empty() {
         Ok(Config {
             source: file.to_path_buf(),
@@ -60,6 +61,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             server,
             connectors,
             runbooks,
+            notifications,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));
@@ -475,6 +477,88 @@ impl Checker<'_> {
             });
         }
         connectors
+    }
+
+    fn notifications(&mut self, raw: &[Spanned<raw::RawNotification>]) -> Vec<NotificationConfig> {
+        let mut channels: Vec<NotificationConfig> = Vec::new();
+        for (index, entry) in raw.iter().enumerate() {
+            let field = format!("notifications[{index}]");
+            let value = &entry.value;
+            let name = self.text(&format!("{field}.name"), &value.name);
+            if channels.iter().any(|channel| channel.name == name) {
+                self.error(
+                    &value.name,
+                    &format!("{field}.name"),
+                    format!("duplicate channel name {name:?}"),
+                );
+            }
+            let timeout = self.timeout(&format!("{field}.timeout"), value.timeout.as_ref());
+            let secret = value
+                .secret
+                .as_ref()
+                .and_then(|secret| self.secret(&format!("{field}.secret"), secret));
+            let url = value
+                .url
+                .as_ref()
+                .and_then(|url| self.url(&format!("{field}.url"), url, HTTP_SCHEMES));
+            let target = match value.kind.value.as_str() {
+                "webhook" => match url {
+                    Some(url) => Some(NotificationTarget::Webhook { url, token: secret }),
+                    None => {
+                        if value.url.is_none() {
+                            self.error(entry, &field, "a webhook channel needs `url`");
+                        }
+                        None
+                    }
+                },
+                "slack" => match secret {
+                    Some(webhook_url) => Some(NotificationTarget::Slack { webhook_url }),
+                    None => {
+                        if value.secret.is_none() {
+                            self.error(
+                                entry,
+                                &field,
+                                "a slack channel needs `secret` (the incoming-webhook URL)",
+                            );
+                        }
+                        None
+                    }
+                },
+                "pagerduty" => {
+                    let default = Url::parse("https://events.pagerduty.com/v2/enqueue").ok();
+                    match (secret, url.or(default)) {
+                        (Some(routing_key), Some(url)) => {
+                            Some(NotificationTarget::Pagerduty { routing_key, url })
+                        }
+                        (None, _) if value.secret.is_none() => {
+                            self.error(
+                                entry,
+                                &field,
+                                "a pagerduty channel needs `secret` (the routing key)",
+                            );
+                            None
+                        }
+                        _ => None,
+                    }
+                }
+                other => {
+                    self.error(
+                        &value.kind,
+                        &format!("{field}.kind"),
+                        format!("unknown kind {other:?} (webhook, slack or pagerduty)"),
+                    );
+                    None
+                }
+            };
+            if let Some(target) = target {
+                channels.push(NotificationConfig {
+                    name,
+                    target,
+                    timeout,
+                });
+            }
+        }
+        channels
     }
 
     fn runbooks(&mut self, raw: Option<&raw::RawRunbooks>) -> RunbooksConfig {

@@ -266,3 +266,37 @@ fn api_tokens_have_roles_and_secret_references() {
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["server.tokens[0].role", "server.tokens[1].name"]);
 }
+
+#[test]
+fn notification_channels_are_validated() {
+    let config = parse(
+        Path::new("w.yaml"),
+        "notifications:\n  - {name: ops, kind: webhook, url: http://hooks:8080/x}\n  \
+         - {name: chat, kind: slack, secret: {env: SLACK_URL}}\n  \
+         - {name: pd, kind: pagerduty, secret: {env: PD_KEY}}\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = config
+        .notifications
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["ops", "chat", "pd"]);
+    assert!(matches!(
+        &config.notifications[2].target,
+        warden_config::NotificationTarget::Pagerduty { url, .. } if url.as_str() == "https://events.pagerduty.com/v2/enqueue"
+    ));
+    let errors = errors(
+        "notifications:\n  - {name: a, kind: webhook}\n  - {name: b, kind: slack}\n  \
+         - {name: c, kind: sms, url: http://x}\n",
+    );
+    let found: Vec<(u64, &str)> = errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (2, "notifications[0]"),
+            (3, "notifications[1]"),
+            (4, "notifications[2].kind")
+        ]
+    );
+}

@@ -96,11 +96,28 @@ impl HttpClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<RawResponse, ConnectError> {
+        self.send_raw_with_headers(method, url, body, &[]).await
+    }
+
+    /// [`HttpClient::send_raw`] with extra request headers.
+    ///
+    /// # Errors
+    /// As [`HttpClient::send_raw`].
+    pub async fn send_raw_with_headers(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<RawResponse, ConnectError> {
         let url_text = url.to_string();
         let mut request = self
             .client
             .request(method, url)
             .header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = &self.bearer {
             request = request.bearer_auth(token.expose());
         }

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod http;
 pub mod mlflow;
+pub mod notify;
 pub mod probe;
 pub mod redis_store;
 

@@ -12,9 +12,11 @@
 //!   not automate yet) waits for a person to record its outcome with [`Executor::complete_step`].
 //!
 //! Crash safety: an action is marked `running` (and its attempt counted) in the store before
-//! it executes and `succeeded`/`failed` after. A step found `running` after a restart ran
-//! into the crash; actions are idempotent, so it is executed again. A `succeeded` step is
-//! never executed again: the store's record keyed by incident and step is the proof.
+//! it executes and `succeeded`/`failed` after; the mark is a compare-and-set, so two executors
+//! never run one step at once. A step found `running` when the acting process starts ran into
+//! a crash; actions are idempotent, so [`Executor::recovering`] executes it again. A
+//! `succeeded` step is never executed again: the store's record keyed by incident and step is
+//! the proof.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -153,6 +155,7 @@ pub struct Executor<'a, S, C> {
     manager: &'a IncidentManager<S, C>,
     actions: &'a ActionRegistry,
     mode: Mode,
+    recover: bool,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
@@ -166,7 +169,17 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             manager,
             actions,
             mode,
+            recover: false,
         }
+    }
+
+    /// The same executor in recovery mode: actions found `running` (in flight when a previous
+    /// process died) are executed again. Only for the start of the one process that acts,
+    /// before it does anything else; without recovery a `running` action belongs to another
+    /// executor and is left alone.
+    pub fn recovering(mut self) -> Self {
+        self.recover = true;
+        self
     }
 
     fn conditions(
@@ -247,6 +260,14 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                 .get(&step.id)
                 .is_some_and(|record| record.status.is_final())
             {
+                continue;
+            }
+            if !self.recover
+                && records
+                    .get(&step.id)
+                    .is_some_and(|record| record.status == ActionStatus::Running)
+            {
+                progress.waiting.push((step.id.clone(), "in flight".into()));
                 continue;
             }
             let record = match records.get(&step.id) {
@@ -374,11 +395,20 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         progress: &mut Progress,
     ) -> Result<ActionRecord, EngineError> {
         loop {
+            record.updated_at = self.manager.clock().now();
+            // Persisted before executing, as a compare-and-set: after a crash the step is known
+            // to be in flight, and of two executors racing for it only one executes it.
+            let started = self
+                .manager
+                .store()
+                .start_action(&record, record.status, record.attempts)
+                .await?;
+            if !started {
+                progress.waiting.push((step.id.clone(), "in flight".into()));
+                return Ok(record);
+            }
             record.status = ActionStatus::Running;
             record.attempts += 1;
-            record.updated_at = self.manager.clock().now();
-            // Persisted before executing: after a crash the step is known to be in flight.
-            self.save(&record).await?;
             let outcome = match tokio::time::timeout(step.timeout, handler.execute(request)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ActionError {

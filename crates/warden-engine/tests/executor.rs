@@ -325,7 +325,22 @@ async fn a_crash_mid_action_reruns_it_and_a_completed_action_never_reruns() {
     let healthy = Scripted::new(&[]);
     let actions = registry(&healthy, &scale);
     let executor = Executor::new(&f.manager, &actions, Mode::Live);
-    executor.advance(&f.id, &f.runbook).await.unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert!(
+        progress
+            .waiting
+            .contains(&("pause".to_string(), "in flight".to_string()))
+    );
+    assert_eq!(
+        healthy.calls(),
+        0,
+        "without recovery, a running action belongs to someone else"
+    );
+    Executor::new(&f.manager, &actions, Mode::Live)
+        .recovering()
+        .advance(&f.id, &f.runbook)
+        .await
+        .unwrap();
     let (state, attempts, _) = status(&f, "pause").await;
     assert_eq!(
         (state, attempts),

@@ -69,6 +69,12 @@ const fn entry(name: &'static str, summary: &'static str, params: &'static [Para
 
 /// Mutating actions (dry-run plan, approval policy, idempotent, audited).
 pub const ACTIONS: &[Entry] = &[
+    Entry {
+        name: "notify",
+        summary: "send the incident to a notification channel (webhook, Slack, PagerDuty)",
+        params: &[req("channel", Text), p("message", Text)],
+        automated: true,
+    },
     entry(
         "pause_schedule",
         "pause the pipeline's scheduled triggers (KFP recurring run :disable, Airflow DAG pause)",

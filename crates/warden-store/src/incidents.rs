@@ -100,6 +100,19 @@ pub trait IncidentStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<ActionRecord, StoreError>> + Send;
 
+    /// Marks an action as started, only if it is still in the state `from` with `from_attempts`
+    /// attempts (compare-and-set): of two executors racing for one step, exactly one gets
+    /// `true` and executes it. Sets `running`, `attempts = from_attempts + 1`, `updated_at`.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn start_action(
+        &self,
+        record: &ActionRecord,
+        from: ActionStatus,
+        from_attempts: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Stores a changed action record.
     ///
     /// # Errors
@@ -421,6 +434,29 @@ impl IncidentStore for Store {
                 .map_err(&error)?
         });
         self.decode_action(row)
+    }
+
+    async fn start_action(
+        &self,
+        record: &ActionRecord,
+        from: ActionStatus,
+        from_attempts: u32,
+    ) -> Result<bool, StoreError> {
+        let error = self.query_error("start action");
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2 \
+             WHERE idempotency_key = $3 AND status = $4 AND attempts = $5",
+        )
+        .bind(i64::from(from_attempts) + 1)
+        .bind(time_text(&record.updated_at))
+        .bind(&record.idempotency_key)
+        .bind(from.as_str())
+        .bind(i64::from(from_attempts))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(error)?);
+        Ok(changed == 1)
     }
 
     async fn update_action(&self, record: &ActionRecord) -> Result<(), StoreError> {

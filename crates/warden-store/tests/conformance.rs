@@ -261,6 +261,29 @@ async fn actions_are_claimed_once_and_keep_their_outcome(store: &Store) {
     claimed.result = Some("champion -> v1".into());
     store.update_action(&claimed).await.unwrap();
 
+    let mut racer = store
+        .claim_action(&incident.id, "notify", at(1))
+        .await
+        .unwrap();
+    racer.updated_at = at(2);
+    let first = store
+        .start_action(&racer, ActionStatus::Pending, 0)
+        .await
+        .unwrap();
+    let second = store
+        .start_action(&racer, ActionStatus::Pending, 0)
+        .await
+        .unwrap();
+    assert!(first && !second, "of two racing starts exactly one wins");
+    let started = store
+        .claim_action(&incident.id, "notify", at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        (started.status, started.attempts),
+        (ActionStatus::Running, 1)
+    );
+
     let again = store
         .claim_action(&incident.id, "rollback", at(9))
         .await
@@ -280,7 +303,7 @@ async fn actions_are_claimed_once_and_keep_their_outcome(store: &Store) {
         .into_iter()
         .map(|a| a.step)
         .collect();
-    assert_eq!(steps, ["capture-logs", "rollback"]);
+    assert_eq!(steps, ["capture-logs", "notify", "rollback"]);
 }
 
 async fn approvals_and_audit_keep_their_order(store: &Store) {

@@ -19,7 +19,8 @@ pub struct Context {
     pub runbooks: Vec<Runbook>,
     /// The incident manager over the configured store.
     pub manager: IncidentManager<Store, SystemClock>,
-    /// Handlers of automated actions: none exist yet, so action steps wait for a responder.
+    /// Handlers of automated actions (`notify` today); other action steps wait for a
+    /// responder.
     pub actions: ActionRegistry,
 }
 
@@ -52,7 +53,7 @@ pub async fn open(path: &Path) -> Result<Context, Failure> {
     Ok(Context {
         runbooks,
         manager: IncidentManager::new(store, SystemClock),
-        actions: ActionRegistry::new(),
+        actions: crate::actions::registry(&config),
     })
 }
 

@@ -11,9 +11,9 @@ use anyhow::anyhow;
 use warden_config::SecretRef;
 use warden_core::{Clock, SystemClock};
 use warden_engine::IncidentManager;
-use warden_engine::executor::{ActionRegistry, Mode};
+use warden_engine::executor::{Executor, Mode};
 use warden_server::{AppState, Metrics, Token};
-use warden_store::Store;
+use warden_store::{IncidentFilter, IncidentStore, Store};
 
 use super::context;
 use crate::exit::{Code, Failure};
@@ -30,6 +30,7 @@ pub async fn run(
     format: Format,
     config_path: &Path,
     listen: Option<SocketAddr>,
+    advance_every: std::time::Duration,
 ) -> Result<Code, Failure> {
     let config = warden_config::load(config_path).map_err(Failure::input)?;
     let runbooks = context::runbooks_for(Some(&config))?;
@@ -63,8 +64,7 @@ pub async fn run(
         tokens: Arc::new(tokens),
         webhook_secret,
         metrics: Arc::new(Metrics::default()),
-        // No action handlers exist yet: every action step waits for a responder.
-        actions: Arc::new(ActionRegistry::new()),
+        actions: Arc::new(crate::actions::registry(&config)),
         mode: Mode::Live,
     };
     match format {
@@ -92,15 +92,78 @@ pub async fn run(
             );
         }
     }
-    axum::serve(listener, warden_server::router(state))
+    recover(&state).await?;
+    // Runbooks advance on every event and also on this beat: it resumes actions that were in
+    // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
+    let beat = tokio::spawn(advance_loop(
+        state.clone(),
+        advance_every,
+        format == Format::Text,
+    ));
+    let served = axum::serve(listener, warden_server::router(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|err| Failure::runtime(anyhow!("server on {address} failed: {err}")))?;
+        .await;
+    beat.abort();
+    served.map_err(|err| Failure::runtime(anyhow!("server on {address} failed: {err}")))?;
     store.close().await;
     if format == Format::Text {
         eprintln!("warden: stopped");
     }
     Ok(Code::Ok)
+}
+
+/// Before anything else: actions that were in flight when the previous process died run
+/// again (they are idempotent); completed ones are never touched.
+async fn recover(state: &AppState) -> Result<(), Failure> {
+    let active = IncidentFilter {
+        active_only: true,
+        limit: 1000,
+        ..IncidentFilter::default()
+    };
+    let incidents = state
+        .manager
+        .store()
+        .list_incidents(&active)
+        .await
+        .map_err(Failure::runtime)?;
+    for incident in incidents {
+        if let Some(runbook) = state
+            .runbooks
+            .iter()
+            .find(|runbook| runbook.id == incident.runbook)
+        {
+            Executor::new(&state.manager, &state.actions, state.mode)
+                .recovering()
+                .advance(&incident.id, runbook)
+                .await
+                .map_err(Failure::runtime)?;
+        }
+    }
+    Ok(())
+}
+
+async fn advance_loop(state: AppState, every: std::time::Duration, verbose: bool) {
+    let active = IncidentFilter {
+        active_only: true,
+        limit: 1000,
+        ..IncidentFilter::default()
+    };
+    loop {
+        match state.manager.store().list_incidents(&active).await {
+            Ok(incidents) => {
+                for incident in incidents {
+                    if let Err(err) = state.advance(&incident.id).await
+                        && verbose
+                    {
+                        eprintln!("warden: advancing {} failed: {err}", incident.id);
+                    }
+                }
+            }
+            Err(err) if verbose => eprintln!("warden: listing active incidents failed: {err}"),
+            Err(_) => {}
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,94 @@
+//! The action handlers Warden has today, registered by catalogue name for the executor.
+//! `notify` is the first; the runbook issues add the others (pause schedules, roll back
+//! models, scale, …) here, each behind its connector.
+
+use std::sync::Arc;
+
+use warden_config::{Config, NotificationConfig};
+use warden_connect::notify::{self, Notification};
+use warden_engine::executor::{
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
+};
+
+/// `notify`: sends the incident to the channel named by the step's `channel` parameter.
+struct Notify {
+    channels: Vec<NotificationConfig>,
+}
+
+impl Notify {
+    fn channel(&self, request: &ActionRequest) -> Result<&NotificationConfig, ActionError> {
+        let name = request
+            .params
+            .get("channel")
+            .and_then(|value| value.as_str())
+            .unwrap_or_default();
+        self.channels
+            .iter()
+            .find(|channel| channel.name == name)
+            .ok_or_else(|| ActionError {
+                message: format!(
+                    "no notification channel {name:?} in warden.yaml (notifications:)"
+                ),
+                retryable: false,
+            })
+    }
+}
+
+fn notification(request: &ActionRequest) -> Notification {
+    let incident = &request.incident;
+    Notification {
+        incident: incident.id.0.clone(),
+        title: incident.title.clone(),
+        severity: incident.severity.to_string(),
+        target: incident.target.to_string(),
+        runbook: incident.runbook.to_string(),
+        dedup_key: incident.dedup_key.clone(),
+        message: request
+            .params
+            .get("message")
+            .and_then(|value| value.as_str())
+            .unwrap_or("incident opened")
+            .to_string(),
+        idempotency_key: request.idempotency_key.clone(),
+    }
+}
+
+impl ActionHandler for Notify {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let channel = self.channel(request)?;
+            Ok(format!(
+                "would notify {} about {}",
+                channel.name, request.incident.id
+            ))
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let channel = self.channel(request)?;
+            notify::send(channel, &notification(request))
+                .await
+                .map_err(|error| ActionError {
+                    retryable: error.is_retryable(),
+                    message: error.to_string(),
+                })
+        })
+    }
+}
+
+/// Every handler that can run with `config`.
+pub fn registry(config: &Config) -> ActionRegistry {
+    let mut registry = ActionRegistry::new();
+    let notify: Arc<dyn ActionHandler> = Arc::new(Notify {
+        channels: config.notifications.clone(),
+    });
+    registry.insert("notify".to_string(), notify);
+    registry
+}
