@@ -61,9 +61,10 @@ async fn health_get() -> &'static str {
 
 async fn metrics_get(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let counts = state.manager.store().count_by_state().await?;
+    let actions = state.manager.store().count_actions_by_status().await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&counts),
+        state.metrics.render(&counts, &actions),
     ))
 }
 

@@ -1,5 +1,5 @@
-//! Warden's own metrics in the Prometheus text format: incidents by state (read from the
-//! store at scrape time, so they survive restarts), webhook requests by outcome, findings by
+//! Warden's own metrics in the Prometheus text format: incidents by state and runbook steps
+//! by status (read from the store at scrape time, so they survive restarts), webhook requests by outcome, findings by
 //! what they did to incidents, API requests refused by auth.
 
 use std::fmt::Write;
@@ -61,8 +61,12 @@ impl Metrics {
         bump(&self.api_refused, 1);
     }
 
-    /// The exposition text, with `incidents_by_state` from the store.
-    pub fn render(&self, incidents_by_state: &[(String, u64)]) -> String {
+    /// The exposition text, with `incidents_by_state` and `actions_by_status` from the store.
+    pub fn render(
+        &self,
+        incidents_by_state: &[(String, u64)],
+        actions_by_status: &[(String, u64)],
+    ) -> String {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();
         let _ = writeln!(
@@ -72,6 +76,14 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE warden_incidents gauge");
         for (state, count) in incidents_by_state {
             let _ = writeln!(out, "warden_incidents{{state=\"{state}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_actions Runbook steps by status (pending, running, succeeded, failed, skipped)."
+        );
+        let _ = writeln!(out, "# TYPE warden_actions gauge");
+        for (status, count) in actions_by_status {
+            let _ = writeln!(out, "warden_actions{{status=\"{status}\"}} {count}");
         }
         let _ = writeln!(
             out,

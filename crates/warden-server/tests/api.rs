@@ -133,6 +133,7 @@ async fn webhook_needs_its_secret_and_refuses_garbage_without_changing_anything(
     let text = metrics.as_str().unwrap();
     for line in [
         "warden_incidents{state=\"detected\"} 1",
+        "warden_actions{status=\"pending\"}",
         "warden_webhook_requests_total{outcome=\"accepted\"} 2",
         "warden_webhook_requests_total{outcome=\"unauthorized\"} 2",
         "warden_webhook_requests_total{outcome=\"malformed\"} 1",

@@ -88,6 +88,14 @@ pub trait IncidentStore: Send + Sync {
     fn count_by_state(&self)
     -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
 
+    /// How many action records are in each status (statuses with none are left out).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn count_actions_by_status(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>, StoreError>> + Send;
+
     /// The action record for `(incident, step)`, created as pending if it does not exist yet.
     /// Calling it again returns the stored record unchanged: the idempotency guarantee.
     ///
@@ -239,6 +247,16 @@ impl Store {
             .iter()
             .map(|document| self.decode_incident(document))
             .collect()
+    }
+
+    async fn count_grouped(&self, sql: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let error = self.query_error("count");
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await.map_err(error)?);
+        Ok(rows
+            .into_iter()
+            .map(|(key, count)| (key, u64::try_from(count).unwrap_or(0)))
+            .collect())
     }
 
     fn decode_action(&self, row: ActionRow) -> Result<ActionRecord, StoreError> {
@@ -393,17 +411,13 @@ impl IncidentStore for Store {
     }
 
     async fn count_by_state(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let error = self.query_error("count incidents");
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT state, COUNT(*) FROM incidents GROUP BY state ORDER BY state",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(error)?);
-        Ok(rows
-            .into_iter()
-            .map(|(state, count)| (state, u64::try_from(count).unwrap_or(0)))
-            .collect())
+        self.count_grouped("SELECT state, COUNT(*) FROM incidents GROUP BY state ORDER BY state")
+            .await
+    }
+
+    async fn count_actions_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.count_grouped("SELECT status, COUNT(*) FROM actions GROUP BY status ORDER BY status")
+            .await
     }
 
     async fn claim_action(
