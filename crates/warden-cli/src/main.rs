@@ -5,6 +5,7 @@ mod actions;
 mod cli;
 mod commands;
 mod demo;
+mod detectors;
 mod exit;
 mod output;
 

@@ -417,3 +417,84 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
         before.len()
     );
 }
+
+/// A scheduled PromQL detector against the harness's real Prometheus opens an incident; a
+/// detector with a broken query is counted as failing and does not stop the daemon.
+#[tokio::test]
+async fn scheduled_promql_detectors_open_incidents_from_real_prometheus() {
+    let Some(prometheus) = warden_testkit::stack::require("PROMETHEUS_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
+    let config = config.replace(
+        "connectors:\n",
+        &format!("connectors:\n  prometheus:\n    url: {prometheus}\n"),
+    );
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!(
+            "{config}detectors:\n  - {{name: p95-high, kind: promql_threshold, runbook: serving-latency, \
+             target: service/mlops/demand-forecast, query: \"vector(420)\", above: 200, for: 0s, every: 200ms, \
+             severity: critical}}\n  - {{name: broken, kind: promql_threshold, runbook: serving-latency, \
+             target: service/mlops/other, query: \"rate(\", above: 1, every: 200ms}}\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(dir.path(), port);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let targets = loop {
+        let targets = incident_targets(&client, &base).await;
+        if !targets.is_empty() {
+            break targets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no incident from the detector within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(targets, ["service/mlops/demand-forecast"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let count = |line_start: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(line_start))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        count("warden_detector_runs_total{detector=\"p95-high\",result=\"ok\"}") >= 2,
+        "{metrics}"
+    );
+    assert!(
+        count("warden_detector_runs_total{detector=\"broken\",result=\"error\"}") >= 2,
+        "{metrics}"
+    );
+    assert_eq!(
+        count("warden_detector_findings_total{detector=\"p95-high\"}"),
+        1,
+        "a sustained breach pages once"
+    );
+    assert_eq!(
+        count("warden_incidents{state=\"detected\"}"),
+        1,
+        "{metrics}"
+    );
+}

@@ -25,8 +25,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    AirflowConfig, AlertmanagerConfig, ApiToken, Config, Connectors, FeastConfig, HttpEndpoint,
-    KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, NotificationConfig,
+    AirflowConfig, AlertmanagerConfig, ApiToken, Config, Connectors, DetectorConfig, FeastConfig,
+    HttpEndpoint, KfpConfig, KubernetesConfig, MlflowConfig, ModelServerConfig, NotificationConfig,
     NotificationTarget, ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, ServerConfig,
     StoreConfig,
 };

@@ -33,6 +33,33 @@ pub struct Config {
     pub runbooks: RunbooksConfig,
     /// Notification channels (R6.6).
     pub notifications: Vec<NotificationConfig>,
+    /// Scheduled detectors.
+    pub detectors: Vec<DetectorConfig>,
+}
+
+/// A scheduled detector: a PromQL expression against a threshold, sustained.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectorConfig {
+    /// Its name.
+    pub name: String,
+    /// The runbook its findings open.
+    pub runbook: String,
+    /// What its findings are about.
+    pub target: warden_core::Target,
+    /// The PromQL expression.
+    pub query: String,
+    /// `true`: breach above `threshold`; `false`: below.
+    pub above: bool,
+    /// The threshold.
+    pub threshold: f64,
+    /// How long a breach must last.
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
+    pub sustain: Duration,
+    /// Evaluation interval.
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
+    pub every: Duration,
+    /// Severity of its findings.
+    pub severity: warden_core::Severity,
 }
 
 /// Where a notification goes.

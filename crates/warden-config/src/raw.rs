@@ -29,6 +29,36 @@ pub struct RawConfig {
     /// Channels the `notify` action can send to.
     #[serde(default)]
     pub notifications: Vec<Spanned<RawNotification>>,
+    /// Detectors the daemon runs on a schedule.
+    #[serde(default)]
+    pub detectors: Vec<Spanned<RawDetector>>,
+}
+
+/// `detectors[]`: one scheduled detector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetector {
+    /// Unique name (metrics and findings carry it).
+    pub name: Spanned<String>,
+    /// `promql_threshold`.
+    pub kind: Spanned<String>,
+    /// The runbook its findings open.
+    pub runbook: Spanned<String>,
+    /// `kind/name` or `kind/namespace/name`, e.g. `service/mlops/demand-forecast`.
+    pub target: Spanned<String>,
+    /// The PromQL expression; the worst series of its result is the value.
+    pub query: Spanned<String>,
+    /// Breach when the value is above this.
+    pub above: Option<f64>,
+    /// Breach when the value is below this.
+    pub below: Option<f64>,
+    /// How long the breach must last before it is a finding.
+    #[serde(rename = "for")]
+    pub sustain: Option<Spanned<String>>,
+    /// How often to evaluate.
+    pub every: Option<Spanned<String>>,
+    /// Severity of its findings.
+    pub severity: Option<Spanned<String>>,
 }
 
 /// `notifications[]`: one channel.

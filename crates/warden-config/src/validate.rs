@@ -9,7 +9,9 @@ use serde_saphyr::Spanned;
 use url::Url;
 use warden_core::{RunbookId, parse_duration};
 
-use crate::model::{DEFAULT_LISTEN, DEFAULT_TIMEOUT, NotificationConfig, NotificationTarget};
+use crate::model::{
+    DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
+};
 use crate::raw::{self, RawConfig, RawSecret};
 use crate::{
     AirflowConfig, AlertmanagerConfig, ApiToken, Config, ConfigError, ConfigErrors, Connectors,
@@ -17,6 +19,31 @@ use crate::{
     ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, SecretRef, ServerConfig,
     StoreConfig,
 };
+
+/// Parses `kind/name` or `kind/namespace/name`.
+fn parse_target(text: &str) -> Result<warden_core::Target, String> {
+    use warden_core::{Target, TargetKind};
+    let parts: Vec<&str> = text.split('/').collect();
+    let kind = match parts[0] {
+        "pipeline" => TargetKind::Pipeline,
+        "service" => TargetKind::Service,
+        "feature_view" => TargetKind::FeatureView,
+        "model" => TargetKind::Model,
+        "drift_monitor" => TargetKind::DriftMonitor,
+        other => {
+            return Err(format!(
+                "unknown target kind {other:?} (pipeline, service, feature_view, model, drift_monitor)"
+            ));
+        }
+    };
+    match parts[1..] {
+        [name] if !name.is_empty() => Ok(Target::new(kind, name)),
+        [namespace, name] if !namespace.is_empty() && !name.is_empty() => {
+            Ok(Target::new(kind, name).in_namespace(namespace))
+        }
+        _ => Err(format!("{text:?} is not kind/name or kind/namespace/name")),
+    }
+}
 
 /// The longest request timeout accepted: an on-call tool must not hang for longer.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -53,6 +80,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let connectors = check.connectors(&raw.connectors);
     let runbooks = check.runbooks(raw.runbooks.as_ref());
     let notifications = check.notifications(&raw.notifications);
+    let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
     if check.errors.is_empty() {
         Ok(Config {
             source: file.to_path_buf(),
@@ -62,6 +90,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             connectors,
             runbooks,
             notifications,
+            detectors,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));
@@ -559,6 +588,120 @@ impl Checker<'_> {
             }
         }
         channels
+    }
+
+    fn detectors(
+        &mut self,
+        raw: &[Spanned<raw::RawDetector>],
+        have_prometheus: bool,
+    ) -> Vec<DetectorConfig> {
+        let mut detectors: Vec<DetectorConfig> = Vec::new();
+        for (index, entry) in raw.iter().enumerate() {
+            let field = format!("detectors[{index}]");
+            let value = &entry.value;
+            let name = self.text(&format!("{field}.name"), &value.name);
+            if detectors.iter().any(|detector| detector.name == name) {
+                self.error(
+                    &value.name,
+                    &format!("{field}.name"),
+                    format!("duplicate detector name {name:?}"),
+                );
+            }
+            if value.kind.value != "promql_threshold" {
+                self.error(
+                    &value.kind,
+                    &format!("{field}.kind"),
+                    format!("unknown kind {:?} (promql_threshold)", value.kind.value),
+                );
+                continue;
+            }
+            if !have_prometheus {
+                self.error(
+                    &value.kind,
+                    &format!("{field}.kind"),
+                    "promql_threshold needs connectors.prometheus",
+                );
+            }
+            let runbook = self.text(&format!("{field}.runbook"), &value.runbook);
+            let query = self.text(&format!("{field}.query"), &value.query);
+            let target = match parse_target(&value.target.value) {
+                Ok(target) => Some(target),
+                Err(message) => {
+                    self.error(&value.target, &format!("{field}.target"), message);
+                    None
+                }
+            };
+            let (above, threshold) = match (value.above, value.below) {
+                (Some(above), None) => (true, above),
+                (None, Some(below)) => (false, below),
+                _ => {
+                    self.error(
+                        entry,
+                        &field,
+                        "a threshold detector needs exactly one of `above` or `below`",
+                    );
+                    (true, 0.0)
+                }
+            };
+            let week = Duration::from_secs(7 * 86_400);
+            let sustain = match &value.sustain {
+                Some(text) => match parse_duration(&text.value) {
+                    Ok(duration) if duration <= week => duration,
+                    Ok(_) => {
+                        self.error(text, &format!("{field}.for"), "must be at most 7d");
+                        Duration::ZERO
+                    }
+                    Err(err) => {
+                        self.error(text, &format!("{field}.for"), err.to_string());
+                        Duration::ZERO
+                    }
+                },
+                None => Duration::ZERO,
+            };
+            let every = match &value.every {
+                Some(text) => match parse_duration(&text.value) {
+                    Ok(duration)
+                        if !duration.is_zero() && duration <= Duration::from_secs(3600) =>
+                    {
+                        duration
+                    }
+                    Ok(_) => {
+                        self.error(
+                            text,
+                            &format!("{field}.every"),
+                            "must be between 1ms and 1h",
+                        );
+                        Duration::from_secs(30)
+                    }
+                    Err(err) => {
+                        self.error(text, &format!("{field}.every"), err.to_string());
+                        Duration::from_secs(30)
+                    }
+                },
+                None => Duration::from_secs(30),
+            };
+            let severity = match &value.severity {
+                Some(text) => text.value.parse().unwrap_or_else(|message| {
+                    self.error(text, &format!("{field}.severity"), message);
+                    warden_core::Severity::High
+                }),
+                None => warden_core::Severity::High,
+            };
+            if let Some(target) = target {
+                detectors.push(DetectorConfig {
+                    name,
+                    runbook,
+                    target,
+                    query,
+                    above,
+                    threshold,
+                    sustain,
+                    every,
+                    severity,
+                });
+            }
+        }
+        detectors
     }
 
     fn runbooks(&mut self, raw: Option<&raw::RawRunbooks>) -> RunbooksConfig {

@@ -300,3 +300,25 @@ fn notification_channels_are_validated() {
         ]
     );
 }
+
+#[test]
+fn detectors_need_prometheus_a_target_and_one_threshold() {
+    let config = parse(
+        Path::new("w.yaml"),
+        "connectors:\n  prometheus: {url: http://p:9090}\ndetectors:\n  - name: p95\n    kind: promql_threshold\n    \
+         runbook: serving-latency\n    target: service/mlops/demand-forecast\n    query: up\n    above: 200\n    for: 10m\n",
+    )
+    .unwrap();
+    let detector = &config.detectors[0];
+    assert_eq!(detector.target.to_string(), "service/mlops/demand-forecast");
+    assert_eq!(detector.sustain, Duration::from_secs(600));
+    assert_eq!(detector.every, Duration::from_secs(30), "default interval");
+    assert!(detector.above);
+
+    let errors = errors(
+        "detectors:\n  - {name: a, kind: promql_threshold, runbook: r, target: svc/x, query: up, above: 1, below: 2}\n",
+    );
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["detectors[0]", "detectors[0].kind", "detectors[0].target"]);
+    assert!(errors[1].message.contains("needs connectors.prometheus"));
+}

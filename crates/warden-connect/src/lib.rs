@@ -10,10 +10,12 @@ pub mod http;
 pub mod mlflow;
 pub mod notify;
 pub mod probe;
+pub mod prometheus;
 pub mod redis_store;
 
 pub use error::ConnectError;
 pub use http::HttpClient;
 pub use mlflow::MlflowClient;
 pub use probe::{ProbeReport, ProbeStatus, probe_connectors};
+pub use prometheus::PrometheusClient;
 pub use redis_store::RedisClient;

@@ -2,7 +2,9 @@
 //! by status (read from the store at scrape time, so they survive restarts), webhook requests by outcome, findings by
 //! what they did to incidents, API requests refused by auth.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Process-lifetime counters.
@@ -16,6 +18,8 @@ pub struct Metrics {
     findings_attached: AtomicU64,
     findings_reopened: AtomicU64,
     api_refused: AtomicU64,
+    // Per detector: runs that succeeded, runs that failed, findings.
+    detectors: Mutex<BTreeMap<String, [u64; 3]>>,
 }
 
 /// Outcome of one webhook request.
@@ -54,6 +58,24 @@ impl Metrics {
         bump(&self.findings_opened, ingested.opened.len() as u64);
         bump(&self.findings_attached, ingested.attached.len() as u64);
         bump(&self.findings_reopened, ingested.reopened.len() as u64);
+    }
+
+    /// Counts one run of a detector.
+    pub fn detector_run(&self, name: &str, ok: bool) {
+        let mut detectors = self
+            .detectors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        detectors.entry(name.to_string()).or_default()[usize::from(!ok)] += 1;
+    }
+
+    /// Counts a finding of a detector.
+    pub fn detector_findings(&self, name: &str) {
+        let mut detectors = self
+            .detectors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        detectors.entry(name.to_string()).or_default()[2] += 1;
     }
 
     /// Counts an API request refused by authentication or authorization.
@@ -124,6 +146,36 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE warden_api_refused_total counter");
         let _ = writeln!(out, "warden_api_refused_total {}", load(&self.api_refused));
+        let detectors = self
+            .detectors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP warden_detector_runs_total Scheduled detector runs by result."
+        );
+        let _ = writeln!(out, "# TYPE warden_detector_runs_total counter");
+        for (name, [ok, failed, _]) in detectors.iter() {
+            let _ = writeln!(
+                out,
+                "warden_detector_runs_total{{detector=\"{name}\",result=\"ok\"}} {ok}"
+            );
+            let _ = writeln!(
+                out,
+                "warden_detector_runs_total{{detector=\"{name}\",result=\"error\"}} {failed}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_detector_findings_total Findings by scheduled detector."
+        );
+        let _ = writeln!(out, "# TYPE warden_detector_findings_total counter");
+        for (name, [_, _, findings]) in detectors.iter() {
+            let _ = writeln!(
+                out,
+                "warden_detector_findings_total{{detector=\"{name}\"}} {findings}"
+            );
+        }
         out
     }
 }

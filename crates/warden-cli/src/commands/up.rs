@@ -93,6 +93,30 @@ pub async fn run(
         }
     }
     recover(&state).await?;
+    let mut detector_tasks = Vec::new();
+    if let Some(prometheus) = &config.connectors.prometheus {
+        let client =
+            warden_connect::PrometheusClient::from_config(prometheus).map_err(Failure::runtime)?;
+        for detector in &config.detectors {
+            if !state
+                .runbooks
+                .iter()
+                .any(|runbook| runbook.id.as_str() == detector.runbook)
+            {
+                return Err(Failure::input(anyhow!(
+                    "detector {}: runbook {:?} is not in effect",
+                    detector.name,
+                    detector.runbook
+                )));
+            }
+            detector_tasks.push(tokio::spawn(crate::detectors::run(
+                detector.clone(),
+                client.clone(),
+                state.clone(),
+                format == Format::Text,
+            )));
+        }
+    }
     // Runbooks advance on every event and also on this beat: it resumes actions that were in
     // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
     let beat = tokio::spawn(advance_loop(
@@ -104,6 +128,9 @@ pub async fn run(
         .with_graceful_shutdown(shutdown_signal())
         .await;
     beat.abort();
+    for task in detector_tasks {
+        task.abort();
+    }
     served.map_err(|err| Failure::runtime(anyhow!("server on {address} failed: {err}")))?;
     store.close().await;
     if format == Format::Text {
