@@ -319,6 +319,9 @@ fn detectors_need_prometheus_a_target_and_one_threshold() {
         "detectors:\n  - {name: a, kind: promql_threshold, runbook: r, target: svc/x, query: up, above: 1, below: 2}\n",
     );
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["detectors[0]", "detectors[0].kind", "detectors[0].target"]);
+    assert_eq!(
+        fields,
+        ["detectors[0]", "detectors[0].kind", "detectors[0].target"]
+    );
     assert!(errors[1].message.contains("needs connectors.prometheus"));
 }

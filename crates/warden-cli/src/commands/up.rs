@@ -1,7 +1,7 @@
-//! `warden up`: the daemon. Opens the store, loads the runbooks, resolves the API tokens and
-//! the webhook secret, and serves the HTTP API until SIGINT or SIGTERM, finishing requests in
-//! flight. Detectors do not run in the daemon yet; incidents arrive through the Alertmanager
-//! webhook (and `warden alerts ingest`).
+//! `warden up`: the daemon. Opens the store, loads the runbooks, resolves the API tokens, the
+//! webhook secret and the notification channels, resumes actions a previous process left in
+//! flight, starts the scheduled detectors and the runbook beat, and serves the HTTP API until
+//! SIGINT or SIGTERM, finishing requests in flight.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -74,6 +74,7 @@ pub async fn run(
             "runbooks": state.runbooks.len(),
             "tokens": state.tokens.len(),
             "webhook": state.webhook_secret.is_some(),
+            "detectors": config.detectors.len(),
         }))?,
         Format::Text => {
             eprintln!(
@@ -88,7 +89,8 @@ pub async fn run(
                 );
             }
             eprintln!(
-                "warden: detectors do not run in the daemon yet; incidents come from the Alertmanager webhook"
+                "warden: {} scheduled detector(s); incidents also come from the Alertmanager webhook",
+                config.detectors.len()
             );
         }
     }
