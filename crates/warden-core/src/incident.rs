@@ -175,6 +175,10 @@ pub struct Incident {
     pub timeline: Vec<TimelineEvent>,
     /// Captured artifacts, each once.
     pub evidence: Vec<Evidence>,
+    /// Storage revision, managed by the store: a save made from an older revision is refused,
+    /// so two writers (the daemon and a CLI, say) never silently overwrite each other.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Incident {
@@ -202,6 +206,7 @@ impl Incident {
                 message: finding.summary.clone(),
             }],
             evidence: Vec::new(),
+            revision: 0,
         }
     }
 

@@ -95,21 +95,25 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
     /// Records a finding: opens, attaches to, or reopens an incident.
     ///
     /// # Errors
-    /// Store failures; [`EngineError::Contended`] if other writers won five times in a row.
+    /// Store failures; [`EngineError::Contended`] if other writers won ten times in a row.
     pub async fn ingest(&self, finding: &Finding) -> Result<Ingested, EngineError> {
         let _guard = self.write_lock.lock().await;
         let key = finding.dedup_key();
-        for _ in 0..5 {
+        for _ in 0..10 {
             let now = self.clock.now();
             match self.store.latest_incident_for(&key).await? {
                 Some(mut incident) if incident.state.is_active() => {
                     incident.attach(finding, now)?;
-                    self.store.save_incident(&incident).await?;
-                    return Ok(Ingested::Attached(incident.id));
+                    match self.store.save_incident(&mut incident).await {
+                        Ok(()) => return Ok(Ingested::Attached(incident.id)),
+                        // Changed (or resolved) by another writer meanwhile: decide again.
+                        Err(StoreError::Conflict(_)) => continue,
+                        Err(err) => return Err(err.into()),
+                    }
                 }
                 Some(mut incident) if self.within_cooldown(&incident, now) => {
                     incident.reopen(finding, now)?;
-                    match self.store.save_incident(&incident).await {
+                    match self.store.save_incident(&mut incident).await {
                         Ok(()) => {
                             self.audit(
                                 &incident.id,
@@ -121,8 +125,9 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
                             .await?;
                             return Ok(Ingested::Reopened(incident.id));
                         }
-                        // Another process opened a new incident for the key meanwhile.
-                        Err(StoreError::DuplicateActive(_)) => continue,
+                        // Another process opened a new incident for the key meanwhile, or
+                        // changed this one.
+                        Err(StoreError::DuplicateActive(_) | StoreError::Conflict(_)) => continue,
                         Err(err) => return Err(err.into()),
                     }
                 }
@@ -180,6 +185,25 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         Ok(())
     }
 
+    /// Reads the incident, applies `change`, and saves it; when another writer saved first,
+    /// reads it again and reapplies the change, so no writer's change is lost.
+    async fn modify<T>(
+        &self,
+        id: &IncidentId,
+        mut change: impl FnMut(&mut Incident) -> Result<T, EngineError>,
+    ) -> Result<(Incident, T), EngineError> {
+        for _ in 0..10 {
+            let mut incident = self.load(id).await?;
+            let outcome = change(&mut incident)?;
+            match self.store.save_incident(&mut incident).await {
+                Ok(()) => return Ok((incident, outcome)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(EngineError::Contended(id.to_string()))
+    }
+
     async fn load(&self, id: &IncidentId) -> Result<Incident, EngineError> {
         self.store
             .get_incident(id)
@@ -199,9 +223,12 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         reason: &str,
     ) -> Result<Incident, EngineError> {
         let _guard = self.write_lock.lock().await;
-        let mut incident = self.load(id).await?;
-        incident.transition(to, actor.clone(), self.clock.now(), reason)?;
-        self.store.save_incident(&incident).await?;
+        let (incident, ()) = self
+            .modify(id, |incident| {
+                incident.transition(to, actor.clone(), self.clock.now(), reason)?;
+                Ok(())
+            })
+            .await?;
         self.audit(
             id,
             actor,
@@ -237,16 +264,19 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         audit_action: &str,
     ) -> Result<Incident, EngineError> {
         let _guard = self.write_lock.lock().await;
-        let mut incident = self.load(id).await?;
-        let now = self.clock.now();
-        incident.updated_at = now;
-        incident.timeline.push(warden_core::TimelineEvent {
-            at: now,
-            actor: actor.clone(),
-            kind: TimelineKind::Note,
-            message: message.to_string(),
-        });
-        self.store.save_incident(&incident).await?;
+        let (incident, ()) = self
+            .modify(id, |incident| {
+                let now = self.clock.now();
+                incident.updated_at = now;
+                incident.timeline.push(warden_core::TimelineEvent {
+                    at: now,
+                    actor: actor.clone(),
+                    kind: TimelineKind::Note,
+                    message: message.to_string(),
+                });
+                Ok(())
+            })
+            .await?;
         self.audit(id, actor, audit_action, &incident.target.to_string(), "ok")
             .await?;
         Ok(incident)
@@ -365,10 +395,11 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
     ) -> Result<Incident, EngineError> {
         let stored = evidence_store.put(name, media_type, source, self.clock.now(), bytes)?;
         let _guard = self.write_lock.lock().await;
-        let mut incident = self.load(id).await?;
-        if incident.add_evidence(stored.evidence, Actor::System) {
-            self.store.save_incident(&incident).await?;
-        }
+        let (incident, _) = self
+            .modify(id, |incident| {
+                Ok(incident.add_evidence(stored.evidence.clone(), Actor::System))
+            })
+            .await?;
         Ok(incident)
     }
 }

@@ -43,14 +43,16 @@ pub trait IncidentStore: Send + Sync {
         incident: &Incident,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Replaces a stored incident with `incident` (same id).
+    /// Replaces a stored incident with `incident` (same id), if the stored one is still at
+    /// `incident.revision`; on success both advance by one.
     ///
     /// # Errors
+    /// [`StoreError::Conflict`] when another writer saved first (read again and reapply);
     /// [`StoreError::DuplicateActive`] when reopening would make two active incidents with one
     /// key; [`StoreError::Query`] when the incident does not exist; database errors.
     fn save_incident(
         &self,
-        incident: &Incident,
+        incident: &mut Incident,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// One incident.
@@ -326,23 +328,34 @@ impl IncidentStore for Store {
         }
     }
 
-    async fn save_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let document = self.encode("incident", incident)?;
+    async fn save_incident(&self, incident: &mut Incident) -> Result<(), StoreError> {
+        let mut next = incident.clone();
+        next.revision = incident.revision + 1;
+        let document = self.encode("incident", &next)?;
+        let revision = i64::try_from(incident.revision).unwrap_or(i64::MAX);
         let result = on_pool!(self, pool => sqlx::query(
             "UPDATE incidents SET state = $1, active = $2, severity = $3, updated_at = $4, \
-             document = $5 WHERE id = $6",
+             document = $5, revision = $6 WHERE id = $7 AND revision = $8",
         )
-        .bind(incident.state.as_str())
-        .bind(i64::from(incident.state.is_active()))
-        .bind(incident.severity.as_str())
-        .bind(time_text(&incident.updated_at))
+        .bind(next.state.as_str())
+        .bind(i64::from(next.state.is_active()))
+        .bind(next.severity.as_str())
+        .bind(time_text(&next.updated_at))
         .bind(&document)
-        .bind(&incident.id.0)
+        .bind(revision + 1)
+        .bind(&next.id.0)
+        .bind(revision)
         .execute(pool)
         .await
         .map(|done| done.rows_affected()));
         match result {
-            Ok(1) => Ok(()),
+            Ok(1) => {
+                incident.revision = next.revision;
+                Ok(())
+            }
+            Ok(_) if self.get_incident(&incident.id).await?.is_some() => {
+                Err(StoreError::Conflict(incident.id.0.clone()))
+            }
             Ok(_) => Err(StoreError::Query {
                 target: self.target().to_string(),
                 message: format!("save incident: no incident {}", incident.id),

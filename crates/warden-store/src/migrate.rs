@@ -7,10 +7,11 @@ use sqlx::Row;
 use crate::{Store, StoreError};
 
 /// SQLite schema, one entry per version.
-const SQLITE: &[&[&str]] = &[&[
-    "CREATE TABLE warden_sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "INSERT INTO warden_sequences (name, value) VALUES ('incident', 0)",
-    "CREATE TABLE incidents (
+const SQLITE: &[&[&str]] = &[
+    &[
+        "CREATE TABLE warden_sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO warden_sequences (name, value) VALUES ('incident', 0)",
+        "CREATE TABLE incidents (
         id TEXT PRIMARY KEY,
         seq INTEGER NOT NULL,
         dedup_key TEXT NOT NULL,
@@ -21,10 +22,10 @@ const SQLITE: &[&[&str]] = &[&[
         opened_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE UNIQUE INDEX incidents_one_active_per_key ON incidents (dedup_key) WHERE active = 1",
-    "CREATE INDEX incidents_by_key ON incidents (dedup_key, seq)",
-    "CREATE INDEX incidents_by_seq ON incidents (seq)",
-    "CREATE TABLE actions (
+        "CREATE UNIQUE INDEX incidents_one_active_per_key ON incidents (dedup_key) WHERE active = 1",
+        "CREATE INDEX incidents_by_key ON incidents (dedup_key, seq)",
+        "CREATE INDEX incidents_by_seq ON incidents (seq)",
+        "CREATE TABLE actions (
         idempotency_key TEXT PRIMARY KEY,
         incident_id TEXT NOT NULL,
         step TEXT NOT NULL,
@@ -32,27 +33,30 @@ const SQLITE: &[&[&str]] = &[&[
         attempts INTEGER NOT NULL,
         result TEXT,
         updated_at TEXT NOT NULL)",
-    "CREATE INDEX actions_by_incident ON actions (incident_id)",
-    "CREATE TABLE approvals (
+        "CREATE INDEX actions_by_incident ON actions (incident_id)",
+        "CREATE TABLE approvals (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         incident_id TEXT NOT NULL,
         step TEXT NOT NULL,
         decision TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE INDEX approvals_by_incident ON approvals (incident_id, step)",
-    "CREATE TABLE audit_log (
+        "CREATE INDEX approvals_by_incident ON approvals (incident_id, step)",
+        "CREATE TABLE audit_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         incident_id TEXT,
         at TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
-]];
+        "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
+    ],
+    &["ALTER TABLE incidents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0"],
+];
 
 /// PostgreSQL schema, one entry per version; the same tables as [`SQLITE`].
-const POSTGRES: &[&[&str]] = &[&[
-    "CREATE TABLE warden_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
-    "INSERT INTO warden_sequences (name, value) VALUES ('incident', 0)",
-    "CREATE TABLE incidents (
+const POSTGRES: &[&[&str]] = &[
+    &[
+        "CREATE TABLE warden_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        "INSERT INTO warden_sequences (name, value) VALUES ('incident', 0)",
+        "CREATE TABLE incidents (
         id TEXT PRIMARY KEY,
         seq BIGINT NOT NULL,
         dedup_key TEXT NOT NULL,
@@ -63,10 +67,10 @@ const POSTGRES: &[&[&str]] = &[&[
         opened_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE UNIQUE INDEX incidents_one_active_per_key ON incidents (dedup_key) WHERE active = 1",
-    "CREATE INDEX incidents_by_key ON incidents (dedup_key, seq)",
-    "CREATE INDEX incidents_by_seq ON incidents (seq)",
-    "CREATE TABLE actions (
+        "CREATE UNIQUE INDEX incidents_one_active_per_key ON incidents (dedup_key) WHERE active = 1",
+        "CREATE INDEX incidents_by_key ON incidents (dedup_key, seq)",
+        "CREATE INDEX incidents_by_seq ON incidents (seq)",
+        "CREATE TABLE actions (
         idempotency_key TEXT PRIMARY KEY,
         incident_id TEXT NOT NULL,
         step TEXT NOT NULL,
@@ -74,24 +78,26 @@ const POSTGRES: &[&[&str]] = &[&[
         attempts BIGINT NOT NULL,
         result TEXT,
         updated_at TEXT NOT NULL)",
-    "CREATE INDEX actions_by_incident ON actions (incident_id)",
-    "CREATE TABLE approvals (
+        "CREATE INDEX actions_by_incident ON actions (incident_id)",
+        "CREATE TABLE approvals (
         seq BIGSERIAL PRIMARY KEY,
         incident_id TEXT NOT NULL,
         step TEXT NOT NULL,
         decision TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE INDEX approvals_by_incident ON approvals (incident_id, step)",
-    "CREATE TABLE audit_log (
+        "CREATE INDEX approvals_by_incident ON approvals (incident_id, step)",
+        "CREATE TABLE audit_log (
         seq BIGSERIAL PRIMARY KEY,
         incident_id TEXT,
         at TEXT NOT NULL,
         document TEXT NOT NULL)",
-    "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
-]];
+        "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
+    ],
+    &["ALTER TABLE incidents ADD COLUMN revision BIGINT NOT NULL DEFAULT 0"],
+];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: i64 = 1;
+pub const CURRENT_VERSION: i64 = 2;
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS warden_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
 

@@ -17,6 +17,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A store error, naming the database (file path, or URL without password).
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The incident changed since it was read (another writer saved first); read it again
+    /// and reapply the change.
+    #[error("incident {0} was changed by another writer")]
+    Conflict(String),
     /// Another active incident already has this dedup key (the database enforces one).
     #[error("an active incident with dedup key {0:?} already exists")]
     DuplicateActive(String),

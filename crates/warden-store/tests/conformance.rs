@@ -105,6 +105,7 @@ conformance!(
     actions_are_claimed_once_and_keep_their_outcome,
     approvals_and_audit_keep_their_order,
     migrations_are_idempotent,
+    a_stale_save_is_refused_and_nothing_is_lost,
 );
 
 async fn ids_are_sequential_and_never_reused(store: &Store) {
@@ -128,7 +129,7 @@ async fn incidents_round_trip_whole(store: &Store) {
             "rolled back",
         )
         .unwrap();
-    store.save_incident(&incident).await.unwrap();
+    store.save_incident(&mut incident).await.unwrap();
     let loaded = store.get_incident(&incident.id).await.unwrap().unwrap();
     assert_eq!(
         loaded, incident,
@@ -157,7 +158,7 @@ async fn one_active_incident_per_dedup_key(store: &Store) {
     first
         .transition(IncidentState::Resolved, Actor::System, at(5), "ok")
         .unwrap();
-    store.save_incident(&first).await.unwrap();
+    store.save_incident(&mut first).await.unwrap();
     let next = open(store, "demand-forecast", 30)
         .await
         .expect("resolved incidents free the key");
@@ -197,10 +198,10 @@ async fn reopening_cannot_create_a_second_active_incident(store: &Store) {
     let mut old = open(store, "demand-forecast", 0).await.unwrap();
     old.transition(IncidentState::Resolved, Actor::System, at(5), "ok")
         .unwrap();
-    store.save_incident(&old).await.unwrap();
+    store.save_incident(&mut old).await.unwrap();
     open(store, "demand-forecast", 10).await.unwrap();
     old.reopen(&finding("demand-forecast"), at(11)).unwrap();
-    let error = store.save_incident(&old).await.unwrap_err();
+    let error = store.save_incident(&mut old).await.unwrap_err();
     assert!(matches!(error, StoreError::DuplicateActive(_)), "{error}");
 }
 
@@ -210,7 +211,7 @@ async fn listing_filters_and_orders_newest_first(store: &Store) {
     let c = open(store, "c", 2).await.unwrap();
     a.transition(IncidentState::Resolved, Actor::System, at(3), "ok")
         .unwrap();
-    store.save_incident(&a).await.unwrap();
+    store.save_incident(&mut a).await.unwrap();
 
     let ids = |incidents: Vec<Incident>| incidents.into_iter().map(|i| i.id.0).collect::<Vec<_>>();
     let all = store
@@ -358,4 +359,25 @@ async fn migrations_are_idempotent(store: &Store) {
             .len(),
         1
     );
+}
+
+async fn a_stale_save_is_refused_and_nothing_is_lost(store: &Store) {
+    let opened = open(store, "demand-forecast", 0).await.unwrap();
+    let (mut daemon, mut cli) = (opened.clone(), opened.clone());
+    daemon
+        .transition(IncidentState::Contained, Actor::System, at(1), "paused")
+        .unwrap();
+    store.save_incident(&mut daemon).await.unwrap();
+    assert_eq!(daemon.revision, 1);
+    cli.transition(
+        IncidentState::Resolved,
+        Actor::User("ana".into()),
+        at(2),
+        "done",
+    )
+    .unwrap();
+    let error = store.save_incident(&mut cli).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    let stored = store.get_incident(&opened.id).await.unwrap().unwrap();
+    assert_eq!(stored, daemon, "the first writer's change stands, whole");
 }
