@@ -251,6 +251,27 @@ impl Store {
             .collect()
     }
 
+    /// The JSON documents `sql` selects for `incident` (its one parameter), decoded.
+    async fn documents_of<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        incident: &IncidentId,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let error = self.query_error(what);
+        let documents: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(&incident.0)
+            .fetch_all(pool)
+            .await
+            .map_err(error)?);
+        documents
+            .iter()
+            .map(|document| {
+                serde_json::from_str(document).map_err(|err| self.corrupt(what, err.to_string()))
+            })
+            .collect()
+    }
+
     async fn count_grouped(&self, sql: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let error = self.query_error("count");
         let rows: Vec<(String, i64)> =
@@ -536,21 +557,12 @@ impl IncidentStore for Store {
     }
 
     async fn approvals_for(&self, incident: &IncidentId) -> Result<Vec<Approval>, StoreError> {
-        let error = self.query_error("list approvals");
-        let documents: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+        self.documents_of(
             "SELECT document FROM approvals WHERE incident_id = $1 ORDER BY seq",
+            incident,
+            "approval",
         )
-        .bind(&incident.0)
-        .fetch_all(pool)
         .await
-        .map_err(error)?);
-        documents
-            .iter()
-            .map(|document| {
-                serde_json::from_str(document)
-                    .map_err(|err| self.corrupt("approval", err.to_string()))
-            })
-            .collect()
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -570,20 +582,11 @@ impl IncidentStore for Store {
     }
 
     async fn audit_for(&self, incident: &IncidentId) -> Result<Vec<AuditEntry>, StoreError> {
-        let error = self.query_error("read audit");
-        let documents: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+        self.documents_of(
             "SELECT document FROM audit_log WHERE incident_id = $1 ORDER BY seq",
+            incident,
+            "audit entry",
         )
-        .bind(&incident.0)
-        .fetch_all(pool)
         .await
-        .map_err(error)?);
-        documents
-            .iter()
-            .map(|document| {
-                serde_json::from_str(document)
-                    .map_err(|err| self.corrupt("audit entry", err.to_string()))
-            })
-            .collect()
     }
 }
