@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod detectors;
 mod exit;
+mod gates;
 mod output;
 
 use clap::Parser;

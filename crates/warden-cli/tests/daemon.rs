@@ -498,3 +498,83 @@ async fn scheduled_promql_detectors_open_incidents_from_real_prometheus() {
         "{metrics}"
     );
 }
+
+/// Closure gates judged from real Prometheus range queries: a condition that held for the
+/// whole window passes (recorded as Warden), one that does not stays open.
+#[tokio::test]
+async fn closure_gates_are_judged_from_prometheus_range_queries() {
+    let Some(prometheus) = warden_testkit::stack::require("PROMETHEUS_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
+    let config = config.replace(
+        "connectors:\n",
+        &format!("connectors:\n  prometheus:\n    url: {prometheus}\n"),
+    );
+    // Constant series: p95 at 120 ms holds for any window; the error rate at 2% never does.
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!("{config}gate_queries:\n  latency_p95_ms: \"vector(120)\"\n  error_rate: \"vector(0.02)\"\n"),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = start(dir.path(), port);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    post_alert(&client, &base, "demand-forecast").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let actions = loop {
+        let detail: serde_json::Value = client
+            .get(format!("{base}/api/v1/incidents/INC-1"))
+            .bearer_auth("responder-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let actions: BTreeMap<String, (String, String)> = detail["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["step"].as_str().unwrap().to_string(),
+                    (
+                        a["status"].as_str().unwrap().to_string(),
+                        a["result"].as_str().unwrap_or("").to_string(),
+                    ),
+                )
+            })
+            .collect();
+        if actions
+            .get("p95-within-sla")
+            .is_some_and(|(status, _)| status == "succeeded")
+        {
+            break actions;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the p95 gate was not judged: {actions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (_, p95) = &actions["p95-within-sla"];
+    assert!(
+        p95.starts_with("passed by warden: evaluated from the data: < 200 for 30 min"),
+        "{p95}"
+    );
+    assert_eq!(
+        actions["error-rate-low"].0, "pending",
+        "2% errors never pass a < 0.5% gate"
+    );
+    assert_eq!(
+        actions["autoscaler-stable"].0, "pending",
+        "no query for it: a responder decides"
+    );
+}

@@ -35,6 +35,8 @@ pub struct Config {
     pub notifications: Vec<NotificationConfig>,
     /// Scheduled detectors.
     pub detectors: Vec<DetectorConfig>,
+    /// PromQL per closure-gate check.
+    pub gate_queries: std::collections::BTreeMap<String, String>,
 }
 
 /// A scheduled detector: a PromQL expression against a threshold, sustained.

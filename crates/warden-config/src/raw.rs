@@ -32,6 +32,10 @@ pub struct RawConfig {
     /// Detectors the daemon runs on a schedule.
     #[serde(default)]
     pub detectors: Vec<Spanned<RawDetector>>,
+    /// PromQL per closure-gate check (e.g. `latency_p95_ms: <query>`), for the daemon to judge
+    /// gates from Prometheus.
+    #[serde(default)]
+    pub gate_queries: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// `detectors[]`: one scheduled detector.

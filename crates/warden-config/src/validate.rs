@@ -81,6 +81,14 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let runbooks = check.runbooks(raw.runbooks.as_ref());
     let notifications = check.notifications(&raw.notifications);
     let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
+    let mut gate_queries = std::collections::BTreeMap::new();
+    for (check_name, query) in &raw.gate_queries {
+        let field = format!("gate_queries.{check_name}");
+        if raw.connectors.prometheus.is_none() {
+            check.error(query, &field, "gate queries need connectors.prometheus");
+        }
+        gate_queries.insert(check_name.clone(), check.text(&field, query));
+    }
     if check.errors.is_empty() {
         Ok(Config {
             source: file.to_path_buf(),
@@ -91,6 +99,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             runbooks,
             notifications,
             detectors,
+            gate_queries,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));

@@ -325,3 +325,21 @@ fn detectors_need_prometheus_a_target_and_one_threshold() {
     );
     assert!(errors[1].message.contains("needs connectors.prometheus"));
 }
+
+#[test]
+fn gate_queries_need_prometheus() {
+    let config = parse(
+        Path::new("w.yaml"),
+        "connectors:\n  prometheus: {url: http://p:9090}\ngate_queries:\n  latency_p95_ms: 'histogram_quantile(0.95, x)'\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.gate_queries["latency_p95_ms"],
+        "histogram_quantile(0.95, x)"
+    );
+    let error = only_error("gate_queries:\n  error_rate: 'sum(rate(x[5m]))'\n");
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (2, "gate_queries.error_rate")
+    );
+}

@@ -75,6 +75,26 @@ pub trait ActionHandler: Send + Sync {
 /// Registered handlers by catalogue action name.
 pub type ActionRegistry = HashMap<String, Arc<dyn ActionHandler>>;
 
+/// A gate's verdict from the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateVerdict {
+    /// Whether the condition held for the whole window.
+    pub passed: bool,
+    /// A sentence for the timeline.
+    pub explanation: String,
+}
+
+/// Evaluates closure gates from data (e.g. Prometheus range queries).
+pub trait GateEvaluator: Send + Sync {
+    /// The verdict for `gate` of `incident` now; `Ok(None)` when this evaluator has no data
+    /// source for the gate's check (a responder records it instead).
+    fn evaluate<'a>(
+        &'a self,
+        incident: &'a Incident,
+        gate: &'a warden_runbook::Gate,
+    ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>>;
+}
+
 /// Whether actions change anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -156,6 +176,7 @@ pub struct Executor<'a, S, C> {
     actions: &'a ActionRegistry,
     mode: Mode,
     recover: bool,
+    gates: Option<&'a dyn GateEvaluator>,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
@@ -170,7 +191,14 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             actions,
             mode,
             recover: false,
+            gates: None,
         }
+    }
+
+    /// The same executor, judging gates with `gates` where it has data for them.
+    pub fn with_gates(mut self, gates: &'a dyn GateEvaluator) -> Self {
+        self.gates = Some(gates);
+        self
     }
 
     /// The same executor in recovery mode: actions found `running` (in flight when a previous
@@ -311,6 +339,31 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             StepKind::Action { name } => self.actions.get(name),
             _ => None,
         };
+        if let (StepKind::Gate(gate), Some(evaluator)) = (&step.kind, self.gates) {
+            match evaluator.evaluate(incident, gate).await {
+                Ok(Some(verdict)) if verdict.passed => {
+                    let note = format!("evaluated from the data: {}", verdict.explanation);
+                    let done = self.complete_gate(&incident.id, &step.id, &note).await?;
+                    progress.executed.push(step.id.clone());
+                    return Ok(done);
+                }
+                Ok(Some(verdict)) => {
+                    progress.waiting.push((
+                        step.id.clone(),
+                        format!("gate not yet: {}", verdict.explanation),
+                    ));
+                    return Ok(record);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    progress.waiting.push((
+                        step.id.clone(),
+                        format!("gate could not be evaluated: {error}"),
+                    ));
+                    return Ok(record);
+                }
+            }
+        }
         let Some(handler) = handler else {
             let why = match &step.kind {
                 StepKind::Manual => "checklist item: a responder records it".to_string(),
@@ -537,6 +590,36 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             }
         }
         Ok(state)
+    }
+
+    /// Records a gate Warden judged from data as passed, on the timeline as Warden.
+    async fn complete_gate(
+        &self,
+        id: &IncidentId,
+        step_id: &str,
+        note: &str,
+    ) -> Result<ActionRecord, EngineError> {
+        let record = self
+            .manager
+            .store()
+            .claim_action(id, step_id, self.manager.clock().now())
+            .await?;
+        if record.status.is_final() {
+            return Ok(record);
+        }
+        let result = format!("passed by warden: {note}");
+        let record = self
+            .finish(record, ActionStatus::Succeeded, result.clone())
+            .await?;
+        self.manager
+            .note(
+                id,
+                Actor::System,
+                &format!("step {step_id} {result}"),
+                &format!("gate:{step_id}"),
+            )
+            .await?;
+        Ok(record)
     }
 
     /// A responder records the outcome of a step Warden cannot do itself: a checklist item

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use warden_config::{Role, Secret};
 use warden_core::Clock;
 use warden_engine::IncidentManager;
-use warden_engine::executor::{ActionRegistry, Executor, Mode};
+use warden_engine::executor::{ActionRegistry, Executor, GateEvaluator, Mode};
 use warden_runbook::Runbook;
 use warden_store::IncidentStore;
 use warden_store::Store;
@@ -56,6 +56,8 @@ pub struct AppState {
     pub actions: Arc<ActionRegistry>,
     /// Whether actions execute or only record their plans.
     pub mode: Mode,
+    /// Judges closure gates from data, where it has a source for them.
+    pub gates: Option<Arc<dyn GateEvaluator>>,
 }
 
 impl AppState {
@@ -75,9 +77,11 @@ impl AppState {
             .iter()
             .find(|runbook| runbook.id == incident.runbook)
         {
-            Executor::new(&self.manager, &self.actions, self.mode)
-                .advance(id, runbook)
-                .await?;
+            let mut executor = Executor::new(&self.manager, &self.actions, self.mode);
+            if let Some(gates) = &self.gates {
+                executor = executor.with_gates(gates.as_ref());
+            }
+            executor.advance(id, runbook).await?;
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
         metrics: Arc::new(Metrics::default()),
         actions: Arc::new(ActionRegistry::new()),
         mode: Mode::Live,
+        gates: None,
     }
 }
 

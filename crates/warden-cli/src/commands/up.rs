@@ -66,6 +66,20 @@ pub async fn run(
         metrics: Arc::new(Metrics::default()),
         actions: Arc::new(crate::actions::registry(&config)),
         mode: Mode::Live,
+        gates: match (
+            &config.connectors.prometheus,
+            config.gate_queries.is_empty(),
+        ) {
+            (Some(prometheus), false) => {
+                let client = warden_connect::PrometheusClient::from_config(prometheus)
+                    .map_err(Failure::runtime)?;
+                let gates: Arc<dyn warden_engine::executor::GateEvaluator> = Arc::new(
+                    crate::gates::PrometheusGates::new(client, config.gate_queries.clone()),
+                );
+                Some(gates)
+            }
+            _ => None,
+        },
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
@@ -161,8 +175,12 @@ async fn recover(state: &AppState) -> Result<(), Failure> {
             .iter()
             .find(|runbook| runbook.id == incident.runbook)
         {
-            Executor::new(&state.manager, &state.actions, state.mode)
-                .recovering()
+            let mut executor =
+                Executor::new(&state.manager, &state.actions, state.mode).recovering();
+            if let Some(gates) = &state.gates {
+                executor = executor.with_gates(gates.as_ref());
+            }
+            executor
                 .advance(&incident.id, runbook)
                 .await
                 .map_err(Failure::runtime)?;

@@ -423,6 +423,7 @@ async fn serve(
         metrics: Arc::new(warden_server::Metrics::default()),
         actions: Arc::new(actions.clone()),
         mode: Mode::DryRun,
+        gates: None,
     };
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;
