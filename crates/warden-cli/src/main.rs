@@ -15,7 +15,26 @@ use clap::Parser;
 use crate::cli::{AlertsCommand, Cli, Command, ConfigCommand, RunbooksCommand};
 use crate::exit::Failure;
 
+/// `warden … | head` closes stdout early; Rust's `println!` then panics. A closed pipe means
+/// the reader has what it wanted, so exit quietly instead of printing a panic.
+fn exit_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> std::process::ExitCode {
+    exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let format = cli.format;
     let result = match tokio::runtime::Builder::new_multi_thread()

@@ -643,7 +643,8 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     }
     let serving = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
     assert!(
-        serving.contains("passed by warden: evaluated on the replayed latency_p95_ms series"),
+        serving
+            .contains("passed by warden: evaluated from the data: replayed latency_p95_ms series"),
         "gates with data are judged by Warden, not by the scripted responder"
     );
     assert!(
@@ -664,4 +665,31 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         dir.path(),
     );
     assert_eq!(json(&list)["incidents"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["demo", "--hour-ms", "0", "--out", "demo"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `warden demo | head -1` does.
+    let mut first = [0u8; 64];
+    let _ = child.stdout.as_mut().unwrap().read(&mut first).unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status}");
 }

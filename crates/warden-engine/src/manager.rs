@@ -19,6 +19,18 @@ use crate::alerts::{self, WebhookPayload};
 /// Default cool-down: a cause that recurs within a day of resolution reopens its incident.
 pub const DEFAULT_REOPEN_COOLDOWN: Duration = Duration::from_secs(24 * 3600);
 
+/// How often a write that lost to another writer is retried before giving up.
+const MAX_WRITE_ATTEMPTS: u32 = 50;
+
+/// A short random pause (1–8 ms, growing with the attempt) after losing a write race.
+fn conflict_pause(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let spread = u64::from(attempt.min(7)) + 1;
+    Duration::from_millis(1 + hasher.finish() % spread)
+}
+
 /// What happened to a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
@@ -95,11 +107,14 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
     /// Records a finding: opens, attaches to, or reopens an incident.
     ///
     /// # Errors
-    /// Store failures; [`EngineError::Contended`] if other writers won ten times in a row.
+    /// Store failures; [`EngineError::Contended`] if other writers kept winning.
     pub async fn ingest(&self, finding: &Finding) -> Result<Ingested, EngineError> {
         let _guard = self.write_lock.lock().await;
         let key = finding.dedup_key();
-        for _ in 0..10 {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(conflict_pause(attempt)).await;
+            }
             let now = self.clock.now();
             match self.store.latest_incident_for(&key).await? {
                 Some(mut incident) if incident.state.is_active() => {
@@ -192,12 +207,14 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         id: &IncidentId,
         mut change: impl FnMut(&mut Incident) -> Result<T, EngineError>,
     ) -> Result<(Incident, T), EngineError> {
-        for _ in 0..10 {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
             let mut incident = self.load(id).await?;
             let outcome = change(&mut incident)?;
             match self.store.save_incident(&mut incident).await {
                 Ok(()) => return Ok((incident, outcome)),
-                Err(StoreError::Conflict(_)) => continue,
+                // The other writer succeeded; back off a random moment so the two do not
+                // collide in lockstep again.
+                Err(StoreError::Conflict(_)) => tokio::time::sleep(conflict_pause(attempt)).await,
                 Err(err) => return Err(err.into()),
             }
         }

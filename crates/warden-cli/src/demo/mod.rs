@@ -143,6 +143,10 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     if verbose {
         println!("replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; actions in dry-run\n");
     }
+    let gates = responder::ReplayedGates {
+        series: week.series.clone(),
+        clock: clock.clone(),
+    };
     let mut watches = watches();
     let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
     let mut runs = week.runs.iter().peekable();
@@ -181,6 +185,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
             &manager,
             &runbooks,
             &actions,
+            &gates,
             &week,
             now,
             &mut states,
@@ -266,10 +271,12 @@ fn pipeline_finding(
     )
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the replay's state, spelled out
 async fn step_incidents(
     manager: &Manager,
     runbooks: &[Runbook],
     actions: &ActionRegistry,
+    gates: &responder::ReplayedGates,
     week: &Week,
     now: warden_core::Timestamp,
     states: &mut BTreeMap<IncidentId, IncidentState>,
@@ -284,7 +291,7 @@ async fn step_incidents(
         .list_incidents(&active)
         .await
         .map_err(Failure::runtime)?;
-    let executor = Executor::new(manager, actions, Mode::DryRun);
+    let executor = Executor::new(manager, actions, Mode::DryRun).with_gates(gates);
     for incident in incidents {
         let Some(runbook) = runbooks
             .iter()

@@ -13,7 +13,8 @@ use chrono::Duration as ChronoDuration;
 use warden_core::{Actor, Clock, Decision, Incident, Timestamp};
 use warden_detect::{Direction, gate};
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, Progress,
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, GateEvaluator,
+    GateVerdict, Progress,
 };
 use warden_runbook::{Outcome, Phase, Runbook, StepKind, catalog};
 
@@ -86,7 +87,48 @@ fn problem_over(week: &Week, runbook: &str) -> Timestamp {
     }
 }
 
-/// The series behind a gate check, and the threshold direction that passes.
+/// Gates judged by Warden on the replayed week, through the executor's gate interface — the
+/// same path the daemon takes with Prometheus.
+pub struct ReplayedGates {
+    /// The week's series.
+    pub series: std::collections::BTreeMap<&'static str, Vec<warden_detect::Sample>>,
+    /// The replay clock.
+    pub clock: Arc<warden_core::ManualClock>,
+}
+
+impl GateEvaluator for ReplayedGates {
+    fn evaluate<'a>(
+        &'a self,
+        _incident: &'a Incident,
+        gate_step: &'a warden_runbook::Gate,
+    ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
+        Box::pin(async move {
+            let Some(series) = series_for(&gate_step.check) else {
+                return Ok(None);
+            };
+            let (direction, threshold) = match (gate_step.below, gate_step.above) {
+                (Some(below), _) => (Direction::Below, below),
+                (_, Some(above)) => (Direction::Above, above),
+                // metrics_recovered: accuracy back within tolerance of the 0.08 baseline.
+                _ => (Direction::Below, 0.10),
+            };
+            let verdict = gate::evaluate(
+                &self.series[series],
+                direction,
+                threshold,
+                gate_step.hold_for,
+                Duration::from_secs(15 * 60),
+                self.clock.now(),
+            );
+            Ok(Some(GateVerdict {
+                passed: verdict.passed,
+                explanation: format!("replayed {series} series: {}", verdict.explanation),
+            }))
+        })
+    }
+}
+
+/// The series behind a gate check.
 fn series_for(check: &str) -> Option<&'static str> {
     match check {
         "latency_p95_ms" => Some("latency_p95_ms"),
@@ -122,39 +164,11 @@ pub async fn respond(
             continue;
         }
         if let StepKind::Gate(gate_step) = &step.kind {
-            if let Some(series) = series_for(&gate_step.check) {
-                let (direction, threshold) = match (gate_step.below, gate_step.above) {
-                    (Some(below), _) => (Direction::Below, below),
-                    (_, Some(above)) => (Direction::Above, above),
-                    // metrics_recovered: accuracy back within tolerance of the 0.08 baseline.
-                    _ => (Direction::Below, 0.10),
-                };
-                let verdict = gate::evaluate(
-                    &week.series[series],
-                    direction,
-                    threshold,
-                    gate_step.hold_for,
-                    Duration::from_secs(15 * 60),
-                    now,
-                );
-                if verdict.passed {
-                    let note = format!(
-                        "evaluated on the replayed {series} series: {}",
-                        verdict.explanation
-                    );
-                    executor
-                        .complete_step(
-                            &incident.id,
-                            runbook,
-                            step_id,
-                            Outcome::Passed,
-                            Actor::System,
-                            &note,
-                        )
-                        .await
-                        .map_err(Failure::runtime)?;
-                }
-            } else if over {
+            // Gates with a series are Warden's (ReplayedGates); the responder checks the rest.
+            if series_for(&gate_step.check).is_some() {
+                continue;
+            }
+            if over {
                 executor
                     .complete_step(
                         &incident.id,
