@@ -141,7 +141,13 @@ cmd_install() {
 # pid and start time are recorded, so `down` stops exactly what `up` started and never a
 # process that merely reused the pid.
 
-proc_start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+# Field 22 of /proc/PID/stat, counted after the parenthesised command name: servers that
+# retitle themselves (Airflow's "airflow api_server -- …") put spaces in that name.
+proc_start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  awk '{print $20}' <<<"${stat##*) }"
+}
 
 spawn() { # spawn COMPONENT LOGFILE CMD… — runs CMD in a new session, records its pid
   local comp=$1 logfile=$2
