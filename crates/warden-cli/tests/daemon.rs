@@ -31,6 +31,18 @@ fn write_config(dir: &Path) {
     .unwrap();
 }
 
+/// Adds a Prometheus connector (if given) and `extra` top-level YAML to the test config.
+fn extend_config(dir: &Path, prometheus: Option<&str>, extra: &str) {
+    let mut config = std::fs::read_to_string(dir.join("warden.yaml")).unwrap();
+    if let Some(url) = prometheus {
+        config = config.replace(
+            "connectors:\n",
+            &format!("connectors:\n  prometheus:\n    url: {url}\n"),
+        );
+    }
+    std::fs::write(dir.join("warden.yaml"), format!("{config}{extra}")).unwrap();
+}
+
 fn start(dir: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_warden"))
         .args([
@@ -320,14 +332,13 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
     let (hook_url, deliveries) = counting_receiver().await;
     std::fs::create_dir(dir.path().join("runbooks")).unwrap();
     std::fs::write(dir.path().join("runbooks/paging.yaml"), PAGING_RUNBOOK).unwrap();
-    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
-    std::fs::write(
-        dir.path().join("warden.yaml"),
-        format!(
-            "{config}runbooks:\n  paths: [runbooks]\nnotifications:\n  - {{name: oncall, kind: webhook, url: \"{hook_url}\"}}\n"
+    extend_config(
+        dir.path(),
+        None,
+        &format!(
+            "runbooks:\n  paths: [runbooks]\nnotifications:\n  - {{name: oncall, kind: webhook, url: \"{hook_url}\"}}\n"
         ),
-    )
-    .unwrap();
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -427,21 +438,14 @@ async fn scheduled_promql_detectors_open_incidents_from_real_prometheus() {
     };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
-    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
-    let config = config.replace(
-        "connectors:\n",
-        &format!("connectors:\n  prometheus:\n    url: {prometheus}\n"),
-    );
-    std::fs::write(
-        dir.path().join("warden.yaml"),
-        format!(
-            "{config}detectors:\n  - {{name: p95-high, kind: promql_threshold, runbook: serving-latency, \
+    extend_config(
+        dir.path(),
+        Some(&prometheus),
+        "detectors:\n  - {name: p95-high, kind: promql_threshold, runbook: serving-latency, \
              target: service/mlops/demand-forecast, query: \"vector(420)\", above: 200, for: 0s, every: 200ms, \
-             severity: critical}}\n  - {{name: broken, kind: promql_threshold, runbook: serving-latency, \
-             target: service/mlops/other, query: \"rate(\", above: 1, every: 200ms}}\n"
-        ),
-    )
-    .unwrap();
+             severity: critical}\n  - {name: broken, kind: promql_threshold, runbook: serving-latency, \
+             target: service/mlops/other, query: \"rate(\", above: 1, every: 200ms}\n",
+    );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(dir.path(), port);
@@ -508,17 +512,12 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
     };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
-    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap();
-    let config = config.replace(
-        "connectors:\n",
-        &format!("connectors:\n  prometheus:\n    url: {prometheus}\n"),
-    );
     // Constant series: p95 at 120 ms holds for any window; the error rate at 2% never does.
-    std::fs::write(
-        dir.path().join("warden.yaml"),
-        format!("{config}gate_queries:\n  latency_p95_ms: \"vector(120)\"\n  error_rate: \"vector(0.02)\"\n"),
-    )
-    .unwrap();
+    extend_config(
+        dir.path(),
+        Some(&prometheus),
+        "gate_queries:\n  latency_p95_ms: \"vector(120)\"\n  error_rate: \"vector(0.02)\"\n",
+    );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(dir.path(), port);

@@ -316,7 +316,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     record
                 }
                 Gate::Go => {
-                    self.run_step(&incident, step, record, &approvals, &mut progress)
+                    self.run_step(&incident, runbook, step, record, &approvals, &mut progress)
                         .await?
                 }
             };
@@ -330,6 +330,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
     async fn run_step(
         &self,
         incident: &Incident,
+        runbook: &Runbook,
         step: &Step,
         record: ActionRecord,
         approvals: &[warden_core::Approval],
@@ -343,7 +344,16 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             match evaluator.evaluate(incident, gate).await {
                 Ok(Some(verdict)) if verdict.passed => {
                     let note = format!("evaluated from the data: {}", verdict.explanation);
-                    let done = self.complete_gate(&incident.id, &step.id, &note).await?;
+                    let done = self
+                        .complete_step(
+                            &incident.id,
+                            runbook,
+                            &step.id,
+                            Outcome::Passed,
+                            Actor::System,
+                            &note,
+                        )
+                        .await?;
                     progress.executed.push(step.id.clone());
                     return Ok(done);
                 }
@@ -590,36 +600,6 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             }
         }
         Ok(state)
-    }
-
-    /// Records a gate Warden judged from data as passed, on the timeline as Warden.
-    async fn complete_gate(
-        &self,
-        id: &IncidentId,
-        step_id: &str,
-        note: &str,
-    ) -> Result<ActionRecord, EngineError> {
-        let record = self
-            .manager
-            .store()
-            .claim_action(id, step_id, self.manager.clock().now())
-            .await?;
-        if record.status.is_final() {
-            return Ok(record);
-        }
-        let result = format!("passed by warden: {note}");
-        let record = self
-            .finish(record, ActionStatus::Succeeded, result.clone())
-            .await?;
-        self.manager
-            .note(
-                id,
-                Actor::System,
-                &format!("step {step_id} {result}"),
-                &format!("gate:{step_id}"),
-            )
-            .await?;
-        Ok(record)
     }
 
     /// A responder records the outcome of a step Warden cannot do itself: a checklist item
