@@ -1,0 +1,114 @@
+//! Sorting `f64` by radix: the bits of a float, with the sign handled, order like unsigned
+//! integers, so four 16-bit counting passes sort a million values in a few milliseconds.
+
+/// Maps a float to a `u64` whose unsigned order is the float's total order.
+#[inline]
+fn to_key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+#[inline]
+fn from_key(key: u64) -> f64 {
+    let bits = if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    };
+    f64::from_bits(bits)
+}
+
+const RADIX_BITS: u32 = 16;
+const BUCKETS: usize = 1 << RADIX_BITS;
+const PASSES: usize = 4;
+/// Below this a comparison sort wins: the radix histograms alone are 2 MiB to clear.
+const RADIX_MIN_LEN: usize = 4096;
+
+/// Sorts values ascending in place. NaN must have been removed by the caller (NaN is
+/// "missing" throughout Warden and never reaches a test); `-0.0` sorts before `0.0`.
+pub fn sort_f64(values: &mut [f64]) {
+    if values.len() < RADIX_MIN_LEN {
+        values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    let mut keys: Vec<u64> = values.iter().map(|v| to_key(*v)).collect();
+    let mut histograms = vec![0usize; BUCKETS * PASSES];
+    for key in &keys {
+        for pass in 0..PASSES {
+            let digit = ((key >> (pass as u32 * RADIX_BITS)) as usize) & (BUCKETS - 1);
+            histograms[pass * BUCKETS + digit] += 1;
+        }
+    }
+    let mut scratch = vec![0u64; keys.len()];
+    for pass in 0..PASSES {
+        let histogram = &mut histograms[pass * BUCKETS..(pass + 1) * BUCKETS];
+        // A pass where every key has the same digit would only copy: skip it.
+        if histogram.contains(&keys.len()) {
+            continue;
+        }
+        let mut offset = 0;
+        for count in histogram.iter_mut() {
+            let here = *count;
+            *count = offset;
+            offset += here;
+        }
+        let shift = pass as u32 * RADIX_BITS;
+        for key in &keys {
+            let digit = ((key >> shift) as usize) & (BUCKETS - 1);
+            scratch[histogram[digit]] = *key;
+            histogram[digit] += 1;
+        }
+        std::mem::swap(&mut keys, &mut scratch);
+    }
+    for (value, key) in values.iter_mut().zip(&keys) {
+        *value = from_key(*key);
+    }
+}
+
+/// The values without NaN, sorted.
+pub fn sorted_finite(values: &[f64]) -> Vec<f64> {
+    let mut kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    sort_f64(&mut kept);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((*seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e6
+    }
+
+    #[test]
+    fn radix_sort_agrees_with_a_comparison_sort() {
+        let mut seed = 7;
+        let mut values: Vec<f64> = (0..50_000).map(|_| lcg(&mut seed)).collect();
+        values.extend([0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, 1e-300, -1e-300]);
+        let mut expected = values.clone();
+        expected.sort_by(f64::total_cmp);
+        sort_f64(&mut values);
+        assert_eq!(
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn constant_and_small_inputs_sort() {
+        let mut constant = vec![3.5; 10_000];
+        sort_f64(&mut constant);
+        assert!(constant.iter().all(|v| *v == 3.5));
+        let mut small = vec![2.0, -1.0, 0.5];
+        sort_f64(&mut small);
+        assert_eq!(small, vec![-1.0, 0.5, 2.0]);
+        assert_eq!(sorted_finite(&[f64::NAN, 1.0, -1.0]), vec![-1.0, 1.0]);
+    }
+}
