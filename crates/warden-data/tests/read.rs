@@ -1,0 +1,244 @@
+//! Reading real files: Parquet written by Arrow, CSV and JSON lines with inferred types,
+//! date-partitioned directories, and every kind of bad input named precisely.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use warden_data::write::write_parquet;
+use warden_data::{Column, ColumnKind, ColumnValues, DataError, Dataset, S3Settings};
+
+fn sample_columns(offset: f64) -> Vec<Column> {
+    vec![
+        Column {
+            name: "amount".into(),
+            values: ColumnValues::Numeric(vec![1.0 + offset, f64::NAN, 3.0 + offset]),
+        },
+        Column {
+            name: "region".into(),
+            values: ColumnValues::Categorical {
+                codes: vec![0, 1, 0],
+                levels: vec!["north".into(), "south".into()],
+            },
+        },
+        Column {
+            name: "ts".into(),
+            values: ColumnValues::Timestamp(vec![0, 86_400_000, 172_800_000]),
+        },
+    ]
+}
+
+fn write_partitions(root: &Path) {
+    for (day, offset) in [("2026-11-23", 0.0), ("2026-11-24", 10.0)] {
+        std::fs::create_dir_all(root.join(day)).unwrap();
+        write_parquet(
+            &root.join(day).join("part-0.parquet"),
+            &sample_columns(offset),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn parquet_partitions_read_back_row_aligned() {
+    let root = tempfile::tempdir().unwrap();
+    write_partitions(root.path());
+    let dataset = Dataset::open(root.path().to_str().unwrap()).unwrap();
+    assert_eq!(dataset.rows(), 6);
+    assert_eq!(dataset.files().len(), 2);
+    let kinds: Vec<_> = dataset
+        .fields()
+        .iter()
+        .map(|f| (f.name.as_str(), f.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("amount", Some(ColumnKind::Numeric)),
+            ("region", Some(ColumnKind::Categorical)),
+            ("ts", Some(ColumnKind::Timestamp))
+        ]
+    );
+    let amount = dataset.read_column("amount", ColumnKind::Numeric).unwrap();
+    let ColumnValues::Numeric(values) = &amount.values else {
+        panic!("numeric")
+    };
+    assert_eq!(values[0], 1.0);
+    assert!(values[1].is_nan());
+    assert_eq!(values[5], 13.0);
+    let region = dataset
+        .read_column("region", ColumnKind::Categorical)
+        .unwrap();
+    let ColumnValues::Categorical { codes, levels } = &region.values else {
+        panic!("categorical")
+    };
+    assert_eq!(levels, &vec!["north".to_string(), "south".to_string()]);
+    assert_eq!(codes, &vec![0, 1, 0, 0, 1, 0]);
+    let ts = dataset.read_column("ts", ColumnKind::Timestamp).unwrap();
+    assert_eq!(
+        ts.values,
+        ColumnValues::Timestamp(vec![0, 86_400_000, 172_800_000, 0, 86_400_000, 172_800_000])
+    );
+}
+
+#[test]
+fn csv_and_json_lines_infer_types_and_parse_times() {
+    let root = tempfile::tempdir().unwrap();
+    let csv = root.path().join("logs.csv");
+    std::fs::write(&csv, "ts,store_id,prediction,model_version\n2026-11-24T10:00:00Z,7,12.5,v1\n2026-11-24T11:00:00Z,8,,v2\n")
+        .unwrap();
+    let dataset = Dataset::open(csv.to_str().unwrap()).unwrap();
+    let field = |name: &str| dataset.field(name).unwrap().kind;
+    assert_eq!(field("prediction"), Some(ColumnKind::Numeric));
+    assert_eq!(field("model_version"), Some(ColumnKind::Categorical));
+    assert_eq!(field("ts"), Some(ColumnKind::Timestamp));
+    // An integer id read as categorical on request (the --categorical override).
+    let stores = dataset
+        .read_column("store_id", ColumnKind::Categorical)
+        .unwrap();
+    assert_eq!(
+        stores.values,
+        ColumnValues::Categorical {
+            codes: vec![0, 1],
+            levels: vec!["7".into(), "8".into()]
+        }
+    );
+
+    let jsonl = root.path().join("logs.jsonl");
+    std::fs::write(&jsonl, "{\"ts\": \"2026-11-24T10:00:00Z\", \"y\": 1.5}\n{\"ts\": \"2026-11-24 12:00:00\", \"y\": 2}\n")
+        .unwrap();
+    let dataset = Dataset::open(jsonl.to_str().unwrap()).unwrap();
+    assert_eq!(dataset.rows(), 2);
+    let ts = dataset.read_column("ts", ColumnKind::Timestamp).unwrap();
+    let ColumnValues::Timestamp(values) = ts.values else {
+        panic!("timestamps")
+    };
+    assert_eq!(values[1] - values[0], 2 * 3_600_000);
+}
+
+#[test]
+fn corrupt_parquet_names_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("broken.parquet");
+    std::fs::write(&path, b"PAR1 this is not really parquet").unwrap();
+    let error = Dataset::open(path.to_str().unwrap()).unwrap_err();
+    assert!(matches!(error, DataError::Corrupt { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("broken.parquet") && message.contains("not a valid Parquet file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_column_lists_the_columns_that_exist() {
+    let root = tempfile::tempdir().unwrap();
+    write_partitions(root.path());
+    let dataset = Dataset::open(root.path().to_str().unwrap()).unwrap();
+    let message = dataset
+        .read_column("price", ColumnKind::Numeric)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("no column `price`") && message.contains("amount, region, ts"),
+        "{message}"
+    );
+}
+
+#[test]
+fn text_that_is_not_numeric_is_a_named_error() {
+    let root = tempfile::tempdir().unwrap();
+    let csv = root.path().join("mixed.csv");
+    std::fs::write(&csv, "amount\nabc\n").unwrap();
+    let dataset = Dataset::open(csv.to_str().unwrap()).unwrap();
+    let message = dataset
+        .read_column("amount", ColumnKind::Numeric)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("mixed.csv")
+            && message.contains("`amount`")
+            && message.contains("not numeric"),
+        "{message}"
+    );
+}
+
+#[test]
+fn files_disagreeing_on_a_type_are_named() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.csv"), "x\n1\n2\n").unwrap();
+    std::fs::write(root.path().join("b.csv"), "x\nred\nblue\n").unwrap();
+    let message = Dataset::open(root.path().to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("a.csv") && message.contains("b.csv") && message.contains("`x`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_glob_selects_files() {
+    let root = tempfile::tempdir().unwrap();
+    write_partitions(root.path());
+    let pattern = format!("{}/2026-11-24/*.parquet", root.path().display());
+    let dataset = Dataset::open(&pattern).unwrap();
+    assert_eq!(dataset.files().len(), 1);
+    assert_eq!(dataset.rows(), 3);
+}
+
+fn moto_settings(url: &str) -> S3Settings {
+    S3Settings {
+        endpoint: Some(url.to_string()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_prefixes_read_like_directories() {
+    let Some(url) = warden_testkit::stack::require("S3_URL") else {
+        return;
+    };
+    let bucket = format!("warden-data-{}", std::process::id());
+    let client = reqwest::Client::new();
+    let created = client.put(format!("{url}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+    let root = tempfile::tempdir().unwrap();
+    write_partitions(root.path());
+    for day in ["2026-11-23", "2026-11-24"] {
+        let body = std::fs::read(root.path().join(day).join("part-0.parquet")).unwrap();
+        let put = client
+            .put(format!("{url}/{bucket}/logs/{day}/part-0.parquet"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "{}", put.status());
+    }
+    let settings = moto_settings(&url);
+    let location = format!("s3://{bucket}/logs/");
+    let dataset = tokio::task::spawn_blocking(move || Dataset::open_with(&location, &settings))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dataset.rows(), 6);
+    assert_eq!(
+        dataset.files()[1].display,
+        format!("s3://{bucket}/logs/2026-11-24/part-0.parquet")
+    );
+    let amount = dataset.read_column("amount", ColumnKind::Numeric).unwrap();
+    assert_eq!(amount.len(), 6);
+
+    let settings = moto_settings(&url);
+    let missing = "s3://no-such-bucket-warden/logs/".to_string();
+    let error = tokio::task::spawn_blocking(move || Dataset::open_with(&missing, &settings))
+        .await
+        .unwrap()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("s3://no-such-bucket-warden/logs/"),
+        "{message}"
+    );
+}
