@@ -139,24 +139,24 @@ pub fn generate(
     let cat_50 = zipf(50, 1.0);
     let cat_200 = zipf(200, 1.2);
     let tables: Vec<[Vec<f64>; 4]> = vec![
-        (
+        [
             cumulative(&cat_03),
             cumulative(&cat_03_weekend),
             Vec::new(),
             Vec::new(),
-        ),
-        (
+        ],
+        [
             cumulative(&cat_07),
             Vec::new(),
             cumulative(&cat_07_drift),
             Vec::new(),
-        ),
-        (
+        ],
+        [
             cumulative(&cat_12),
             Vec::new(),
             Vec::new(),
             cumulative(&cat_12_negligible),
-        ),
+        ],
         [cumulative(&cat_50), Vec::new(), Vec::new(), Vec::new()],
         [cumulative(&cat_200), Vec::new(), Vec::new(), Vec::new()],
     ];
