@@ -40,6 +40,7 @@ pub struct Dataset {
     fields: Vec<FieldInfo>,
     file_schemas: Vec<Arc<Schema>>,
     decoded_text: Mutex<HashMap<usize, Arc<Vec<RecordBatch>>>>,
+    column_cache: Option<Mutex<HashMap<(String, ColumnKind), Arc<Column>>>>,
     _downloads: Option<tempfile::TempDir>,
 }
 
@@ -69,6 +70,7 @@ impl Dataset {
             fields: Vec::new(),
             file_schemas: Vec::new(),
             decoded_text: Mutex::new(HashMap::new()),
+            column_cache: None,
             _downloads: downloads,
         };
         let mut first_seen: HashMap<String, (usize, DataType)> = HashMap::new();
@@ -171,9 +173,31 @@ impl Dataset {
             })
     }
 
+    /// Keeps every column read in memory, for callers that read the same columns many times
+    /// (a backtest runs one comparison per window over the same history).
+    pub fn with_column_cache(mut self) -> Self {
+        self.column_cache = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
     /// Reads one column over all files as `kind`. Rows of a file that lacks the column are
     /// missing values, so columns stay row-aligned.
     pub fn read_column(&self, name: &str, kind: ColumnKind) -> Result<Column, DataError> {
+        let Some(cache) = &self.column_cache else {
+            return self.read_column_uncached(name, kind);
+        };
+        let key = (name.to_string(), kind);
+        if let Some(column) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(column.as_ref().clone());
+        }
+        let column = self.read_column_uncached(name, kind)?;
+        if let Ok(mut cache) = cache.lock() {
+            cache.insert(key, Arc::new(column.clone()));
+        }
+        Ok(column)
+    }
+
+    fn read_column_uncached(&self, name: &str, kind: ColumnKind) -> Result<Column, DataError> {
         self.field(name)?;
         let mut builder = ColumnBuilder::new(kind, self.rows());
         for (index, file) in self.files.iter().enumerate() {

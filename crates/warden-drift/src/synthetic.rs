@@ -6,7 +6,7 @@
 use warden_data::{Column, ColumnValues};
 
 /// What differs from the base distribution.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Scenario {
     /// The three real drifts: `num_00` mean +0.25 sd, `num_01` lognormal sigma 0.8 -> 1.0,
     /// `cat_07` level `c7_5` share 0.08 -> 0.20.
@@ -19,6 +19,9 @@ pub struct Scenario {
     pub weekend_effect: bool,
     /// Only rows of region `west` carry the three drifts (with `drift`).
     pub drift_only_in_west: bool,
+    /// A harmless day-level wobble of `num_05`'s mean, in its standard deviations: the kind of
+    /// variation that makes default thresholds alert on quiet days (backtests tune it away).
+    pub num_05_offset: f64,
 }
 
 /// The columns drifted by [`Scenario::drift`].
@@ -179,6 +182,7 @@ pub fn generate(
                 0 => 10.0 + 2.0 * (z + if drift { 0.25 } else { 0.0 }),
                 1 => (z * if drift { 1.0 } else { 0.8 }).exp(),
                 2 => 50.0 + 5.0 * (z + if weekend { 0.5 } else { 0.0 }),
+                5 => 5.0 + 2.0 * (z + scenario.num_05_offset),
                 4 | 8 => 100.0 + 10.0 * (z + if scenario.negligible { 0.02 } else { 0.0 }),
                 i if i % 4 == 1 => (0.5 * z).exp() * i as f64,
                 i if i % 4 == 2 => -(rng.uniform().max(f64::MIN_POSITIVE)).ln() * i as f64,

@@ -15,7 +15,7 @@ use warden_drift::{DriftOptions, DriftReport, Season, Status, run};
 
 const ROWS: usize = 100_000;
 /// Monday 2026-10-26 00:00 UTC: four whole weeks end on Sunday 2026-11-22.
-const MONDAY: i64 = 1_793_059_200_000;
+const MONDAY: i64 = 1_792_972_800_000;
 
 fn write(
     dir: &Path,
