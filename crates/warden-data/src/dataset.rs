@@ -21,6 +21,9 @@ use crate::location::{DataFile, Format, S3Settings, resolve};
 
 const BATCH_ROWS: usize = 65_536;
 
+/// Columns already read, by name and kind.
+type ColumnCache = HashMap<(String, ColumnKind), Arc<Column>>;
+
 /// A column as found in the files, with the kind Warden will analyse it as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldInfo {
@@ -40,7 +43,7 @@ pub struct Dataset {
     fields: Vec<FieldInfo>,
     file_schemas: Vec<Arc<Schema>>,
     decoded_text: Mutex<HashMap<usize, Arc<Vec<RecordBatch>>>>,
-    column_cache: Option<Mutex<HashMap<(String, ColumnKind), Arc<Column>>>>,
+    column_cache: Option<Mutex<ColumnCache>>,
     _downloads: Option<tempfile::TempDir>,
 }
 
