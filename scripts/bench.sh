@@ -3,6 +3,7 @@
 # Results and how to read them: docs/BENCHMARKS.md.
 #
 #   scripts/bench.sh alert-storm [ALERTS] [CONCURRENCY]   10,000 duplicate alerts → incidents
+#   scripts/bench.sh drift [ROWS] [RUNS]                  ROWS reference + ROWS current, Parquet → JSON
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,7 +33,36 @@ YAML
   "$target/release/examples/alert_storm" "http://127.0.0.1:$port" "$pid" "$alerts" "$concurrency"
 }
 
+# Whole-process wall time and peak RSS of `warden drift` on generated Parquet (20 numeric + 5
+# categorical columns, three real drifts). Data is generated once per size and kept in
+# ${WARDEN_BENCH_DATA:-/tmp/warden-bench}; it is never committed.
+drift() {
+  local rows=${1:-1000000} runs=${2:-3} target data
+  cargo build --release -q -p warden-cli --bin warden -p warden-drift --example drift_data
+  target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+  data=${WARDEN_BENCH_DATA:-/tmp/warden-bench}/drift-$rows
+  if [[ ! -f $data/current/part-000.parquet ]]; then
+    "$target/release/examples/drift_data" "$rows" "$data" >&2
+  fi
+  for run in $(seq "$runs"); do
+    python3 - "$target/release/warden" "$data" "$run" <<'PY'
+import json, resource, subprocess, sys, time
+warden, data, run = sys.argv[1:]
+start = time.monotonic()
+result = subprocess.run([warden, "drift", "--reference", f"{data}/reference", "--current", f"{data}/current",
+                         "--ignore", "region", "--format", "json"], capture_output=True)
+wall = time.monotonic() - start
+rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+report = json.loads(result.stdout)
+drifted = [c["name"] for c in report["columns"] if c["drifted"]]
+print(f"run {run}: wall {wall:.3f} s, peak RSS {rss_mb:.0f} MB, exit {result.returncode}, "
+      f"rows {report['summary']['reference']['rows']}+{report['summary']['current']['rows']}, drifted {drifted}")
+PY
+  done
+}
+
 case ${1:-} in
+  drift) shift; drift "$@" ;;
   alert-storm) shift; alert_storm "$@" ;;
   *) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::output::Format;
+use crate::output::OutputFormat;
 
 /// Warden: MLOps incident runbooks, made executable.
 #[derive(Debug, Parser)]
@@ -15,9 +15,10 @@ use crate::output::Format;
                         Example:\n  warden config check warden.yaml --connect"
 )]
 pub struct Cli {
-    /// Output format: `text` for people, `json` for scripts (stable fields, see docs/CLI.md).
+    /// Output format: `text` for people, `json` for scripts (stable fields, see docs/CLI.md),
+    /// `html` for the drift report.
     #[arg(long, global = true, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: OutputFormat,
 
     /// The command to run.
     #[command(subcommand)]
@@ -89,6 +90,17 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentsCommand,
     },
+    /// Compare data with a reference: per-column drift decisions that need significance and
+    /// an effect above a calibrated threshold; profiles and backtests.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Exit codes: 0 no drift, 1 drift found, 2 bad input.\n\nExamples:\n  \
+                      warden drift --reference ref.parquet --current prediction-logs/\n  \
+                      warden drift --reference ref.parquet --current logs/2026-11-21/ --seasonal day-of-week\n  \
+                      warden drift --current prediction-logs/ --reference-window 28d --window 1d --format html > drift.html\n  \
+                      warden drift --reference s3://ml-logs/ref/ --current s3://ml-logs/prediction-logs/2026-11-24/ --segment store_id"
+    )]
+    Drift(Box<crate::commands::drift::DriftArgs>),
     /// Feed alerts to Warden without the daemon.
     #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
     Alerts {

@@ -36,7 +36,7 @@ fn exit_quietly_on_closed_pipe() {
 fn main() -> std::process::ExitCode {
     exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
-    let format = cli.format;
+    let format = cli.format.plain();
     let result = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,12 +57,26 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<exit::Code, Failure> {
+    let requested = cli.format;
+    if let Command::Drift(args) = cli.command {
+        // The statistics run on their own threads; the async runtime only waits.
+        return tokio::task::spawn_blocking(move || commands::drift::run(requested, args))
+            .await
+            .map_err(|err| Failure::runtime(anyhow::anyhow!("drift worker failed: {err}")))?;
+    }
+    if requested == output::OutputFormat::Html {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--format html is only available for `warden drift`"
+        )));
+    }
+    let format = requested.plain();
     match cli.command {
+        Command::Drift(_) => Ok(exit::Code::Ok),
         Command::Up {
             config,
             listen,
             advance_every,
-        } => commands::up::run(cli.format, &config, listen, advance_every).await,
+        } => commands::up::run(format, &config, listen, advance_every).await,
         Command::Demo {
             out,
             hour_ms,
@@ -75,25 +89,23 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
                 listen,
                 seed,
             };
-            demo::run(cli.format, options).await
+            demo::run(format, options).await
         }
         Command::Config { command } => match command {
-            ConfigCommand::Check(args) => commands::config_check::run(cli.format, args).await,
-            ConfigCommand::Example => commands::config_example::run(cli.format),
+            ConfigCommand::Check(args) => commands::config_check::run(format, args).await,
+            ConfigCommand::Example => commands::config_example::run(format),
         },
         Command::Runbooks { command } => match command {
-            RunbooksCommand::List(source) => commands::runbooks::list(cli.format, &source),
-            RunbooksCommand::Show { id, source } => {
-                commands::runbooks::show(cli.format, &id, &source)
-            }
-            RunbooksCommand::Lint { paths } => commands::runbooks::lint(cli.format, &paths),
+            RunbooksCommand::List(source) => commands::runbooks::list(format, &source),
+            RunbooksCommand::Show { id, source } => commands::runbooks::show(format, &id, &source),
+            RunbooksCommand::Lint { paths } => commands::runbooks::lint(format, &paths),
         },
         Command::Incidents { config, command } => {
-            commands::incidents::run(cli.format, &config, command).await
+            commands::incidents::run(format, &config, command).await
         }
         Command::Alerts { config, command } => match command {
             AlertsCommand::Ingest { file } => {
-                commands::alerts::ingest(cli.format, &config, &file).await
+                commands::alerts::ingest(format, &config, &file).await
             }
         },
     }

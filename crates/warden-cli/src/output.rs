@@ -18,6 +18,27 @@ pub enum Format {
     Json,
 }
 
+/// The `--format` flag: [`Format`] plus the HTML report of `warden drift`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON document on stdout, stable fields.
+    Json,
+    /// A self-contained HTML report (`warden drift` only).
+    Html,
+}
+
+impl OutputFormat {
+    /// The format for commands without an HTML report (errors print as text).
+    pub fn plain(self) -> Format {
+        match self {
+            Self::Json => Format::Json,
+            Self::Text | Self::Html => Format::Text,
+        }
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod config_check;
 pub mod config_example;
 pub mod context;
+pub mod drift;
 pub mod incidents;
 pub mod runbooks;
 pub mod up;
