@@ -1,5 +1,6 @@
 //! Sorting `f64` by radix: the bits of a float, with the sign handled, order like unsigned
-//! integers, so four 16-bit counting passes sort a million values in a few milliseconds.
+//! integers, so six 11-bit counting passes (2048 buckets stay in L1/L2; 65536 would not) sort a
+//! million values in a few milliseconds.
 
 /// Maps a float to a `u64` whose unsigned order is the float's total order.
 #[inline]
@@ -22,10 +23,10 @@ fn from_key(key: u64) -> f64 {
     f64::from_bits(bits)
 }
 
-const RADIX_BITS: u32 = 16;
+const RADIX_BITS: u32 = 11;
 const BUCKETS: usize = 1 << RADIX_BITS;
-const PASSES: usize = 4;
-/// Below this a comparison sort wins: the radix histograms alone are 2 MiB to clear.
+const PASSES: usize = 6;
+/// Below this a comparison sort wins: the histograms and scratch buffer cost more than they save.
 const RADIX_MIN_LEN: usize = 4096;
 
 /// Sorts values ascending in place. NaN must have been removed by the caller (NaN is
