@@ -219,7 +219,8 @@ fn category_chart(out: &mut String, labels: &[String], reference: &[f64], curren
         .copied()
         .fold(0.0f64, f64::max)
         .max(1e-12);
-    let scale = (CHART_WIDTH - label_width - 60.0) / top;
+    // Room on the right for the "30.0% → 26.1%" label of the longest bar.
+    let scale = (CHART_WIDTH - label_width - 110.0) / top;
     let _ = write!(
         out,
         "<svg viewBox=\"0 0 {CHART_WIDTH} {height}\" class=\"chart\" role=\"img\">"
