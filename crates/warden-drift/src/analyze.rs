@@ -294,7 +294,10 @@ fn pending(name: &str, kind: &'static str, role: &'static str) -> ColumnReport {
 
 /// A column that is reported but not tested.
 pub fn skipped(name: &str, kind: &'static str, role: &'static str, reason: String) -> ColumnReport {
-    let mut report = pending(name, kind, role);
+    mark_skipped(pending(name, kind, role), reason)
+}
+
+fn mark_skipped(mut report: ColumnReport, reason: String) -> ColumnReport {
     report.status = Status::Skipped;
     report.reason = format!("skipped: {reason}");
     report
@@ -318,9 +321,7 @@ pub fn numeric(
     report.null_share_cur = current.null_share();
     null_hint(&mut report);
     if let Some(reason) = too_few(reference.count, current.count, min_rows) {
-        report.status = Status::Skipped;
-        report.reason = format!("skipped: {reason}");
-        return report;
+        return mark_skipped(report, reason);
     }
     let found = distances(&reference.sorted, &current.sorted);
     let effect = normalized(found.wasserstein, reference.std);
@@ -520,9 +521,7 @@ pub fn categorical(
     report.vanished_categories = vanished;
 
     if let Some(reason) = too_few(n_ref, n_cur, min_rows) {
-        report.status = Status::Skipped;
-        report.reason = format!("skipped: {reason}");
-        return report;
+        return mark_skipped(report, reason);
     }
     let bucketed = bucket_rare(&ref_counts, &cur_counts);
     let test = chi_square_homogeneity(&bucketed.reference, &bucketed.current);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use warden_data::{ColumnKind, ColumnValues, Dataset, NULL_TIMESTAMP};
 
 use crate::DriftError;
-use crate::engine::{Reference, Rows, Side, run, timestamp_column};
+use crate::engine::{Reference, Rows, Side, rfc3339, run, timestamp_column};
 use crate::options::{DriftOptions, Thresholds};
 use crate::report::Status;
 
@@ -297,31 +297,18 @@ pub fn backtest(
     let scores = score(&windows, &floors, options.alpha);
     Ok(BacktestReport {
         history: location,
-        window: warden_format_duration(options.window_ms),
-        reference_window: warden_format_duration(reference_window),
+        window: format_window(options.window_ms),
+        reference_window: format_window(reference_window),
         windows,
         scores,
         tuning: None,
     })
 }
 
-fn warden_format_duration(ms: i64) -> String {
-    const DAY: i64 = 86_400_000;
-    const HOUR: i64 = 3_600_000;
-    if ms % DAY == 0 {
-        format!("{}d", ms / DAY)
-    } else if ms % HOUR == 0 {
-        format!("{}h", ms / HOUR)
-    } else {
-        format!("{}ms", ms)
-    }
-}
-
-fn rfc3339(epoch_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(epoch_ms).map_or_else(
-        || epoch_ms.to_string(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
+fn format_window(ms: i64) -> String {
+    warden_core::format_duration(std::time::Duration::from_millis(
+        u64::try_from(ms).unwrap_or(0),
+    ))
 }
 
 /// Drift if the window overlaps a drift period; no drift if it lies inside a no-drift period;
@@ -356,23 +343,30 @@ impl Floors {
         }
     }
 
+    fn of_name(&self, name: &str, categorical: bool) -> f64 {
+        self.columns.get(name).copied().unwrap_or(if categorical {
+            self.categorical
+        } else {
+            self.numeric
+        })
+    }
+
     fn of(&self, column: &ColumnOutcome) -> f64 {
-        self.columns
-            .get(&column.name)
-            .copied()
-            .unwrap_or(if column.categorical {
-                self.categorical
-            } else {
-                self.numeric
-            })
+        self.of_name(&column.name, column.categorical)
     }
 }
 
+/// The detector's rule re-applied with other minimum effects.
+fn column_drifts(column: &ColumnOutcome, floors: &Floors, alpha: f64) -> bool {
+    let threshold = floors.of(column).max(column.calibrated.unwrap_or(0.0));
+    !column.seasonal && column.p_value_adjusted < alpha && column.effect > threshold
+}
+
 fn alerts(window: &WindowOutcome, floors: &Floors, alpha: f64) -> bool {
-    window.columns.iter().any(|c| {
-        let threshold = floors.of(c).max(c.calibrated.unwrap_or(0.0));
-        !c.seasonal && c.p_value_adjusted < alpha && c.effect > threshold
-    })
+    window
+        .columns
+        .iter()
+        .any(|c| column_drifts(c, floors, alpha))
 }
 
 fn score(windows: &[WindowOutcome], floors: &Floors, alpha: f64) -> Scores {
@@ -407,15 +401,21 @@ pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
     let mut floors = Floors::from_options(options);
     let mut changes: BTreeMap<String, Change> = BTreeMap::new();
     let alpha = options.alpha;
+    let columns: BTreeMap<String, bool> = report
+        .windows
+        .iter()
+        .flat_map(|w| w.columns.iter().map(|c| (c.name.clone(), c.categorical)))
+        .collect();
+    let no_drift_windows = report
+        .windows
+        .iter()
+        .filter(|w| w.label == "no_drift")
+        .count();
     let mut current = score(&report.windows, &floors, alpha);
     while current.precision < target {
-        let mut best: Option<(Scores, String, f64, usize, usize)> = None;
-        let names: std::collections::BTreeSet<String> = report
-            .windows
-            .iter()
-            .flat_map(|w| w.columns.iter().map(|c| c.name.clone()))
-            .collect();
-        for name in names {
+        // (scores after, column, new floor, quiet windows above the old floor, largest quiet effect)
+        let mut best: Option<(Scores, &str, f64, usize, f64)> = None;
+        for (name, categorical) in &columns {
             let quiet_effects: Vec<f64> = report
                 .windows
                 .iter()
@@ -423,25 +423,14 @@ pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
                 .flat_map(|w| {
                     w.columns
                         .iter()
-                        .filter(|c| c.name == name && c.p_value_adjusted < alpha && !c.seasonal)
+                        .filter(|c| &c.name == name && c.p_value_adjusted < alpha && !c.seasonal)
                 })
                 .map(|c| c.effect)
                 .collect();
             let Some(max_quiet) = quiet_effects.iter().copied().reduce(f64::max) else {
                 continue;
             };
-            let floor_now = floors.columns.get(&name).copied().unwrap_or_else(|| {
-                let categorical = report
-                    .windows
-                    .iter()
-                    .flat_map(|w| &w.columns)
-                    .any(|c| c.name == name && c.categorical);
-                if categorical {
-                    floors.categorical
-                } else {
-                    floors.numeric
-                }
-            });
+            let floor_now = floors.of_name(name, *categorical);
             if max_quiet < floor_now {
                 continue;
             }
@@ -454,60 +443,31 @@ pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
                 continue;
             }
             let quiet_alerts = quiet_effects.iter().filter(|e| **e > floor_now).count();
-            let better = match &best {
-                None => true,
-                Some((s, ..)) => {
-                    (trial_score.recall, trial_score.precision) > (s.recall, s.precision)
-                }
-            };
+            let better = best.as_ref().is_none_or(|(s, ..)| {
+                (trial_score.recall, trial_score.precision) > (s.recall, s.precision)
+            });
             if better {
-                best = Some((
-                    trial_score,
-                    name.clone(),
-                    raised,
-                    quiet_alerts,
-                    quiet_effects.len(),
-                ));
+                best = Some((trial_score, name, raised, quiet_alerts, max_quiet));
             }
         }
-        let Some((scores, name, raised, quiet_alerts, _)) = best else {
+        let Some((scores, name, raised, quiet_alerts, max_quiet)) = best else {
             break;
         };
-        let before = changes.get(&name).map_or_else(
-            || {
-                floors.columns.get(&name).copied().unwrap_or_else(|| {
-                    let categorical = report
-                        .windows
-                        .iter()
-                        .flat_map(|w| &w.columns)
-                        .any(|c| c.name == name && c.categorical);
-                    if categorical {
-                        floors.categorical
-                    } else {
-                        floors.numeric
-                    }
-                })
-            },
-            |c| c.before,
-        );
-        let no_drift_windows = report
-            .windows
-            .iter()
-            .filter(|w| w.label == "no_drift")
-            .count();
+        let before = changes
+            .get(name)
+            .map_or_else(|| floors.of_name(name, columns[name]), |c| c.before);
         changes.insert(
-            name.clone(),
+            name.to_string(),
             Change {
-                column: name.clone(),
+                column: name.to_string(),
                 before,
                 after: raised,
                 reason: format!(
-                    "effect above {before} in {quiet_alerts} of {no_drift_windows} no-drift windows; the largest was {:.4}",
-                    raised / 1.05
+                    "effect above {before} in {quiet_alerts} of {no_drift_windows} no-drift windows; the largest was {max_quiet:.4}"
                 ),
             },
         );
-        floors.columns.insert(name, raised);
+        floors.columns.insert(name.to_string(), raised);
         current = scores;
     }
     let thresholds = Thresholds {
@@ -520,11 +480,7 @@ pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
         window.drifted_columns = window
             .columns
             .iter()
-            .filter(|c| {
-                !c.seasonal
-                    && c.p_value_adjusted < alpha
-                    && c.effect > floors.of(c).max(c.calibrated.unwrap_or(0.0))
-            })
+            .filter(|c| column_drifts(c, &floors, alpha))
             .map(|c| c.name.clone())
             .collect();
     }

@@ -48,6 +48,22 @@ impl Rows {
         }
     }
 
+    /// These rows of a column read whole (moved, not copied, for all rows).
+    pub fn apply(&self, column: Column) -> Column {
+        match self {
+            Self::All => column,
+            Self::Some(rows) => column.select(rows),
+        }
+    }
+
+    /// These rows of a column that is still needed whole afterwards (borrowed for all rows).
+    fn view<'a>(&self, column: &'a Column) -> std::borrow::Cow<'a, Column> {
+        match self {
+            Self::All => std::borrow::Cow::Borrowed(column),
+            Self::Some(rows) => std::borrow::Cow::Owned(column.select(rows)),
+        }
+    }
+
     fn indices(&self, dataset: &Dataset) -> Vec<u32> {
         match self {
             Self::All => (0..dataset.rows() as u32).collect(),
@@ -79,11 +95,7 @@ impl Side {
     }
 
     fn read(&self, name: &str, kind: ColumnKind, rows: &Rows) -> Result<Column, DriftError> {
-        let column = self.dataset.read_column(name, kind)?;
-        Ok(match rows {
-            Rows::All => column,
-            Rows::Some(rows) => column.select(rows),
-        })
+        Ok(rows.apply(self.dataset.read_column(name, kind)?))
     }
 }
 
@@ -192,7 +204,8 @@ fn read_times(dataset: &Dataset, name: &str) -> Result<Vec<i64>, DriftError> {
     }
 }
 
-fn rfc3339(epoch_ms: i64) -> String {
+/// An epoch-millisecond time as RFC 3339 (UTC, seconds).
+pub(crate) fn rfc3339(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms).map_or_else(
         || epoch_ms.to_string(),
         |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -242,13 +255,13 @@ pub fn run(
         plan_columns(reference, current, options, timestamp.as_deref())?;
 
     // Rows: time order for calibration; seasons; segments.
-    let current_times = match &timestamp {
-        Some(name) => Some(select_times(
-            read_times(&current.dataset, name)?,
-            &current.rows,
-        )),
+    let current_times_full = match &timestamp {
+        Some(name) => Some(read_times(&current.dataset, name)?),
         None => None,
     };
+    let current_times = current_times_full
+        .as_deref()
+        .map(|times| select_times(times, &current.rows));
     let mut reference_rows = match reference {
         Reference::Data(side) => Some(order_rows(side, timestamp.as_deref())?),
         Reference::Profile(_) => None,
@@ -396,11 +409,12 @@ pub fn run(
         correction: options.correction.name().to_string(),
         seasonal: options.seasonal.map(|s| s.name().to_string()),
         reference: match reference {
-            Reference::Data(side) => side_summary(
-                side,
-                timestamp.as_deref(),
-                reference_rows.as_ref().map(|r| &r.ordered),
-            )?,
+            Reference::Data(side) => match reference_rows.as_ref() {
+                Some(side_rows) => {
+                    side_summary(side, &side_rows.ordered, side_rows.times.as_deref())
+                }
+                None => side_summary(side, &side.rows, None),
+            },
             Reference::Profile(profile) => SideSummary {
                 location: profile.source.clone(),
                 rows: profile.rows,
@@ -408,7 +422,7 @@ pub fn run(
                 time_range: profile.time_range.clone(),
             },
         },
-        current: side_summary(current, timestamp.as_deref(), None)?,
+        current: side_summary(current, &current.rows, current_times_full.as_deref()),
         inference,
         notes,
     };
@@ -618,9 +632,9 @@ fn plan_columns(
     Ok((plan, reports, inference))
 }
 
-fn select_times(times: Vec<i64>, rows: &Rows) -> Vec<i64> {
+fn select_times(times: &[i64], rows: &Rows) -> Vec<i64> {
     match rows {
-        Rows::All => times,
+        Rows::All => times.to_vec(),
         Rows::Some(rows) => rows.iter().map(|r| times[*r as usize]).collect(),
     }
 }
@@ -767,11 +781,11 @@ enum ReferenceColumn {
     },
 }
 
-fn reference_column(column: Column) -> ReferenceColumn {
+fn reference_column(column: &Column) -> ReferenceColumn {
     let total = column.len();
-    match column.values {
+    match &column.values {
         ColumnValues::Numeric(values) => {
-            let time_ordered: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
+            let time_ordered: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
             let mut sorted = time_ordered.clone();
             warden_stats::sort::sort_f64(&mut sorted);
             ReferenceColumn::Numeric {
@@ -780,9 +794,9 @@ fn reference_column(column: Column) -> ReferenceColumn {
             }
         }
         ColumnValues::Categorical { codes, levels } => {
-            let side = CategoricalSide::from_codes(&codes, &levels);
+            let side = CategoricalSide::from_codes(codes, levels);
             ReferenceColumn::Categorical {
-                time_ordered: codes.into_iter().filter(|c| *c != NULL_CODE).collect(),
+                time_ordered: codes.iter().copied().filter(|c| *c != NULL_CODE).collect(),
                 side,
             }
         }
@@ -857,35 +871,20 @@ fn analyze_column(
     options: &DriftOptions,
 ) -> ColumnOutcome {
     let full_current = current.dataset.read_column(&planned.name, planned.kind)?;
-    let current_column = match &current.rows {
-        Rows::All => full_current.clone(),
-        Rows::Some(rows) => full_current.select(rows),
-    };
+    let current_column = current.rows.view(&full_current);
     match (reference, reference_rows) {
         (Reference::Data(side), Some(side_rows)) => {
             let full_reference = side.dataset.read_column(&planned.name, planned.kind)?;
-            let selected = match &side_rows.ordered {
-                Rows::All => full_reference.clone(),
-                Rows::Some(rows) => full_reference.select(rows),
-            };
-            let report = compare_raw(
-                planned,
-                &reference_column(selected),
-                &current_column,
-                options,
-            );
+            let reference = reference_column(&side_rows.ordered.view(&full_reference));
+            let report = compare_raw(planned, &reference, &current_column, options);
             let segment_reports = segments
                 .iter()
                 .map(|segment| {
-                    let pick = |column: &Column, rows: &Rows| match rows {
-                        Rows::All => column.clone(),
-                        Rows::Some(rows) => column.select(rows),
-                    };
-                    let reference = reference_column(pick(&full_reference, &segment.reference));
+                    let reference = reference_column(&segment.reference.view(&full_reference));
                     compare_raw(
                         planned,
                         &reference,
-                        &pick(&full_current, &segment.current),
+                        &segment.current.view(&full_current),
                         options,
                     )
                 })
@@ -962,7 +961,7 @@ fn seasonal_check(
         if !candidate(report) {
             continue;
         }
-        let reference_column = reference_column(side.read(&planned.name, planned.kind, &slice)?);
+        let reference_column = reference_column(&side.read(&planned.name, planned.kind, &slice)?);
         let current_column = side_current(current, planned)?;
         let check = compare_raw(planned, &reference_column, &current_column, options);
         let still = check.p_value.unwrap_or(1.0) < options.alpha
@@ -994,35 +993,34 @@ fn side_current(current: &Side, planned: &Planned) -> Result<Column, DriftError>
     current.read(&planned.name, planned.kind, &current.rows)
 }
 
-/// The summary of a side with all its rows.
+/// The summary of a side with all its rows (reads its timestamps).
 pub(crate) fn summarize_side(
     side: &Side,
     timestamp: Option<&str>,
 ) -> Result<SideSummary, DriftError> {
-    side_summary(side, timestamp, None)
-}
-
-fn side_summary(
-    side: &Side,
-    timestamp: Option<&str>,
-    rows: Option<&Rows>,
-) -> Result<SideSummary, DriftError> {
-    let rows = rows.unwrap_or(&side.rows);
-    let time_range = match timestamp.filter(|t| side.dataset.field(t).is_ok()) {
-        Some(name) => {
-            let times = select_times(read_times(&side.dataset, name)?, rows);
-            let valid = times.iter().copied().filter(|t| *t != NULL_TIMESTAMP);
-            match (valid.clone().min(), valid.max()) {
-                (Some(first), Some(last)) => Some([rfc3339(first), rfc3339(last)]),
-                _ => None,
-            }
-        }
+    let times = match timestamp.filter(|t| side.dataset.field(t).is_ok()) {
+        Some(name) => Some(read_times(&side.dataset, name)?),
         None => None,
     };
-    Ok(SideSummary {
+    Ok(side_summary(side, &side.rows, times.as_deref()))
+}
+
+/// A side's summary from timestamps already read (aligned with the data set's rows).
+fn side_summary(side: &Side, rows: &Rows, times: Option<&[i64]>) -> SideSummary {
+    let time_range = times.and_then(|times| {
+        let valid: Box<dyn Iterator<Item = i64>> = match rows {
+            Rows::All => Box::new(times.iter().copied()),
+            Rows::Some(rows) => Box::new(rows.iter().map(|r| times[*r as usize])),
+        };
+        let (first, last) = valid
+            .filter(|t| *t != NULL_TIMESTAMP)
+            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        (first <= last).then(|| [rfc3339(first), rfc3339(last)])
+    });
+    SideSummary {
         location: side.label.clone(),
         rows: rows.count(&side.dataset),
         files: side.dataset.files().len(),
         time_range,
-    })
+    }
 }

@@ -14,7 +14,7 @@ use crate::DriftError;
 use crate::analyze::{self, CategoricalSide, NumericSide, ThresholdInputs};
 use crate::engine::{Rows, Side, timestamp_column};
 use crate::options::{DriftOptions, MIN_CALIBRATION_CHUNKS};
-use crate::report::{ColumnReport, Status};
+use crate::report::ColumnReport;
 
 /// Profile file format version.
 pub const PROFILE_FORMAT: u32 = 1;
@@ -116,11 +116,7 @@ impl DriftProfile {
             let Some(kind) = kind.filter(|k| *k != ColumnKind::Timestamp) else {
                 continue;
             };
-            let column = side.dataset.read_column(name, kind)?;
-            let column = match &ordered {
-                Rows::All => column,
-                Rows::Some(rows) => column.select(rows),
-            };
+            let column = ordered.apply(side.dataset.read_column(name, kind)?);
             columns.push(profile_column(column, &field.source_type, kind));
         }
         let summary = crate::engine::summarize_side(side, timestamp.as_deref())?;
@@ -208,16 +204,12 @@ impl DriftProfile {
                     options.min_rows,
                 )
             }
-            _ => {
-                let mut report = analyze::skipped(
-                    name,
-                    kind.name(),
-                    role,
-                    "type differs from the profile's".into(),
-                );
-                report.status = Status::Skipped;
-                report
-            }
+            _ => analyze::skipped(
+                name,
+                kind.name(),
+                role,
+                "type differs from the profile's".into(),
+            ),
         }
     }
 }
