@@ -10,7 +10,7 @@ use warden_data::{Column, ColumnKind, ColumnValues, Dataset, NULL_CODE, NULL_TIM
 
 use crate::DriftError;
 use crate::analyze::{self, CategoricalSide, NumericSide, ThresholdInputs};
-use crate::options::{DriftOptions, Season};
+use crate::options::{DriftOptions, MIN_CALIBRATION_CHUNKS, Season};
 use crate::profile::DriftProfile;
 use crate::report::{
     ColumnReport, DriftReport, Inference, SeasonalCheck, SegmentReport, SideSummary, Status,
@@ -769,85 +769,69 @@ fn threshold_inputs(planned: &Planned, options: &DriftOptions) -> ThresholdInput
     }
 }
 
-/// The reference side of one column, ready for comparisons at any window size.
-enum ReferenceColumn {
-    Numeric {
-        time_ordered: Vec<f64>,
-        side: NumericSide,
-    },
-    Categorical {
-        time_ordered: Vec<u32>,
-        side: CategoricalSide,
-    },
-}
-
-fn reference_column(column: &Column) -> ReferenceColumn {
-    let total = column.len();
-    match &column.values {
-        ColumnValues::Numeric(values) => {
-            let time_ordered: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-            let mut sorted = time_ordered.clone();
-            warden_stats::sort::sort_f64(&mut sorted);
-            ReferenceColumn::Numeric {
-                side: NumericSide::from_sorted(sorted, total),
-                time_ordered,
-            }
-        }
-        ColumnValues::Categorical { codes, levels } => {
-            let side = CategoricalSide::from_codes(codes, levels);
-            ReferenceColumn::Categorical {
-                time_ordered: codes.iter().copied().filter(|c| *c != NULL_CODE).collect(),
-                side,
-            }
-        }
-        ColumnValues::Timestamp(_) => ReferenceColumn::Categorical {
-            time_ordered: Vec::new(),
-            side: CategoricalSide {
-                levels: Vec::new(),
-                counts: Vec::new(),
-                nulls: total,
-            },
-        },
-    }
-}
-
-/// Compares a current column with a raw reference column, calibrating at the current size.
+/// Compares a current column with a raw reference column (rows in time order), calibrating
+/// at the current window's size. The reference keeps a time-ordered copy only when it is big
+/// enough to calibrate — at a million rows each copy costs as much as a sort.
 fn compare_raw(
     planned: &Planned,
-    reference: &ReferenceColumn,
+    reference: &Column,
     current: &Column,
     options: &DriftOptions,
 ) -> ColumnReport {
     let mut inputs = threshold_inputs(planned, options);
-    match (reference, &current.values) {
-        (ReferenceColumn::Numeric { time_ordered, side }, ColumnValues::Numeric(values)) => {
+    let calibrates =
+        |window: usize| window > 0 && reference.len() / window >= MIN_CALIBRATION_CHUNKS;
+    match (&reference.values, &current.values) {
+        (ColumnValues::Numeric(reference_values), ColumnValues::Numeric(values)) => {
             let current_side = NumericSide::from_values(values);
-            inputs.calibrated = analyze::calibrate_numeric(
-                time_ordered,
-                &side.sorted,
-                side.std,
-                current_side.count,
-            );
+            let mut sorted: Vec<f64> = reference_values
+                .iter()
+                .copied()
+                .filter(|v| !v.is_nan())
+                .collect();
+            let time_ordered = calibrates(current_side.count).then(|| sorted.clone());
+            warden_stats::sort::sort_f64(&mut sorted);
+            let side = NumericSide::from_sorted(sorted, reference.len());
+            inputs.calibrated = time_ordered.and_then(|time_ordered| {
+                analyze::calibrate_numeric(
+                    &time_ordered,
+                    &side.sorted,
+                    side.std,
+                    current_side.count,
+                )
+            });
             analyze::numeric(
                 &planned.name,
                 planned.role,
-                side,
+                &side,
                 &current_side,
                 &inputs,
                 options.min_rows,
             )
         }
         (
-            ReferenceColumn::Categorical { time_ordered, side },
+            ColumnValues::Categorical {
+                codes: reference_codes,
+                levels: reference_levels,
+            },
             ColumnValues::Categorical { codes, levels },
         ) => {
+            let side = CategoricalSide::from_codes(reference_codes, reference_levels);
             let current_side = CategoricalSide::from_codes(codes, levels);
             let window = current_side.counts.iter().sum::<u64>() as usize;
-            inputs.calibrated = analyze::calibrate_categorical(time_ordered, &side.counts, window);
+            if calibrates(window) {
+                let time_ordered: Vec<u32> = reference_codes
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != NULL_CODE)
+                    .collect();
+                inputs.calibrated =
+                    analyze::calibrate_categorical(&time_ordered, &side.counts, window);
+            }
             analyze::categorical(
                 &planned.name,
                 planned.role,
-                side,
+                &side,
                 &current_side,
                 &inputs,
                 options.min_rows,
@@ -875,12 +859,12 @@ fn analyze_column(
     match (reference, reference_rows) {
         (Reference::Data(side), Some(side_rows)) => {
             let full_reference = side.dataset.read_column(&planned.name, planned.kind)?;
-            let reference = reference_column(&side_rows.ordered.view(&full_reference));
+            let reference = side_rows.ordered.view(&full_reference);
             let report = compare_raw(planned, &reference, &current_column, options);
             let segment_reports = segments
                 .iter()
                 .map(|segment| {
-                    let reference = reference_column(&segment.reference.view(&full_reference));
+                    let reference = segment.reference.view(&full_reference);
                     compare_raw(
                         planned,
                         &reference,
@@ -961,7 +945,7 @@ fn seasonal_check(
         if !candidate(report) {
             continue;
         }
-        let reference_column = reference_column(&side.read(&planned.name, planned.kind, &slice)?);
+        let reference_column = side.read(&planned.name, planned.kind, &slice)?;
         let current_column = side_current(current, planned)?;
         let check = compare_raw(planned, &reference_column, &current_column, options);
         let still = check.p_value.unwrap_or(1.0) < options.alpha
