@@ -784,13 +784,14 @@ fn compare_raw(
     match (&reference.values, &current.values) {
         (ColumnValues::Numeric(reference_values), ColumnValues::Numeric(values)) => {
             let current_side = NumericSide::from_values(values);
-            let mut sorted: Vec<f64> = reference_values
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect();
-            let time_ordered = calibrates(current_side.count).then(|| sorted.clone());
-            warden_stats::sort::sort_f64(&mut sorted);
+            let time_ordered = calibrates(current_side.count).then(|| {
+                reference_values
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .collect::<Vec<f64>>()
+            });
+            let sorted = warden_stats::sort::sorted_finite(reference_values);
             let side = NumericSide::from_sorted(sorted, reference.len());
             inputs.calibrated = time_ordered.and_then(|time_ordered| {
                 analyze::calibrate_numeric(

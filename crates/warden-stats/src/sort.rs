@@ -39,7 +39,29 @@ pub fn sort_f64(values: &mut [f64]) {
         values.sort_unstable_by(f64::total_cmp);
         return;
     }
-    let mut keys: Vec<u64> = values.iter().map(|v| to_key(*v)).collect();
+    let keys = radix_sort(values.iter().map(|v| to_key(*v)).collect());
+    for (value, key) in values.iter_mut().zip(&keys) {
+        *value = from_key(*key);
+    }
+}
+
+/// The values without NaN, sorted — filtering straight into the sort keys, so a million values
+/// cost one pass fewer than filtering first and sorting the copy.
+pub fn sorted_finite(values: &[f64]) -> Vec<f64> {
+    let keys: Vec<u64> = values
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|v| to_key(*v))
+        .collect();
+    if keys.len() < RADIX_MIN_LEN {
+        let mut kept: Vec<f64> = keys.into_iter().map(from_key).collect();
+        kept.sort_unstable_by(f64::total_cmp);
+        return kept;
+    }
+    radix_sort(keys).into_iter().map(from_key).collect()
+}
+
+fn radix_sort(mut keys: Vec<u64>) -> Vec<u64> {
     let mut histograms = vec![0usize; BUCKETS * PASSES];
     for key in &keys {
         for pass in 0..PASSES {
@@ -68,16 +90,7 @@ pub fn sort_f64(values: &mut [f64]) {
         }
         std::mem::swap(&mut keys, &mut scratch);
     }
-    for (value, key) in values.iter_mut().zip(&keys) {
-        *value = from_key(*key);
-    }
-}
-
-/// The values without NaN, sorted.
-pub fn sorted_finite(values: &[f64]) -> Vec<f64> {
-    let mut kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    sort_f64(&mut kept);
-    kept
+    keys
 }
 
 #[cfg(test)]
@@ -114,5 +127,12 @@ mod tests {
         sort_f64(&mut small);
         assert_eq!(small, vec![-1.0, 0.5, 2.0]);
         assert_eq!(sorted_finite(&[f64::NAN, 1.0, -1.0]), vec![-1.0, 1.0]);
+        let mut seed = 11;
+        let large: Vec<f64> = (0..20_000)
+            .map(|i| if i % 7 == 0 { f64::NAN } else { lcg(&mut seed) })
+            .collect();
+        let mut expected: Vec<f64> = large.iter().copied().filter(|v| !v.is_nan()).collect();
+        expected.sort_by(f64::total_cmp);
+        assert_eq!(sorted_finite(&large), expected);
     }
 }

@@ -17,6 +17,9 @@ pub struct Distances {
 }
 
 /// KS statistic and Wasserstein-1 distance of two sorted, NaN-free samples.
+///
+/// The CDF difference is tracked as the integer `i·m − j·n` (over `n·m`): exact, and the walk —
+/// the hot loop of a drift run — needs no division per value.
 pub fn distances(a: &[f64], b: &[f64]) -> Distances {
     if a.is_empty() || b.is_empty() {
         return Distances {
@@ -24,11 +27,12 @@ pub fn distances(a: &[f64], b: &[f64]) -> Distances {
             wasserstein: f64::NAN,
         };
     }
-    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (n, m) = (a.len() as i64, b.len() as i64);
     let (mut i, mut j) = (0usize, 0usize);
-    let (mut ks, mut wasserstein) = (0.0f64, 0.0f64);
+    let mut largest_gap = 0i64;
+    let mut area = 0.0f64;
+    let mut gap = 0i64;
     let mut previous: Option<f64> = None;
-    let (mut cdf_a, mut cdf_b) = (0.0f64, 0.0f64);
     while i < a.len() || j < b.len() {
         let x = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => x.min(*y),
@@ -37,7 +41,7 @@ pub fn distances(a: &[f64], b: &[f64]) -> Distances {
             (None, None) => break,
         };
         if let Some(previous) = previous {
-            wasserstein += (cdf_a - cdf_b).abs() * (x - previous);
+            area += gap.unsigned_abs() as f64 * (x - previous);
         }
         while i < a.len() && a[i] == x {
             i += 1;
@@ -45,12 +49,15 @@ pub fn distances(a: &[f64], b: &[f64]) -> Distances {
         while j < b.len() && b[j] == x {
             j += 1;
         }
-        cdf_a = i as f64 / n;
-        cdf_b = j as f64 / m;
-        ks = ks.max((cdf_a - cdf_b).abs());
+        gap = i as i64 * m - j as i64 * n;
+        largest_gap = largest_gap.max(gap.abs());
         previous = Some(x);
     }
-    Distances { ks, wasserstein }
+    let scale = (n * m) as f64;
+    Distances {
+        ks: largest_gap as f64 / scale,
+        wasserstein: area / scale,
+    }
 }
 
 /// The distances between `chunk` and the rest of `reference` once `chunk` is taken out.
@@ -64,15 +71,16 @@ pub fn distances_leave_one_out(reference: &[f64], chunk: &[f64]) -> Distances {
             wasserstein: f64::NAN,
         };
     }
-    let (c, r) = (chunk.len() as f64, rest as f64);
+    let (c, r) = (chunk.len() as i64, rest as i64);
     let (mut i, mut j) = (0usize, 0usize);
-    let (mut ks, mut wasserstein) = (0.0f64, 0.0f64);
+    let mut largest_gap = 0i64;
+    let mut area = 0.0f64;
+    let mut gap = 0i64;
     let mut previous: Option<f64> = None;
-    let (mut cdf_chunk, mut cdf_rest) = (0.0f64, 0.0f64);
     while i < reference.len() {
         let x = reference[i];
         if let Some(previous) = previous {
-            wasserstein += (cdf_chunk - cdf_rest).abs() * (x - previous);
+            area += gap.unsigned_abs() as f64 * (x - previous);
         }
         while i < reference.len() && reference[i] == x {
             i += 1;
@@ -80,12 +88,16 @@ pub fn distances_leave_one_out(reference: &[f64], chunk: &[f64]) -> Distances {
         while j < chunk.len() && chunk[j] <= x {
             j += 1;
         }
-        cdf_chunk = j as f64 / c;
-        cdf_rest = (i - j) as f64 / r;
-        ks = ks.max((cdf_chunk - cdf_rest).abs());
+        // F_chunk − F_rest = j/c − (i−j)/r, kept over c·r.
+        gap = j as i64 * r - (i - j) as i64 * c;
+        largest_gap = largest_gap.max(gap.abs());
         previous = Some(x);
     }
-    Distances { ks, wasserstein }
+    let scale = (c * r) as f64;
+    Distances {
+        ks: largest_gap as f64 / scale,
+        wasserstein: area / scale,
+    }
 }
 
 /// The two-sided KS p-value for statistic `d` between samples of sizes `n1` and `n2`: the
