@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use warden_data::NULL_CODE;
 use warden_stats::categorical::{bucket_rare, chi_square_homogeneity, jensen_shannon_distance};
-use warden_stats::describe::{mean_std, quantile_sorted};
+use warden_stats::describe::{mean_std, quantile_sorted, sum_of};
 use warden_stats::sort::{sort_f64, sorted_finite};
 use warden_stats::two_sample::{PSI_BINS, distances, distances_leave_one_out, ks_p_value, psi};
 
@@ -57,7 +57,7 @@ impl NumericSide {
         let mean_abs = if sorted.is_empty() {
             f64::NAN
         } else {
-            sorted.iter().map(|v| v.abs()).sum::<f64>() / sorted.len() as f64
+            sum_of(&sorted, f64::abs) / sorted.len() as f64
         };
         Self {
             count: sorted.len(),
@@ -396,24 +396,35 @@ fn histogram(reference: &NumericSide, current: &NumericSide) -> Distribution {
     let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
         .map(|i| low + width * i as f64)
         .collect();
-    let shares = |sorted: &[f64]| -> Vec<f64> {
-        let mut below = 0usize;
+    // Bins hold the values from the first edge up to the last; what lies outside is a tail.
+    let shares = |sorted: &[f64]| -> (Vec<f64>, [f64; 2]) {
+        let start = sorted.partition_point(|v| *v < low);
+        let end = sorted.partition_point(|v| *v <= high);
+        let mut below = start;
         let mut out = Vec::with_capacity(HISTOGRAM_BINS);
         for (i, edge) in edges.iter().enumerate().skip(1) {
             let upto = if i == HISTOGRAM_BINS {
-                sorted.len()
+                end
             } else {
-                sorted.partition_point(|v| v < edge)
+                sorted.partition_point(|v| v < edge).clamp(start, end)
             };
             out.push(round6(share(upto - below, sorted.len())));
             below = upto;
         }
-        out
+        let tails = [
+            round6(share(start, sorted.len())),
+            round6(share(sorted.len() - end, sorted.len())),
+        ];
+        (out, tails)
     };
+    let (reference, reference_tails) = shares(&reference.sorted);
+    let (current, current_tails) = shares(&current.sorted);
     Distribution::Numeric {
         edges: edges.iter().map(|e| round6(*e)).collect(),
-        reference: shares(&reference.sorted),
-        current: shares(&current.sorted),
+        reference,
+        current,
+        reference_tails,
+        current_tails,
     }
 }
 
@@ -588,6 +599,41 @@ mod tests {
             floor: value,
             floor_source: "default minimum effect".into(),
             calibrated: None,
+        }
+    }
+
+    #[test]
+    fn histogram_tails_are_counted_apart_from_the_edge_bins() {
+        // 10,000 evenly spread values plus a far tail of 30 (0.3%, beyond the 99.5% edge).
+        let mut values: Vec<f64> = (0..10_000).map(f64::from).collect();
+        values.extend((0..30).map(|i| 1e6 + f64::from(i)));
+        let side = NumericSide::from_values(&values);
+        let Distribution::Numeric {
+            reference,
+            reference_tails,
+            ..
+        } = histogram(&side, &side)
+        else {
+            panic!("numeric distribution expected");
+        };
+        let total: f64 = reference.iter().sum::<f64>() + reference_tails.iter().sum::<f64>();
+        assert!((total - 1.0).abs() < 1e-5, "shares add up to {total}");
+        // Beyond the 0.5% / 99.5% quantiles: about half a percent at each end.
+        assert!(
+            (reference_tails[0] - 0.005).abs() < 0.001,
+            "{reference_tails:?}"
+        );
+        assert!(
+            (reference_tails[1] - 0.005).abs() < 0.001,
+            "{reference_tails:?}"
+        );
+        // The edge bins are as full as the others, not spikes holding the tails.
+        let typical = reference[reference.len() / 2];
+        for edge_bin in [reference[0], *reference.last().unwrap()] {
+            assert!(
+                (edge_bin / typical - 1.0).abs() < 0.1,
+                "{edge_bin} vs {typical}"
+            );
         }
     }
 

@@ -1,4 +1,4 @@
-//! Times `sort_f64` against the standard library's sort on 1M values, with the same allocator
+//! Times `sort_f64` against the standard library's sort on 1M values, and the merged CDF walk, with the same allocator
 //! as the `warden` binary (a tool for tuning the radix sort, not a test):
 //! `cargo run --release -p warden-stats --example sort_speed`.
 
@@ -28,5 +28,15 @@ fn main() {
         let standard_time = start.elapsed();
         assert_eq!(radix, standard);
         println!("radix {radix_time:?}  sort_unstable_by {standard_time:?}");
+    }
+    // The merged CDF walk of two interleaved sorted samples (the other hot loop of a drift run).
+    let mut shifted: Vec<f64> = values.iter().map(|v| v + 0.1).collect();
+    let mut sorted = values.clone();
+    warden_stats::sort::sort_f64(&mut sorted);
+    warden_stats::sort::sort_f64(&mut shifted);
+    for _ in 0..3 {
+        let start = Instant::now();
+        let found = warden_stats::two_sample::distances(&sorted, &shifted);
+        println!("walk {:?} (ks {:.4})", start.elapsed(), found.ks);
     }
 }

@@ -19,7 +19,9 @@ pub struct Distances {
 /// KS statistic and Wasserstein-1 distance of two sorted, NaN-free samples.
 ///
 /// The CDF difference is tracked as the integer `i·m − j·n` (over `n·m`): exact, and the walk —
-/// the hot loop of a drift run — needs no division per value.
+/// the hot loop of a drift run — needs no division per value. The merge takes one value per
+/// step and chooses the side without a branch: on interleaved data a branch on "which side is
+/// smaller" is mispredicted half the time, and that cost was most of the walk.
 pub fn distances(a: &[f64], b: &[f64]) -> Distances {
     if a.is_empty() || b.is_empty() {
         return Distances {
@@ -28,35 +30,55 @@ pub fn distances(a: &[f64], b: &[f64]) -> Distances {
         };
     }
     let (n, m) = (a.len() as i64, b.len() as i64);
+    let mut walk = CdfWalk {
+        previous: a[0].min(b[0]),
+        gap: 0,
+        largest_gap: 0,
+        area: 0.0,
+    };
     let (mut i, mut j) = (0usize, 0usize);
-    let mut largest_gap = 0i64;
-    let mut area = 0.0f64;
-    let mut gap = 0i64;
-    let mut previous: Option<f64> = None;
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.min(*y),
-            (Some(x), None) => *x,
-            (None, Some(y)) => *y,
-            (None, None) => break,
-        };
-        if let Some(previous) = previous {
-            area += gap.unsigned_abs() as f64 * (x - previous);
-        }
-        while i < a.len() && a[i] == x {
-            i += 1;
-        }
-        while j < b.len() && b[j] == x {
-            j += 1;
-        }
-        gap = i as i64 * m - j as i64 * n;
-        largest_gap = largest_gap.max(gap.abs());
-        previous = Some(x);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        let take_a = x <= y;
+        walk.step(x.min(y), if take_a { m } else { -n });
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+    }
+    for &x in &a[i..] {
+        walk.step(x, m);
+    }
+    for &y in &b[j..] {
+        walk.step(y, -n);
     }
     let scale = (n * m) as f64;
     Distances {
-        ks: largest_gap as f64 / scale,
-        wasserstein: area / scale,
+        ks: walk.largest_gap as f64 / scale,
+        wasserstein: walk.area / scale,
+    }
+}
+
+/// The state of a merged walk over two sorted samples, one value at a time.
+struct CdfWalk {
+    previous: f64,
+    /// The scaled CDF difference after every value taken so far.
+    gap: i64,
+    largest_gap: i64,
+    area: f64,
+}
+
+impl CdfWalk {
+    /// Takes `value` (not below any value taken before), which moves the gap by `change`.
+    /// The gap held on `[previous, value)` is a real CDF difference only when `value` is
+    /// past `previous`: between tied values it is a half-counted tie and must not count.
+    #[inline(always)]
+    fn step(&mut self, value: f64, change: i64) {
+        let width = value - self.previous;
+        let past = width > 0.0;
+        let held = self.gap.abs();
+        self.area += if past { held as f64 * width } else { 0.0 };
+        self.largest_gap = self.largest_gap.max(if past { held } else { 0 });
+        self.gap += change;
+        self.previous = value;
     }
 }
 
