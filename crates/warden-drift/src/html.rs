@@ -124,7 +124,12 @@ fn card(out: &mut String, column: &ColumnReport) {
             edges,
             reference,
             current,
-        }) => numeric_chart(out, edges, reference, current),
+            reference_tails,
+            current_tails,
+        }) => {
+            numeric_chart(out, edges, reference, current);
+            tails_note(out, *reference_tails, *current_tails);
+        }
         Some(Distribution::Categorical {
             labels,
             reference,
@@ -201,6 +206,19 @@ fn numeric_chart(out: &mut String, edges: &[f64], reference: &[f64], current: &[
     );
 }
 
+/// The shares left out of the histogram at either end, said in words under the chart.
+fn tails_note(out: &mut String, reference: [f64; 2], current: [f64; 2]) {
+    let percent = |share: f64| format!("{:.1}%", share * 100.0);
+    let _ = write!(
+        out,
+        "<p class=\"tails\"><span>◂ below: reference {}, current {}</span><span>above: reference {}, current {} ▸</span></p>",
+        percent(reference[0]),
+        percent(current[0]),
+        percent(reference[1]),
+        percent(current[1])
+    );
+}
+
 fn format_edge(value: f64) -> String {
     if value.abs() >= 1e5 || (value != 0.0 && value.abs() < 1e-3) {
         format!("{value:.2e}")
@@ -258,5 +276,5 @@ table.columns td:nth-child(n+4){text-align:right;font-variant-numeric:tabular-nu
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(540px,1fr));gap:14px}\
 .card{border:1px solid #ddd;border-radius:8px;padding:10px 12px}.card.drift{border-color:#c0392b;box-shadow:0 0 0 1px #c0392b33}\
 .card.seasonal{border-color:#e0a030}.reason{font-size:13px;margin:2px 0 6px;color:#444}\
-.facts{font-size:12px;color:#666;margin:4px 0}.hint{font-size:12px;color:#b26a00;margin:2px 0}\
+.facts{font-size:12px;color:#666;margin:4px 0}.tails{display:flex;justify-content:space-between;font-size:11px;color:#888;margin:0}.hint{font-size:12px;color:#b26a00;margin:2px 0}\
 .chart{width:100%;height:auto}.axis{font-size:10px;fill:#555}.note{font-size:12px;color:#666}";

@@ -45,7 +45,9 @@ pub struct CategoryCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Distribution {
-    /// Histogram shares over shared bin edges.
+    /// Histogram shares over shared bin edges (the 0.5% and 99.5% quantiles of both sides);
+    /// values outside the edges are counted apart so a long tail does not look like a spike
+    /// in the first or last bin.
     Numeric {
         /// `bins + 1` edges.
         edges: Vec<f64>,
@@ -53,6 +55,10 @@ pub enum Distribution {
         reference: Vec<f64>,
         /// Current share per bin.
         current: Vec<f64>,
+        /// Reference shares below the first and above the last edge.
+        reference_tails: [f64; 2],
+        /// Current shares below the first and above the last edge.
+        current_tails: [f64; 2],
     },
     /// Shares of the most common labels (the rest as "(other)").
     Categorical {
