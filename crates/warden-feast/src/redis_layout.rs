@@ -1,0 +1,264 @@
+//! How Feast lays out its Redis online store, so Warden can read it without the feature
+//! server (which may be the part that is down): the entity key (serialization version 3),
+//! the hash fields (`murmur3_32("<view>:<feature>")`, `_ts:<view>`), and the protobuf values
+//! (`feast.types.Value`, `google.protobuf.Timestamp`) decoded by hand — a few scalar fields do
+//! not justify a protobuf toolchain.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// An entity's key value, as Feast serializes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntityValue {
+    /// `INT64` join key.
+    Int64(i64),
+    /// `INT32` join key.
+    Int32(i32),
+    /// `STRING` join key.
+    String(String),
+}
+
+impl EntityValue {
+    /// From a JSON entity value and the join key's Feast type.
+    pub fn from_json(value: &Value, value_type: &str) -> Option<Self> {
+        match value_type {
+            "INT64" => value.as_i64().map(Self::Int64),
+            "INT32" => value
+                .as_i64()
+                .and_then(|v| i32::try_from(v).ok())
+                .map(Self::Int32),
+            "STRING" => value.as_str().map(|s| Self::String(s.to_string())),
+            _ => None,
+        }
+    }
+
+    /// As JSON, the way the feature server takes it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Int64(v) => Value::from(*v),
+            Self::Int32(v) => Value::from(*v),
+            Self::String(v) => Value::from(v.as_str()),
+        }
+    }
+
+    fn type_and_bytes(&self) -> (u32, Vec<u8>) {
+        match self {
+            Self::String(v) => (VALUE_TYPE_STRING, v.as_bytes().to_vec()),
+            Self::Int32(v) => (VALUE_TYPE_INT32, v.to_le_bytes().to_vec()),
+            Self::Int64(v) => (VALUE_TYPE_INT64, v.to_le_bytes().to_vec()),
+        }
+    }
+}
+
+const VALUE_TYPE_STRING: u32 = 2;
+const VALUE_TYPE_INT32: u32 = 3;
+const VALUE_TYPE_INT64: u32 = 4;
+
+/// The Redis key of one entity: serialized entity key (version 3: join keys sorted by name,
+/// every name then every value, each with type and length) followed by the project name.
+pub fn entity_key(join_keys: &[(String, EntityValue)], project: &str) -> Vec<u8> {
+    let mut sorted: Vec<&(String, EntityValue)> = join_keys.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut key = Vec::new();
+    key.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
+    for (name, _) in &sorted {
+        key.extend_from_slice(&VALUE_TYPE_STRING.to_le_bytes());
+        key.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        key.extend_from_slice(name.as_bytes());
+    }
+    for (_, value) in &sorted {
+        let (value_type, bytes) = value.type_and_bytes();
+        key.extend_from_slice(&value_type.to_le_bytes());
+        key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        key.extend_from_slice(&bytes);
+    }
+    key.extend_from_slice(project.as_bytes());
+    key
+}
+
+/// The hash field holding one feature's value: murmur3_32 (seed 0) of `"<view>:<feature>"`,
+/// little-endian.
+pub fn feature_field(view: &str, feature: &str) -> [u8; 4] {
+    murmur3_32(format!("{view}:{feature}").as_bytes(), 0).to_le_bytes()
+}
+
+/// The hash field holding the entity's event time for a view.
+pub fn timestamp_field(view: &str) -> String {
+    format!("_ts:{view}")
+}
+
+/// MurmurHash3, x86 32-bit.
+pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    const C1: u32 = 0xcc9e_2d51;
+    const C2: u32 = 0x1b87_3593;
+    let mut hash = seed;
+    let mut blocks = data.chunks_exact(4);
+    for block in &mut blocks {
+        let mut k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+        hash ^= k;
+        hash = hash.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        let mut k = 0u32;
+        for (i, byte) in tail.iter().enumerate() {
+            k |= u32::from(*byte) << (8 * i);
+        }
+        hash ^= k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    }
+    hash ^= data.len() as u32;
+    hash ^= hash >> 16;
+    hash = hash.wrapping_mul(0x85eb_ca6b);
+    hash ^= hash >> 13;
+    hash = hash.wrapping_mul(0xc2b2_ae35);
+    hash ^ (hash >> 16)
+}
+
+/// A protobuf field: number and payload.
+enum Field<'a> {
+    Varint(u32, u64),
+    Fixed64(u32, [u8; 8]),
+    Fixed32(u32, [u8; 4]),
+    Bytes(u32, &'a [u8]),
+}
+
+fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn fields(bytes: &[u8]) -> Option<Vec<Field<'_>>> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let tag = varint(bytes, &mut at)?;
+        let number = u32::try_from(tag >> 3).ok()?;
+        out.push(match tag & 7 {
+            0 => Field::Varint(number, varint(bytes, &mut at)?),
+            1 => {
+                let raw = bytes.get(at..at + 8)?;
+                at += 8;
+                Field::Fixed64(number, raw.try_into().ok()?)
+            }
+            2 => {
+                let len = usize::try_from(varint(bytes, &mut at)?).ok()?;
+                let raw = bytes.get(at..at.checked_add(len)?)?;
+                at += len;
+                Field::Bytes(number, raw)
+            }
+            5 => {
+                let raw = bytes.get(at..at + 4)?;
+                at += 4;
+                Field::Fixed32(number, raw.try_into().ok()?)
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// Decodes a serialized `google.protobuf.Timestamp`; `None` if it is not one.
+pub fn decode_timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    let (mut seconds, mut nanos) = (0i64, 0u32);
+    for field in fields(bytes)? {
+        match field {
+            Field::Varint(1, v) => seconds = v as i64,
+            Field::Varint(2, v) => nanos = u32::try_from(v).ok()?,
+            _ => return None,
+        }
+    }
+    DateTime::from_timestamp(seconds, nanos)
+}
+
+/// Decodes a serialized scalar `feast.types.Value` into JSON (`null` for an empty or null
+/// value); `Err` names what Warden does not decode (lists, unknown fields).
+pub fn decode_value(bytes: &[u8]) -> Result<Value, String> {
+    let fields = fields(bytes).ok_or("not a protobuf message")?;
+    let Some(field) = fields.into_iter().next_back() else {
+        return Ok(Value::Null);
+    };
+    Ok(match field {
+        Field::Bytes(1, raw) => Value::from(String::from_utf8_lossy(raw).into_owned()),
+        Field::Bytes(2, raw) => Value::from(
+            std::str::from_utf8(raw)
+                .map_err(|_| "string_val is not UTF-8")?
+                .to_string(),
+        ),
+        Field::Varint(3, v) => Value::from(v as i64 as i32),
+        Field::Varint(4 | 8, v) => Value::from(v as i64),
+        Field::Fixed64(5, raw) => {
+            serde_json::Number::from_f64(f64::from_le_bytes(raw)).map_or(Value::Null, Value::from)
+        }
+        Field::Fixed32(6, raw) => serde_json::Number::from_f64(f64::from(f32::from_le_bytes(raw)))
+            .map_or(Value::Null, Value::from),
+        Field::Varint(7, v) => Value::from(v != 0),
+        Field::Varint(19, _) => Value::Null,
+        Field::Varint(n, _) | Field::Fixed64(n, _) | Field::Fixed32(n, _) | Field::Bytes(n, _) => {
+            return Err(format!("value field {n} (list or unknown type) is not decoded"));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes read from the harness's Redis after `feast materialize` (store 4, project
+    /// `warden_demo`, view `store_daily_features`).
+    const STORE_4_KEY: &[u8] = b"\x01\x00\x00\x00\x02\x00\x00\x00\x08\x00\x00\x00store_id\x04\x00\x00\x00\x08\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00warden_demo";
+
+    #[test]
+    fn entity_keys_match_what_feast_wrote() {
+        let key = entity_key(
+            &[("store_id".into(), EntityValue::Int64(4))],
+            "warden_demo",
+        );
+        assert_eq!(key, STORE_4_KEY);
+    }
+
+    #[test]
+    fn feature_fields_match_what_feast_wrote() {
+        assert_eq!(
+            feature_field("store_daily_features", "sales_lag_7"),
+            *b"\xadRx\xc8"
+        );
+        assert_eq!(
+            feature_field("store_daily_features", "sales_lag_28"),
+            *b"\xbf\xc1\x9aw"
+        );
+        assert_eq!(
+            feature_field("store_daily_features", "promo"),
+            *b"\xe9\xd3\xaej"
+        );
+    }
+
+    #[test]
+    fn values_and_timestamps_decode() {
+        assert_eq!(
+            decode_value(b")\x00\x00\x00\x00\x00\x00D@"),
+            Ok(Value::from(40.0))
+        );
+        assert_eq!(decode_value(b" \x00"), Ok(Value::from(0)));
+        assert_eq!(decode_value(b"\x12\x02ab"), Ok(Value::from("ab")));
+        assert_eq!(decode_value(b""), Ok(Value::Null));
+        assert!(decode_value(b"\xff").is_err());
+        let ts = decode_timestamp(b"\x08\xb0\xe0\x9c\xd8\x06").expect("timestamp");
+        assert_eq!(ts.to_rfc3339(), "2026-11-25T19:00:00+00:00");
+    }
+
+    #[test]
+    fn murmur3_matches_the_reference_vectors() {
+        assert_eq!(murmur3_32(b"", 0), 0);
+        assert_eq!(murmur3_32(b"hello", 0), 0x248b_fa47);
+        assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
+    }
+}
