@@ -101,6 +101,22 @@ pub enum Command {
                       warden drift --reference s3://ml-logs/ref/ --current s3://ml-logs/prediction-logs/2026-11-24/ --segment store_id"
     )]
     Drift(Box<crate::commands::drift::DriftArgs>),
+    /// Feast feature store: freshness, online-store health and causes; schema check for CI.
+    #[command(after_help = "Examples:\n  warden feast status --config warden.yaml\n  \
+                            warden feast check-schema --config warden.yaml --repo feature_repo/")]
+    Feast {
+        /// What to check.
+        #[command(subcommand)]
+        command: crate::commands::feast::FeastCommand,
+    },
+    /// Serve a Feast-compatible /get-online-features that caches last-known-good values and
+    /// answers from them when Feast fails, times out, or returns missing or stale values.
+    #[command(
+        after_help = "Control: GET /warden/status, POST /warden/mode {\"mode\": \"fallback\"|\"auto\"}, GET /metrics.\n\n\
+                      Examples:\n  warden feature-proxy --feature-server http://127.0.0.1:6566 --listen 127.0.0.1:6567\n  \
+                      warden feature-proxy --feature-server http://feast:6566 --max-age 2h --control-token-file proxy.token"
+    )]
+    FeatureProxy(Box<crate::commands::feast::ProxyArgs>),
     /// Feed alerts to Warden without the daemon.
     #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
     Alerts {
@@ -291,7 +307,7 @@ pub struct RunbookSource {
     pub config: Option<PathBuf>,
 }
 
-fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     match warden_core::parse_duration(text) {
         Ok(duration) if duration.is_zero() => Err("must be greater than zero".to_string()),
         Ok(duration) => Ok(duration),

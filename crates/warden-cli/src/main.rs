@@ -109,6 +109,8 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         Command::Incidents { config, command } => {
             commands::incidents::run(format, &config, command).await
         }
+        Command::Feast { command } => commands::feast::run(format, command).await,
+        Command::FeatureProxy(args) => commands::feast::proxy(format, *args).await,
         Command::Alerts { config, command } => match command {
             AlertsCommand::Ingest { file } => {
                 commands::alerts::ingest(format, &config, &file).await

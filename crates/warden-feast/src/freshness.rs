@@ -125,7 +125,7 @@ pub fn assess_view(
             problems.push(format!(
                 "materialized until {} — {} behind, SLA {}",
                 materialized_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                warden_core::format_duration(Duration::from_secs_f64(lag.max(0.0))),
+                warden_core::format_duration(Duration::from_secs(lag.max(0.0) as u64)),
                 warden_core::format_duration(sla)
             ));
             status = FreshnessStatus::Stale;

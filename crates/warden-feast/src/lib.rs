@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod redis_layout;
 pub mod registry;
 pub mod schema;
+pub mod status;
 
 pub use online::{FeatureServerClient, OnlineAnswer};
 pub use registry::{FeatureView, RegistryClient};

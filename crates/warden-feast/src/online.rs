@@ -86,7 +86,7 @@ impl FeatureServerClient {
         request: &OnlineRequest,
     ) -> Result<OnlineAnswer, ConnectError> {
         self.http
-            .send_body(Method::POST, "get-online-features", request)
+            .send_body(Method::POST, "/get-online-features", request)
             .await
     }
 

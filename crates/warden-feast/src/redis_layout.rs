@@ -76,6 +76,59 @@ pub fn entity_key(join_keys: &[(String, EntityValue)], project: &str) -> Vec<u8>
     key
 }
 
+/// Reads a key written by [`entity_key`] back into join keys, if it belongs to `project`.
+pub fn decode_entity_key(key: &[u8], project: &str) -> Option<Vec<(String, EntityValue)>> {
+    let mut cursor = Cursor {
+        bytes: key.strip_suffix(project.as_bytes())?,
+        at: 0,
+    };
+    let count = cursor.word()? as usize;
+    if count == 0 || count > 16 {
+        return None;
+    }
+    let mut names = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (value_type, payload) = cursor.typed()?;
+        if value_type != VALUE_TYPE_STRING {
+            return None;
+        }
+        names.push(String::from_utf8(payload.to_vec()).ok()?);
+    }
+    let mut keys = Vec::with_capacity(count);
+    for name in names {
+        let (value_type, payload) = cursor.typed()?;
+        let value = match value_type {
+            VALUE_TYPE_INT64 => EntityValue::Int64(i64::from_le_bytes(payload.try_into().ok()?)),
+            VALUE_TYPE_INT32 => EntityValue::Int32(i32::from_le_bytes(payload.try_into().ok()?)),
+            VALUE_TYPE_STRING => EntityValue::String(String::from_utf8(payload.to_vec()).ok()?),
+            _ => return None,
+        };
+        keys.push((name, value));
+    }
+    (cursor.at == cursor.bytes.len()).then_some(keys)
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn word(&mut self) -> Option<u32> {
+        let bytes = self.bytes.get(self.at..self.at + 4)?;
+        self.at += 4;
+        Some(u32::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    fn typed(&mut self) -> Option<(u32, &'a [u8])> {
+        let value_type = self.word()?;
+        let len = self.word()? as usize;
+        let payload = self.bytes.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some((value_type, payload))
+    }
+}
+
 /// The hash field holding one feature's value: murmur3_32 (seed 0) of `"<view>:<feature>"`,
 /// little-endian.
 pub fn feature_field(view: &str, feature: &str) -> [u8; 4] {
@@ -223,6 +276,25 @@ mod tests {
             "warden_demo",
         );
         assert_eq!(key, STORE_4_KEY);
+        assert_eq!(
+            decode_entity_key(STORE_4_KEY, "warden_demo"),
+            Some(vec![("store_id".into(), EntityValue::Int64(4))])
+        );
+        assert_eq!(decode_entity_key(STORE_4_KEY, "other_project"), None);
+        let two = entity_key(
+            &[
+                ("store_id".into(), EntityValue::Int64(7)),
+                ("item".into(), EntityValue::String("sku-1".into())),
+            ],
+            "p",
+        );
+        assert_eq!(
+            decode_entity_key(&two, "p"),
+            Some(vec![
+                ("item".into(), EntityValue::String("sku-1".into())),
+                ("store_id".into(), EntityValue::Int64(7)),
+            ])
+        );
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl RegistryClient {
     /// # Errors
     /// Transport and status errors naming the URL; a view that does not decode.
     pub async fn feature_views(&self) -> Result<Vec<FeatureView>, ConnectError> {
-        let path = "api/v1/feature_views";
+        let path = "/api/v1/feature_views";
         let query = [("project", self.project.as_str()), ("allow_cache", "false")];
         let url = self.http.url(path, &query)?.to_string();
         let list: ViewList = self.http.get_json(path, &query).await?;
@@ -224,7 +224,7 @@ impl RegistryClient {
     /// # Errors
     /// As [`RegistryClient::feature_views`]; [`ConnectError::Status`] 404 for an unknown view.
     pub async fn feature_view(&self, name: &str) -> Result<FeatureView, ConnectError> {
-        let path = format!("api/v1/feature_views/{name}");
+        let path = format!("/api/v1/feature_views/{name}");
         let query = [("project", self.project.as_str()), ("allow_cache", "false")];
         let url = self.http.url(&path, &query)?.to_string();
         let raw: RawView = self.http.get_json(&path, &query).await?;

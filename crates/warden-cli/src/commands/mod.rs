@@ -5,6 +5,7 @@ pub mod config_check;
 pub mod config_example;
 pub mod context;
 pub mod drift;
+pub mod feast;
 pub mod incidents;
 pub mod runbooks;
 pub mod up;
