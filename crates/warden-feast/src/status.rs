@@ -91,7 +91,13 @@ pub struct FeastStatus {
     /// evidence.
     #[serde(skip)]
     pub sampled_values: BTreeMap<String, Vec<(String, Value)>>,
+    /// Sampled online rows per view: entity (`key=value,…`, keys sorted) → feature → value.
+    #[serde(skip)]
+    pub sampled_rows: BTreeMap<String, OnlineRows>,
 }
+
+/// Entity → feature → value.
+pub type OnlineRows = BTreeMap<String, BTreeMap<String, Value>>;
 
 /// Reads and judges.
 ///
@@ -126,6 +132,7 @@ pub async fn collect(
     let now = Utc::now();
     let mut assessed = Vec::new();
     let mut sampled_values = BTreeMap::new();
+    let mut sampled_rows = BTreeMap::new();
     let mut feature_server: Option<ServerHealth> = None;
     for view in views.iter().filter(|v| v.online) {
         let mine: Vec<&Vec<(String, EntityValue)>> = entities
@@ -139,8 +146,11 @@ pub async fn collect(
             })
             .collect();
         let mut values = Vec::new();
+        let mut rows = OnlineRows::new();
         let samples = match &redis {
-            Some(redis) => sample_from_redis(redis, &project, view, &mine, &mut values).await,
+            Some(redis) => {
+                sample_from_redis(redis, &project, view, &mine, &mut values, &mut rows).await
+            }
             None => Vec::new(),
         };
         let samples = if samples.is_empty() && !mine.is_empty() {
@@ -162,6 +172,7 @@ pub async fn collect(
             samples
         };
         sampled_values.insert(view.name.clone(), values);
+        sampled_rows.insert(view.name.clone(), rows);
         assessed.push(freshness::assess_view(
             view,
             &samples,
@@ -199,6 +210,7 @@ pub async fn collect(
         feature_server,
         causes,
         sampled_values,
+        sampled_rows,
     })
 }
 
@@ -271,6 +283,7 @@ async fn sample_from_redis(
     view: &FeatureView,
     entities: &[&Vec<(String, EntityValue)>],
     values: &mut Vec<(String, Value)>,
+    rows: &mut OnlineRows,
 ) -> Vec<EntitySample> {
     let features: Vec<String> = view.features.iter().map(|f| f.name.clone()).collect();
     let mut samples = Vec::new();
@@ -280,7 +293,10 @@ async fn sample_from_redis(
             return Vec::new();
         };
         let nulls = row.values.values().filter(|v| v.is_null()).count();
-        values.extend(row.values.into_iter());
+        values.extend(row.values.clone());
+        if row.event_time.is_some_and(|t| t.timestamp() > 0) {
+            rows.insert(crate::closure::entity_label(entity), row.values);
+        }
         samples.push(EntitySample {
             entity: describe_entity(entity),
             event_time: row.event_time.filter(|t| t.timestamp() > 0),

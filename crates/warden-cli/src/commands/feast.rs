@@ -37,6 +37,28 @@ pub enum FeastCommand {
     #[command(after_help = "Exit codes: 0 schemas agree, 1 a mismatch, 2 bad input, 3 registry \
                             unreadable.\n\nExample:\n  warden feast check-schema --config warden.yaml --repo feature_repo/")]
     CheckSchema(CheckSchemaArgs),
+    /// Runbook 4's closure gates: freshness within the SLA, sampled online values equal to
+    /// the latest offline values, materialization on schedule over the window. Exit 1 until
+    /// all pass.
+    #[command(after_help = "Exit codes: 0 all gates pass, 1 a gate fails, 2 bad input, 3 registry \
+                            unreadable.\n\nExample:\n  warden feast closure --config warden.yaml --repo feature_repo/ --window 24h")]
+    Closure(ClosureArgs),
+}
+
+/// `warden feast closure`
+#[derive(Debug, Args)]
+pub struct ClosureArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The Feast repository directory: relative offline source paths are read from here.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: PathBuf,
+    /// Freshness SLA, also the longest allowed gap between materialization runs.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::cli::parse_duration_arg)]
+    sla: Duration,
+    /// How long materialization must have run on schedule.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::cli::parse_duration_arg)]
+    window: Duration,
 }
 
 /// Where Feast is and what to sample.
@@ -204,6 +226,37 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
                 Format::Text => print_status(&found),
             }
             Ok(if found.ok { Code::Ok } else { Code::Detected })
+        }
+        FeastCommand::Closure(args) => {
+            let options = StatusOptions {
+                sla: args.sla,
+                ..StatusOptions::default()
+            };
+            let found = collect(&args.source, options).await?;
+            let config = warden_config::load(&args.source.config).map_err(Failure::input)?;
+            let views = sources(&config, &args.source.config)?
+                .registry
+                .feature_views()
+                .await
+                .map_err(|err| Failure::runtime(anyhow!("cannot read the Feast registry: {err}")))?;
+            let gates =
+                warden_feast::closure::evaluate(&found, &views, &args.repo, args.window, args.sla);
+            let passed = gates.iter().all(|g| g.passed);
+            match format {
+                Format::Json => output::print_json(&serde_json::json!({
+                    "passed": passed,
+                    "gates": gates,
+                }))?,
+                Format::Text => {
+                    for gate in &gates {
+                        println!("{} {}", if gate.passed { "PASS" } else { "FAIL" }, gate.gate);
+                        for line in &gate.details {
+                            println!("     {line}");
+                        }
+                    }
+                }
+            }
+            Ok(if passed { Code::Ok } else { Code::Detected })
         }
         FeastCommand::CheckSchema(args) => {
             let found = collect(&args.source, StatusOptions::default()).await?;
