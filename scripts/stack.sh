@@ -412,6 +412,9 @@ ready_feast() {
     echo "WARDEN_STACK_FEAST_REGISTRY_URL=http://127.0.0.1:$registry_port"
     echo "WARDEN_STACK_FEAST_REPO=$RUN/feast/repo"
     echo "WARDEN_STACK_FEAST_PROJECT=warden_demo"
+    # Tests that stop and restart their own Feast + Redis need the CLI and the repo's files.
+    echo "WARDEN_STACK_FEAST_BIN=$(venv_bin feast)"
+    echo "WARDEN_STACK_FEAST_REPO_TEMPLATE=$ASSETS/feast_repo"
   } >"$RUN/feast/env"
 }
 

@@ -48,7 +48,10 @@ pub fn freshness_within_sla(status: &FeastStatus) -> GateResult {
     GateResult {
         gate: "freshness_within_sla",
         passed: !status.views.is_empty()
-            && status.views.iter().all(|v| v.status == FreshnessStatus::Fresh),
+            && status
+                .views
+                .iter()
+                .all(|v| v.status == FreshnessStatus::Fresh),
         details,
     }
 }
@@ -129,7 +132,10 @@ pub fn latest_offline_values(
     };
     let mut keys: Vec<(String, Vec<String>)> = Vec::new();
     for column in &view.entity_columns {
-        keys.push((column.name.clone(), text_values(&dataset, &column.name, true)?));
+        keys.push((
+            column.name.clone(),
+            text_values(&dataset, &column.name, true)?,
+        ));
     }
     let mut features: Vec<(String, Vec<Value>)> = Vec::new();
     for feature in &view.features {
@@ -165,7 +171,9 @@ fn text_values(dataset: &Dataset, name: &str, integral: bool) -> Result<Vec<Stri
         .map_err(|err| err.to_string())?
         .kind
         .unwrap_or(ColumnKind::Categorical);
-    let column = dataset.read_column(name, kind).map_err(|err| err.to_string())?;
+    let column = dataset
+        .read_column(name, kind)
+        .map_err(|err| err.to_string())?;
     Ok(match column.values {
         ColumnValues::Numeric(values) => values
             .iter()
@@ -196,7 +204,9 @@ fn json_values(dataset: &Dataset, name: &str) -> Result<Vec<Value>, String> {
         .map_err(|err| err.to_string())?
         .kind
         .unwrap_or(ColumnKind::Categorical);
-    let column = dataset.read_column(name, kind).map_err(|err| err.to_string())?;
+    let column = dataset
+        .read_column(name, kind)
+        .map_err(|err| err.to_string())?;
     Ok(match column.values {
         ColumnValues::Numeric(values) => values
             .iter()
@@ -204,7 +214,11 @@ fn json_values(dataset: &Dataset, name: &str) -> Result<Vec<Value>, String> {
             .collect(),
         ColumnValues::Categorical { codes, levels } => codes
             .iter()
-            .map(|c| levels.get(*c as usize).map_or(Value::Null, |l| Value::from(l.as_str())))
+            .map(|c| {
+                levels
+                    .get(*c as usize)
+                    .map_or(Value::Null, |l| Value::from(l.as_str()))
+            })
             .collect(),
         ColumnValues::Timestamp(values) => values.iter().map(|v| Value::from(*v)).collect(),
     })
@@ -238,7 +252,9 @@ pub fn online_matches_offline(
     let mut compared = 0usize;
     for (entity, values) in online {
         let Some(expected) = offline.get(entity) else {
-            details.push(format!("{view} {entity}: online but not in the offline source"));
+            details.push(format!(
+                "{view} {entity}: online but not in the offline source"
+            ));
             continue;
         };
         for (feature, value) in values {
@@ -286,7 +302,9 @@ pub fn evaluate(
     };
     for view in views.iter().filter(|v| v.online) {
         let Some(uri) = &view.source_uri else {
-            matches.details.push(format!("{}: no file source to compare with", view.name));
+            matches
+                .details
+                .push(format!("{}: no file source to compare with", view.name));
             continue;
         };
         let location = if uri.contains("://") || std::path::Path::new(uri).is_absolute() {
@@ -294,7 +312,11 @@ pub fn evaluate(
         } else {
             repo.join(uri).to_string_lossy().into_owned()
         };
-        let online = status.sampled_rows.get(&view.name).cloned().unwrap_or_default();
+        let online = status
+            .sampled_rows
+            .get(&view.name)
+            .cloned()
+            .unwrap_or_default();
         match latest_offline_values(view, &location) {
             Ok(offline) => {
                 let result = online_matches_offline(&view.name, &online, &offline);
@@ -303,7 +325,9 @@ pub fn evaluate(
             }
             Err(err) => {
                 matches.passed = false;
-                matches.details.push(format!("{}: offline source {location}: {err}", view.name));
+                matches
+                    .details
+                    .push(format!("{}: offline source {location}: {err}", view.name));
             }
         }
     }
@@ -347,7 +371,11 @@ mod tests {
         let caught_up = view_with_runs(now, &[1, 51, 61, 71]);
         let result = materialization_succeeded(&[caught_up], now, window, sla);
         assert!(!result.passed, "{:?}", result.details);
-        assert!(result.details[0].contains("longest gap 3000 s"), "{:?}", result.details);
+        assert!(
+            result.details[0].contains("longest gap 3000 s"),
+            "{:?}",
+            result.details
+        );
         // Last run 20 minutes ago: fails (behind now).
         let stopped = view_with_runs(now, &[20, 30, 40, 50, 60]);
         assert!(!materialization_succeeded(&[stopped], now, window, sla).passed);

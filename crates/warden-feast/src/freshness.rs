@@ -118,13 +118,16 @@ pub fn assess_view(
     let mut status = FreshnessStatus::Fresh;
     match materialization_lag_seconds {
         None => {
-            problems.push("never materialized (no materialization interval in the registry)".into());
+            problems
+                .push("never materialized (no materialization interval in the registry)".into());
             status = FreshnessStatus::Stale;
         }
         Some(lag) if lag > sla.as_secs_f64() => {
             problems.push(format!(
                 "materialized until {} — {} behind, SLA {}",
-                materialized_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                materialized_until
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
                 warden_core::format_duration(Duration::from_secs(lag.max(0.0) as u64)),
                 warden_core::format_duration(sla)
             ));
@@ -359,17 +362,43 @@ mod tests {
             DEFAULT_MISSING_RATE,
         );
         assert_eq!(fresh.status, FreshnessStatus::Fresh, "{:?}", fresh.problems);
-        let behind = assess_view(&view(Some(40), now), &[sample(Some(20), 0, now)], now, DEFAULT_SLA, DEFAULT_MISSING_RATE);
+        let behind = assess_view(
+            &view(Some(40), now),
+            &[sample(Some(20), 0, now)],
+            now,
+            DEFAULT_SLA,
+            DEFAULT_MISSING_RATE,
+        );
         assert_eq!(behind.status, FreshnessStatus::Stale);
-        assert!(behind.problems[0].contains("behind"), "{:?}", behind.problems);
-        let never = assess_view(&view(None, now), &[], now, DEFAULT_SLA, DEFAULT_MISSING_RATE);
+        assert!(
+            behind.problems[0].contains("behind"),
+            "{:?}",
+            behind.problems
+        );
+        let never = assess_view(
+            &view(None, now),
+            &[],
+            now,
+            DEFAULT_SLA,
+            DEFAULT_MISSING_RATE,
+        );
         assert_eq!(never.status, FreshnessStatus::Stale);
-        let expired = assess_view(&view(Some(1), now), &[sample(Some(180), 0, now)], now, DEFAULT_SLA, DEFAULT_MISSING_RATE);
+        let expired = assess_view(
+            &view(Some(1), now),
+            &[sample(Some(180), 0, now)],
+            now,
+            DEFAULT_SLA,
+            DEFAULT_MISSING_RATE,
+        );
         assert_eq!(expired.status, FreshnessStatus::Stale);
         assert!((expired.expired_rate - 1.0).abs() < 1e-9);
         let missing = assess_view(
             &view(Some(1), now),
-            &[sample(None, 0, now), sample(Some(1), 1, now), sample(Some(1), 0, now)],
+            &[
+                sample(None, 0, now),
+                sample(Some(1), 1, now),
+                sample(Some(1), 0, now),
+            ],
             now,
             DEFAULT_SLA,
             DEFAULT_MISSING_RATE,
@@ -381,7 +410,13 @@ mod tests {
     #[test]
     fn causes_follow_the_evidence() {
         let now = Utc::now();
-        let stale = assess_view(&view(Some(40), now), &[], now, DEFAULT_SLA, DEFAULT_MISSING_RATE);
+        let stale = assess_view(
+            &view(Some(40), now),
+            &[],
+            now,
+            DEFAULT_SLA,
+            DEFAULT_MISSING_RATE,
+        );
         let info = RedisInfo::parse("used_memory:10\r\nmaxmemory:0\r\nevicted_keys:0\r\n");
         let healthy = StoreHealth::from_info("redis://x", Duration::from_millis(1), &info);
         let causes = rank_causes(std::slice::from_ref(&stale), &healthy, None, &[]);
@@ -399,7 +434,12 @@ mod tests {
             message: "connection refused".into(),
         };
         let down = StoreHealth::unreachable("redis://x", &error);
-        let causes = rank_causes(&[], &down, Some("HTTP 500"), &["promo: INT64 vs STRING".into()]);
+        let causes = rank_causes(
+            &[],
+            &down,
+            Some("HTTP 500"),
+            &["promo: INT64 vs STRING".into()],
+        );
         assert_eq!(causes[0].cause, "schema_mismatch");
         assert_eq!(causes[1].cause, "network_partition");
         assert_eq!(causes[1].evidence.len(), 2);

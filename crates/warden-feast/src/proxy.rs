@@ -152,7 +152,11 @@ impl FeatureProxy {
         ProxyStatus {
             mode: self.mode(),
             upstream: self.upstream.url(),
-            cached_values: self.cache.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            cached_values: self
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
             requests: self.counters.requests.load(Ordering::Relaxed),
             upstream_errors: self.counters.upstream_errors.load(Ordering::Relaxed),
             fallback_values: self.counters.fallback_values.load(Ordering::Relaxed),
@@ -182,7 +186,9 @@ impl FeatureProxy {
             ProxyMode::Auto => match self.upstream.get_online_features(request).await {
                 Ok(answer) => (Some(answer), None),
                 Err(err) => {
-                    self.counters.upstream_errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .upstream_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     (None, Some(format!("feature server: {err}")))
                 }
             },
@@ -221,8 +227,7 @@ impl FeatureProxy {
                         .and_then(|c| Some((c.values.get(i)?, c.event_timestamps.get(i)?)))
                         .filter(|(value, ts)| self.is_good(value, ts, now));
                     let cell = if let Some((value, ts)) = good {
-                        if cache.len() < self.settings.max_entries
-                            || cache.contains_key(&cache_key)
+                        if cache.len() < self.settings.max_entries || cache.contains_key(&cache_key)
                         {
                             cache.insert(
                                 cache_key,
@@ -279,7 +284,9 @@ impl FeatureProxy {
         self.counters
             .fallback_values
             .fetch_add(served_from_cache, Ordering::Relaxed);
-        self.counters.missing_values.fetch_add(missing, Ordering::Relaxed);
+        self.counters
+            .missing_values
+            .fetch_add(missing, Ordering::Relaxed);
         let answer = OnlineAnswer {
             results,
             metadata: AnswerMetadata {
@@ -306,7 +313,10 @@ impl FeatureProxy {
         if value.is_null() || is_missing_timestamp(timestamp) {
             return false;
         }
-        match (self.settings.max_age, DateTime::parse_from_rfc3339(timestamp)) {
+        match (
+            self.settings.max_age,
+            DateTime::parse_from_rfc3339(timestamp),
+        ) {
             (Some(max_age), Ok(at)) => {
                 (now - at.with_timezone(&Utc)).num_milliseconds() as f64 / 1000.0
                     <= max_age.as_secs_f64()
@@ -378,9 +388,11 @@ async fn get_online_features(
     };
     match proxy.answer(&request).await {
         Ok(body) => Json(body).into_response(),
-        Err(message) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": message}))).into_response()
-        }
+        Err(message) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": message})),
+        )
+            .into_response(),
     }
 }
 
@@ -424,10 +436,22 @@ async fn metrics(State(proxy): State<Arc<FeatureProxy>>) -> String {
     let status = proxy.status();
     let mut out = BTreeMap::new();
     out.insert("warden_feature_proxy_requests_total", status.requests);
-    out.insert("warden_feature_proxy_upstream_errors_total", status.upstream_errors);
-    out.insert("warden_feature_proxy_fallback_values_total", status.fallback_values);
-    out.insert("warden_feature_proxy_missing_values_total", status.missing_values);
-    out.insert("warden_feature_proxy_cached_values", status.cached_values as u64);
+    out.insert(
+        "warden_feature_proxy_upstream_errors_total",
+        status.upstream_errors,
+    );
+    out.insert(
+        "warden_feature_proxy_fallback_values_total",
+        status.fallback_values,
+    );
+    out.insert(
+        "warden_feature_proxy_missing_values_total",
+        status.missing_values,
+    );
+    out.insert(
+        "warden_feature_proxy_cached_values",
+        status.cached_values as u64,
+    );
     out.insert(
         "warden_feature_proxy_fallback_mode",
         u64::from(status.mode == ProxyMode::Fallback),
@@ -455,7 +479,10 @@ mod tests {
         };
         assert_eq!(
             entity_rows(&request),
-            Ok(vec!["item=\"a\",store_id=1".into(), "item=\"b\",store_id=2".into()])
+            Ok(vec![
+                "item=\"a\",store_id=1".into(),
+                "item=\"b\",store_id=2".into()
+            ])
         );
         let uneven = OnlineRequest {
             entities: BTreeMap::from([

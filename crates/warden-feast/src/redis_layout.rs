@@ -150,7 +150,10 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
         let mut k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
         k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
         hash ^= k;
-        hash = hash.rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+        hash = hash
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
     }
     let tail = blocks.remainder();
     if !tail.is_empty() {
@@ -256,7 +259,9 @@ pub fn decode_value(bytes: &[u8]) -> Result<Value, String> {
         Field::Varint(7, v) => Value::from(v != 0),
         Field::Varint(19, _) => Value::Null,
         Field::Varint(n, _) | Field::Fixed64(n, _) | Field::Fixed32(n, _) | Field::Bytes(n, _) => {
-            return Err(format!("value field {n} (list or unknown type) is not decoded"));
+            return Err(format!(
+                "value field {n} (list or unknown type) is not decoded"
+            ));
         }
     })
 }
@@ -271,10 +276,7 @@ mod tests {
 
     #[test]
     fn entity_keys_match_what_feast_wrote() {
-        let key = entity_key(
-            &[("store_id".into(), EntityValue::Int64(4))],
-            "warden_demo",
-        );
+        let key = entity_key(&[("store_id".into(), EntityValue::Int64(4))], "warden_demo");
         assert_eq!(key, STORE_4_KEY);
         assert_eq!(
             decode_entity_key(STORE_4_KEY, "warden_demo"),
@@ -331,6 +333,9 @@ mod tests {
     fn murmur3_matches_the_reference_vectors() {
         assert_eq!(murmur3_32(b"", 0), 0);
         assert_eq!(murmur3_32(b"hello", 0), 0x248b_fa47);
-        assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
+        assert_eq!(
+            murmur3_32(b"The quick brown fox jumps over the lazy dog", 0),
+            0x2e4f_f723
+        );
     }
 }

@@ -160,7 +160,10 @@ impl RawView {
             None => None,
             Some(text) => parse_proto_duration(text).ok_or_else(|| ConnectError::Decode {
                 url: url.to_string(),
-                message: format!("feature view {}: ttl {text:?} is not a duration", self.spec.name),
+                message: format!(
+                    "feature view {}: ttl {text:?} is not a duration",
+                    self.spec.name
+                ),
             })?,
         };
         let column = |raw: RawColumn| Column {

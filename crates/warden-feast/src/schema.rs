@@ -119,9 +119,8 @@ pub fn check_view(
                 against: "offline",
                 registry_type: registry_type.to_string(),
                 found: found.map_or("missing".into(), |f| f.source_type.clone()),
-                ok: found.is_some_and(|f| {
-                    arrow_family(&f.source_type) == feast_family(registry_type)
-                }),
+                ok: found
+                    .is_some_and(|f| arrow_family(&f.source_type) == feast_family(registry_type)),
             });
         }
     }

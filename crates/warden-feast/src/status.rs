@@ -113,10 +113,7 @@ pub async fn collect(
         None => (None, None),
         Some(url) => match connect_and_check(url, sources).await {
             Ok((health, client)) => (Some(health), Some(client)),
-            Err(err) => (
-                Some(StoreHealth::unreachable(&display(url), &err)),
-                None,
-            ),
+            Err(err) => (Some(StoreHealth::unreachable(&display(url), &err)), None),
         },
     };
     let entities = if options.entities.is_empty() {
@@ -166,8 +163,11 @@ pub async fn collect(
         } else {
             if let (Some(server), None) = (&sources.feature_server, &feature_server) {
                 let mut ignored = Vec::new();
-                feature_server =
-                    Some(sample_from_server(server, view, &mine, &mut ignored).await.1);
+                feature_server = Some(
+                    sample_from_server(server, view, &mine, &mut ignored)
+                        .await
+                        .1,
+                );
             }
             samples
         };
@@ -199,7 +199,9 @@ pub async fn collect(
         &[],
     );
     let ok = assessed.iter().all(|v| v.status == FreshnessStatus::Fresh)
-        && store.as_ref().is_none_or(|s| s.reachable && s.problems.is_empty())
+        && store
+            .as_ref()
+            .is_none_or(|s| s.reachable && s.problems.is_empty())
         && feature_server.as_ref().is_none_or(|s| s.ok);
     Ok(FeastStatus {
         checked_at: now,
@@ -226,7 +228,8 @@ async fn connect_and_check(
     url: &Url,
     sources: &FeastSources,
 ) -> Result<(StoreHealth, RedisClient), ConnectError> {
-    let client = RedisClient::connect(url, sources.redis_password.as_ref(), sources.timeout).await?;
+    let client =
+        RedisClient::connect(url, sources.redis_password.as_ref(), sources.timeout).await?;
     let started = Instant::now();
     client.ping().await?;
     let ping = started.elapsed();
@@ -245,7 +248,12 @@ async fn scan_entities(
     let mut found = Vec::new();
     for _ in 0..50 {
         let mut command = redis::cmd("SCAN");
-        command.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500);
+        command
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(500);
         let (next, keys): (u64, Vec<Vec<u8>>) = redis.query(&command).await?;
         found.extend(
             keys.iter()
@@ -316,7 +324,10 @@ async fn sample_from_server(
     let mut columns: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for entity in entities {
         for (name, value) in entity.iter() {
-            columns.entry(name.clone()).or_default().push(value.to_json());
+            columns
+                .entry(name.clone())
+                .or_default()
+                .push(value.to_json());
         }
     }
     if columns.is_empty() {
@@ -352,7 +363,11 @@ async fn sample_from_server(
         .iter()
         .filter_map(|f| {
             let name = format!("{}__{}", view.name, f.name);
-            let index = answer.metadata.feature_names.iter().position(|n| *n == name)?;
+            let index = answer
+                .metadata
+                .feature_names
+                .iter()
+                .position(|n| *n == name)?;
             Some((f.name.as_str(), answer.results.get(index)?))
         })
         .collect();
