@@ -102,8 +102,10 @@ pub enum Command {
     )]
     Drift(Box<crate::commands::drift::DriftArgs>),
     /// Feast feature store: freshness, online-store health and causes; schema check for CI.
-    #[command(after_help = "Examples:\n  warden feast status --config warden.yaml\n  \
-                            warden feast check-schema --config warden.yaml --repo feature_repo/")]
+    #[command(
+        after_help = "Examples:\n  warden feast status --config warden.yaml\n  \
+                            warden feast check-schema --config warden.yaml --repo feature_repo/"
+    )]
     Feast {
         /// What to check.
         #[command(subcommand)]

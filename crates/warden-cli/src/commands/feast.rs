@@ -27,21 +27,27 @@ pub enum FeastCommand {
     /// Freshness per feature view against the SLA, missing values over sampled entities, the
     /// online store's and feature server's health, and the ranked causes. Exit 1 when any of
     /// them is not fine.
-    #[command(after_help = "Exit codes: 0 all fresh and healthy, 1 a problem found, 2 bad \
+    #[command(
+        after_help = "Exit codes: 0 all fresh and healthy, 1 a problem found, 2 bad \
                             configuration, 3 registry unreadable.\n\nExamples:\n  \
                             warden feast status --config warden.yaml\n  \
-                            warden feast status --sla 30m --entity store_id=1 --entity store_id=2 --format json")]
+                            warden feast status --sla 30m --entity store_id=1 --entity store_id=2 --format json"
+    )]
     Status(StatusArgs),
     /// Compare every feature view's registry schema with its offline source's columns and
     /// with sampled online values; exit 1 on any mismatch (for CI).
-    #[command(after_help = "Exit codes: 0 schemas agree, 1 a mismatch, 2 bad input, 3 registry \
-                            unreadable.\n\nExample:\n  warden feast check-schema --config warden.yaml --repo feature_repo/")]
+    #[command(
+        after_help = "Exit codes: 0 schemas agree, 1 a mismatch, 2 bad input, 3 registry \
+                            unreadable.\n\nExample:\n  warden feast check-schema --config warden.yaml --repo feature_repo/"
+    )]
     CheckSchema(CheckSchemaArgs),
     /// Runbook 4's closure gates: freshness within the SLA, sampled online values equal to
     /// the latest offline values, materialization on schedule over the window. Exit 1 until
     /// all pass.
-    #[command(after_help = "Exit codes: 0 all gates pass, 1 a gate fails, 2 bad input, 3 registry \
-                            unreadable.\n\nExample:\n  warden feast closure --config warden.yaml --repo feature_repo/ --window 24h")]
+    #[command(
+        after_help = "Exit codes: 0 all gates pass, 1 a gate fails, 2 bad input, 3 registry \
+                            unreadable.\n\nExample:\n  warden feast closure --config warden.yaml --repo feature_repo/ --window 24h"
+    )]
     Closure(ClosureArgs),
 }
 
@@ -155,7 +161,10 @@ fn parse_entity(text: &str) -> Result<Vec<(String, EntityValue)>, Failure> {
 
 fn sources(config: &Config, path: &Path) -> Result<FeastSources, Failure> {
     let feast = config.connectors.feast.as_ref().ok_or_else(|| {
-        Failure::input(anyhow!("{}: connectors.feast is not configured", path.display()))
+        Failure::input(anyhow!(
+            "{}: connectors.feast is not configured",
+            path.display()
+        ))
     })?;
     let registry_url = feast.registry_url.clone().ok_or_else(|| {
         Failure::input(anyhow!(
@@ -187,10 +196,7 @@ fn sources(config: &Config, path: &Path) -> Result<FeastSources, Failure> {
     })
 }
 
-async fn collect(
-    source: &SourceArgs,
-    options: StatusOptions,
-) -> Result<FeastStatus, Failure> {
+async fn collect(source: &SourceArgs, options: StatusOptions) -> Result<FeastStatus, Failure> {
     let config = warden_config::load(&source.config).map_err(Failure::input)?;
     let sources = sources(&config, &source.config)?;
     let entities = source
@@ -238,7 +244,9 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
                 .registry
                 .feature_views()
                 .await
-                .map_err(|err| Failure::runtime(anyhow!("cannot read the Feast registry: {err}")))?;
+                .map_err(|err| {
+                    Failure::runtime(anyhow!("cannot read the Feast registry: {err}"))
+                })?;
             let gates =
                 warden_feast::closure::evaluate(&found, &views, &args.repo, args.window, args.sla);
             let passed = gates.iter().all(|g| g.passed);
@@ -249,7 +257,11 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
                 }))?,
                 Format::Text => {
                     for gate in &gates {
-                        println!("{} {}", if gate.passed { "PASS" } else { "FAIL" }, gate.gate);
+                        println!(
+                            "{} {}",
+                            if gate.passed { "PASS" } else { "FAIL" },
+                            gate.gate
+                        );
                         for line in &gate.details {
                             println!("     {line}");
                         }
@@ -262,17 +274,20 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
             let found = collect(&args.source, StatusOptions::default()).await?;
             let config = warden_config::load(&args.source.config).map_err(Failure::input)?;
             let registry = sources(&config, &args.source.config)?.registry;
-            let views = registry
-                .feature_views()
-                .await
-                .map_err(|err| Failure::runtime(anyhow!("cannot read the Feast registry: {err}")))?;
+            let views = registry.feature_views().await.map_err(|err| {
+                Failure::runtime(anyhow!("cannot read the Feast registry: {err}"))
+            })?;
             let mut checks: Vec<SchemaCheck> = Vec::new();
             for view in &views {
                 let offline = match &view.source_uri {
                     Some(uri) => Some(offline_fields(&args.repo, uri)?),
                     None => None,
                 };
-                let online = found.sampled_values.get(&view.name).cloned().unwrap_or_default();
+                let online = found
+                    .sampled_values
+                    .get(&view.name)
+                    .cloned()
+                    .unwrap_or_default();
                 checks.extend(schema::check_view(view, offline.as_deref(), &online));
             }
             let problems = schema::problems(&checks);
@@ -389,7 +404,14 @@ fn print_status(found: &FeastStatus) {
         );
     }
     if found.causes.is_empty() {
-        println!("{}", if found.ok { "all fresh and healthy" } else { "problems found" });
+        println!(
+            "{}",
+            if found.ok {
+                "all fresh and healthy"
+            } else {
+                "problems found"
+            }
+        );
     } else {
         println!("likely causes:");
         for cause in &found.causes {
@@ -433,7 +455,9 @@ pub async fn proxy(format: Format, args: ProxyArgs) -> Result<Code, Failure> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))
         .map_err(Failure::runtime)?;
-    let address = listener.local_addr().map_err(|err| Failure::runtime(anyhow!(err)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| Failure::runtime(anyhow!(err)))?;
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "listening": address.to_string(),
@@ -445,6 +469,10 @@ pub async fn proxy(format: Format, args: ProxyArgs) -> Result<Code, Failure> {
             args.feature_server
         ),
     }
+    // Answers are small and latency is the point: no Nagle delay on them.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, proxy.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
