@@ -1,6 +1,7 @@
-//! The action handlers Warden has today, registered by catalogue name for the executor.
-//! `notify` is the first; the runbook issues add the others (pause schedules, roll back
-//! models, scale, …) here, each behind its connector.
+//! The action handlers Warden has today, registered by catalogue name for the executor:
+//! `notify`, and `switch_feature_fallback` when a feature proxy is configured. The runbook
+//! issues add the others (pause schedules, roll back models, scale, …) here, each behind its
+//! connector.
 
 use std::sync::Arc;
 
@@ -90,5 +91,15 @@ pub fn registry(config: &Config) -> ActionRegistry {
         channels: config.notifications.clone(),
     });
     registry.insert("notify".to_string(), notify);
+    if let Some(feast) = &config.connectors.feast
+        && let Some(url) = &feast.proxy_url
+    {
+        // An unreadable token leaves the action to a responder rather than failing the daemon.
+        let token = feast.proxy_token.as_ref().and_then(|t| t.resolve().ok());
+        if let Ok(handler) = crate::feature_store::SwitchFeatureFallback::new(url.clone(), token) {
+            let handler: Arc<dyn ActionHandler> = Arc::new(handler);
+            registry.insert("switch_feature_fallback".to_string(), handler);
+        }
+    }
     registry
 }

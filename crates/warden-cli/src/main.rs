@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod detectors;
 mod exit;
+mod feature_store;
 mod gates;
 mod output;
 

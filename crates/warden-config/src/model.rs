@@ -210,6 +210,17 @@ pub struct FeastConfig {
     pub redis_url: Option<Url>,
     /// Its password.
     pub redis_password: Option<SecretRef>,
+    /// The feature proxy containment switches.
+    pub proxy_url: Option<Url>,
+    /// The proxy's control token.
+    pub proxy_token: Option<SecretRef>,
+    /// The Feast repository directory.
+    pub repo: Option<PathBuf>,
+    /// Freshness SLA.
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
+    pub sla: Duration,
+    /// How often the daemon checks (`None`: not scheduled).
+    pub check_every: Option<Duration>,
 }
 
 /// Airflow 3.

@@ -208,6 +208,16 @@ pub struct RawFeast {
     pub redis_url: Option<Spanned<String>>,
     /// The Redis password, if any.
     pub redis_password: Option<Spanned<RawSecret>>,
+    /// The feature proxy's URL (`warden feature-proxy`), which containment switches.
+    pub proxy_url: Option<Spanned<String>>,
+    /// The proxy's control token, if it requires one.
+    pub proxy_token: Option<Spanned<RawSecret>>,
+    /// The Feast repository directory (offline file sources are relative to it).
+    pub repo: Option<Spanned<String>>,
+    /// Freshness SLA (default 15m).
+    pub sla: Option<Spanned<String>>,
+    /// How often the daemon checks freshness and store health; unset: not scheduled.
+    pub check_every: Option<Spanned<String>>,
 }
 
 /// `connectors.airflow:`

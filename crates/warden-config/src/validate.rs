@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 use url::Url;
-use warden_core::{RunbookId, parse_duration};
+use warden_core::{RunbookId, format_duration, parse_duration};
 
 use crate::model::{
     DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
@@ -181,6 +181,34 @@ impl Checker<'_> {
             return None;
         }
         Some(parsed)
+    }
+
+    /// An optional duration in `(0, max]`.
+    fn bounded_duration(
+        &mut self,
+        field: &str,
+        value: Option<&Spanned<String>>,
+        max: Duration,
+    ) -> Option<Duration> {
+        let value = value?;
+        match parse_duration(&value.value) {
+            Ok(duration) if !duration.is_zero() && duration <= max => Some(duration),
+            Ok(_) => {
+                self.error(
+                    value,
+                    field,
+                    format!(
+                        "must be greater than zero and at most {}",
+                        format_duration(max)
+                    ),
+                );
+                None
+            }
+            Err(err) => {
+                self.error(value, field, err.to_string());
+                None
+            }
+        }
     }
 
     fn timeout(&mut self, field: &str, value: Option<&Spanned<String>>) -> Duration {
@@ -433,12 +461,36 @@ impl Checker<'_> {
                 "connectors.feast.redis_password",
                 feast.redis_password.as_ref(),
             );
+            let proxy_url = feast
+                .proxy_url
+                .as_ref()
+                .and_then(|url| self.url("connectors.feast.proxy_url", url, HTTP_SCHEMES));
+            let proxy_token =
+                self.optional_secret("connectors.feast.proxy_token", feast.proxy_token.as_ref());
+            let repo = feast
+                .repo
+                .as_ref()
+                .map(|path| self.path("connectors.feast.repo", path));
+            let day = Duration::from_secs(86_400);
+            let sla = self
+                .bounded_duration("connectors.feast.sla", feast.sla.as_ref(), day)
+                .unwrap_or(Duration::from_secs(15 * 60));
+            let check_every = self.bounded_duration(
+                "connectors.feast.check_every",
+                feast.check_every.as_ref(),
+                Duration::from_secs(3600),
+            );
             connectors.feast = endpoint.map(|endpoint| FeastConfig {
                 endpoint,
                 registry_url,
                 project,
                 redis_url,
                 redis_password,
+                proxy_url,
+                proxy_token,
+                repo,
+                sla,
+                check_every,
             });
         }
         if let Some(airflow) = &raw.airflow {

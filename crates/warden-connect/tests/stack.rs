@@ -183,6 +183,11 @@ async fn every_stack_component_passes_its_probe() {
             project: "warden_demo".into(),
             redis_url: Some(Url::parse(&urls[6]).unwrap()),
             redis_password: None,
+            proxy_url: None,
+            proxy_token: None,
+            repo: None,
+            sla: std::time::Duration::from_secs(900),
+            check_every: None,
         }),
         airflow: Some(AirflowConfig {
             endpoint: endpoint(&urls[7]),

@@ -21,7 +21,9 @@ async fn main() {
         eprintln!("usage: proxy_load URL RPS SECONDS BODY_JSON");
         std::process::exit(2);
     };
-    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string));
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
     if !matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "[::1]")) {
         eprintln!("refusing to load anything but loopback: {url}");
         std::process::exit(2);

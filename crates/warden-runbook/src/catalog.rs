@@ -124,11 +124,12 @@ pub const ACTIONS: &[Entry] = &[
         "undo disable_retraining_trigger at closure",
         &[],
     ),
-    entry(
-        "switch_feature_fallback",
-        "serve cached / fallback features through the feature proxy",
-        &[req("enabled", Bool)],
-    ),
+    Entry {
+        name: "switch_feature_fallback",
+        summary: "serve cached / fallback features through the feature proxy",
+        params: &[req("enabled", Bool)],
+        automated: true,
+    },
     entry(
         "scale_online_store",
         "scale the online store (Redis / DynamoDB)",

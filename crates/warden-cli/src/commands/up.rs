@@ -66,20 +66,7 @@ pub async fn run(
         metrics: Arc::new(Metrics::default()),
         actions: Arc::new(crate::actions::registry(&config)),
         mode: Mode::Live,
-        gates: match (
-            &config.connectors.prometheus,
-            config.gate_queries.is_empty(),
-        ) {
-            (Some(prometheus), false) => {
-                let client = warden_connect::PrometheusClient::from_config(prometheus)
-                    .map_err(Failure::runtime)?;
-                let gates: Arc<dyn warden_engine::executor::GateEvaluator> = Arc::new(
-                    crate::gates::PrometheusGates::new(client, config.gate_queries.clone()),
-                );
-                Some(gates)
-            }
-            _ => None,
-        },
+        gates: gate_evaluators(&config)?,
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
@@ -132,6 +119,16 @@ pub async fn run(
                 format == Format::Text,
             )));
         }
+    }
+    if let Some(feast) = &config.connectors.feast
+        && let Some(every) = feast.check_every
+    {
+        detector_tasks.push(tokio::spawn(crate::feature_store::run_detector(
+            feast.clone(),
+            every,
+            state.clone(),
+            format == Format::Text,
+        )));
     }
     // Runbooks advance on every event and also on this beat: it resumes actions that were in
     // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
@@ -233,4 +230,35 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
+}
+
+/// The closure-gate evaluators the configuration allows: PromQL (`gate_queries:`) and
+/// Feast (runbook 4's gates), chained; `None` when neither is configured.
+fn gate_evaluators(
+    config: &warden_config::Config,
+) -> Result<Option<Arc<dyn warden_engine::executor::GateEvaluator>>, Failure> {
+    let mut evaluators: Vec<Arc<dyn warden_engine::executor::GateEvaluator>> = Vec::new();
+    if let (Some(prometheus), false) = (
+        &config.connectors.prometheus,
+        config.gate_queries.is_empty(),
+    ) {
+        let client =
+            warden_connect::PrometheusClient::from_config(prometheus).map_err(Failure::runtime)?;
+        evaluators.push(Arc::new(crate::gates::PrometheusGates::new(
+            client,
+            config.gate_queries.clone(),
+        )));
+    }
+    if let Some(feast) = &config.connectors.feast
+        && feast.registry_url.is_some()
+    {
+        let gates = crate::feature_store::FeastGates::new(feast)
+            .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
+        evaluators.push(Arc::new(gates));
+    }
+    Ok(match evaluators.len() {
+        0 => None,
+        1 => evaluators.pop(),
+        _ => Some(Arc::new(crate::feature_store::GateChain(evaluators))),
+    })
 }

@@ -1,0 +1,375 @@
+//! Runbook 4 in the daemon: the scheduled feature-store check that opens incidents
+//! (`feature_freshness`, `online_store_health`), the `switch_feature_fallback` action on the
+//! feature proxy, and the closure gates judged from Feast and Redis
+//! (`feature_freshness_minutes`, `online_matches_offline`, `materialization_succeeded`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use warden_config::{FeastConfig, HttpEndpoint, Secret};
+use warden_connect::HttpClient;
+use warden_core::{Finding, Incident, RunbookId, Severity, Target, TargetKind};
+use warden_engine::executor::{
+    ActionError, ActionHandler, ActionRequest, BoxFuture, GateEvaluator, GateVerdict,
+};
+use warden_feast::freshness::FreshnessStatus;
+use warden_feast::status::{self, FeastSources, FeastStatus, StatusOptions};
+use warden_feast::{FeatureServerClient, RegistryClient};
+use warden_runbook::Gate;
+use warden_server::AppState;
+
+/// The readers runbook 4 needs, built from `connectors.feast`.
+pub fn sources(feast: &FeastConfig) -> Result<FeastSources, String> {
+    let registry_url = feast
+        .registry_url
+        .clone()
+        .ok_or("connectors.feast.registry_url is required")?;
+    let registry = RegistryClient::new(
+        &HttpEndpoint {
+            url: registry_url,
+            timeout: feast.endpoint.timeout,
+        },
+        &feast.project,
+    )
+    .map_err(|err| err.to_string())?;
+    let redis_password = feast
+        .redis_password
+        .as_ref()
+        .map(|secret| secret.resolve())
+        .transpose()
+        .map_err(|err| format!("connectors.feast.redis_password: {err}"))?;
+    Ok(FeastSources {
+        registry,
+        feature_server: Some(
+            FeatureServerClient::new(&feast.endpoint).map_err(|err| err.to_string())?,
+        ),
+        redis_url: feast.redis_url.clone(),
+        redis_password,
+        timeout: feast.endpoint.timeout,
+    })
+}
+
+/// The finding a status stands for, if anything is wrong: one per project, so a stale view
+/// and a dead store in the same minute are one incident (the runbook handles both).
+pub fn finding(status: &FeastStatus, now: chrono::DateTime<chrono::Utc>) -> Option<Finding> {
+    if status.ok {
+        return None;
+    }
+    let store_down = status
+        .store
+        .as_ref()
+        .is_some_and(|s| !s.reachable || !s.problems.is_empty());
+    let detector = if store_down {
+        "online_store_health"
+    } else {
+        "feature_freshness"
+    };
+    let mut problems: Vec<String> = status
+        .views
+        .iter()
+        .filter(|v| v.status != FreshnessStatus::Fresh)
+        .flat_map(|v| v.problems.iter().map(move |p| format!("{}: {p}", v.view)))
+        .collect();
+    if let Some(store) = &status.store {
+        problems.extend(store.problems.iter().cloned());
+    }
+    if let Some(server) = status.feature_server.as_ref().filter(|s| !s.ok) {
+        problems.push(format!(
+            "feature server: {}",
+            server.error.as_deref().unwrap_or("failing")
+        ));
+    }
+    let worst_lag = status
+        .views
+        .iter()
+        .filter_map(|v| v.materialization_lag_seconds)
+        .fold(0.0f64, f64::max);
+    let worst_missing = status
+        .views
+        .iter()
+        .map(|v| v.missing_rate)
+        .fold(0.0, f64::max);
+    Some(Finding {
+        runbook: RunbookId::new("feature-store"),
+        target: Target {
+            kind: TargetKind::FeatureView,
+            namespace: status.project.clone(),
+            name: "*".into(),
+        },
+        detector: detector.into(),
+        severity: Severity::High,
+        summary: problems.join("; "),
+        detected_at: now,
+        measurements: BTreeMap::from([
+            ("materialization_lag_seconds".to_string(), worst_lag),
+            ("missing_rate".to_string(), worst_missing),
+        ]),
+        cause_key: None,
+    })
+}
+
+/// Checks Feast every `every` and opens (or updates) the runbook-4 incident on a problem.
+pub async fn run_detector(feast: FeastConfig, every: Duration, state: AppState, verbose: bool) {
+    let sources = match sources(&feast) {
+        Ok(sources) => sources,
+        Err(err) => {
+            eprintln!("warden: feature-store check disabled: {err}");
+            return;
+        }
+    };
+    let options = StatusOptions {
+        sla: feast.sla,
+        ..StatusOptions::default()
+    };
+    loop {
+        let now = state.manager.clock().now();
+        match status::collect(&sources, &options).await {
+            Ok(found) => {
+                state.metrics.detector_run("feature_store", true);
+                if let Some(finding) = finding(&found, now) {
+                    match state.manager.ingest(&finding).await {
+                        Ok(ingested) => {
+                            state.metrics.detector_findings("feature_store");
+                            if let Err(err) = state.advance(ingested.incident()).await
+                                && verbose
+                            {
+                                eprintln!(
+                                    "warden: advancing {} failed: {err}",
+                                    ingested.incident()
+                                );
+                            }
+                        }
+                        Err(err) if verbose => {
+                            eprintln!("warden: feature-store finding not recorded: {err}");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            Err(err) => {
+                state.metrics.detector_run("feature_store", false);
+                if verbose {
+                    eprintln!("warden: feature-store check failed: {err}");
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// `switch_feature_fallback`: sets the feature proxy's mode (`enabled: true` → `fallback`,
+/// `false` → `auto`) and reads it back.
+pub struct SwitchFeatureFallback {
+    proxy: HttpClient,
+}
+
+#[derive(Deserialize)]
+struct ProxyState {
+    mode: String,
+    fallback_values: u64,
+}
+
+impl SwitchFeatureFallback {
+    /// A handler for the proxy at `url`.
+    pub fn new(url: url::Url, token: Option<Secret>) -> Result<Self, String> {
+        let client = HttpClient::new(&HttpEndpoint {
+            url,
+            timeout: Duration::from_secs(5),
+        })
+        .map_err(|err| err.to_string())?;
+        Ok(Self {
+            proxy: match token {
+                Some(token) => client.with_bearer(token),
+                None => client,
+            },
+        })
+    }
+
+    fn wanted(request: &ActionRequest) -> Result<&'static str, ActionError> {
+        match request
+            .params
+            .get("enabled")
+            .and_then(serde_json::Value::as_bool)
+        {
+            Some(true) => Ok("fallback"),
+            Some(false) => Ok("auto"),
+            None => Err(ActionError {
+                message: "switch_feature_fallback needs `enabled: true|false`".into(),
+                retryable: false,
+            }),
+        }
+    }
+
+    async fn current(&self) -> Result<ProxyState, ActionError> {
+        self.proxy
+            .get_json("/warden/status", &[])
+            .await
+            .map_err(|err| ActionError {
+                retryable: err.is_retryable(),
+                message: format!("feature proxy: {err}"),
+            })
+    }
+}
+
+impl ActionHandler for SwitchFeatureFallback {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let wanted = Self::wanted(request)?;
+            let now = self.current().await?;
+            Ok(if now.mode == wanted {
+                format!(
+                    "feature proxy {} already in {wanted} mode: nothing to do",
+                    self.proxy.base()
+                )
+            } else {
+                format!(
+                    "would switch feature proxy {} from {} to {wanted} mode",
+                    self.proxy.base(),
+                    now.mode
+                )
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let wanted = Self::wanted(request)?;
+            let before = self.current().await?;
+            if before.mode != wanted {
+                let _: serde_json::Value = self
+                    .proxy
+                    .send_body(
+                        reqwest::Method::POST,
+                        "/warden/mode",
+                        &serde_json::json!({ "mode": wanted }),
+                    )
+                    .await
+                    .map_err(|err| ActionError {
+                        retryable: err.is_retryable(),
+                        message: format!("feature proxy: {err}"),
+                    })?;
+            }
+            let after = self.current().await?;
+            if after.mode != wanted {
+                return Err(ActionError {
+                    message: format!(
+                        "feature proxy reports {} mode after switching to {wanted}",
+                        after.mode
+                    ),
+                    retryable: true,
+                });
+            }
+            Ok(format!(
+                "feature proxy {} in {wanted} mode (was {}; {} values served from cache so far)",
+                self.proxy.base(),
+                before.mode,
+                after.fallback_values
+            ))
+        })
+    }
+}
+
+/// Runbook 4's closure gates, judged from Feast and Redis.
+pub struct FeastGates {
+    sources: FeastSources,
+    sla: Duration,
+    repo: std::path::PathBuf,
+}
+
+impl FeastGates {
+    /// Gates over `feast`'s sources.
+    pub fn new(feast: &FeastConfig) -> Result<Self, String> {
+        Ok(Self {
+            sources: sources(feast)?,
+            sla: feast.sla,
+            repo: feast.repo.clone().unwrap_or_else(|| ".".into()),
+        })
+    }
+}
+
+impl GateEvaluator for FeastGates {
+    fn evaluate<'a>(
+        &'a self,
+        _incident: &'a Incident,
+        gate: &'a Gate,
+    ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
+        Box::pin(async move {
+            let check = gate.check.as_str();
+            if !matches!(
+                check,
+                "feature_freshness_minutes"
+                    | "online_matches_offline"
+                    | "materialization_succeeded"
+            ) {
+                return Ok(None);
+            }
+            // The stricter of the runbook's threshold and the configured SLA: a gate must not
+            // pass while the detector, judging by the SLA, still sees the views as stale.
+            let sla = match (check, gate.below) {
+                ("feature_freshness_minutes", Some(minutes)) => {
+                    Duration::from_secs_f64((minutes * 60.0).max(1.0)).min(self.sla)
+                }
+                _ => self.sla,
+            };
+            let options = StatusOptions {
+                sla,
+                ..StatusOptions::default()
+            };
+            let found = status::collect(&self.sources, &options)
+                .await
+                .map_err(|err| err.to_string())?;
+            let views = self
+                .sources
+                .registry
+                .feature_views()
+                .await
+                .map_err(|err| err.to_string())?;
+            let window = if gate.hold_for.is_zero() {
+                warden_feast::closure::DEFAULT_WINDOW
+            } else {
+                gate.hold_for
+            };
+            let gates =
+                warden_feast::closure::evaluate(&found, &views, &self.repo, window, self.sla);
+            let wanted = match check {
+                "feature_freshness_minutes" => "freshness_within_sla",
+                other => other,
+            };
+            Ok(gates
+                .into_iter()
+                .find(|g| g.gate == wanted)
+                .map(|g| GateVerdict {
+                    passed: g.passed,
+                    explanation: g.details.join("; "),
+                }))
+        })
+    }
+}
+
+/// Several evaluators: the first that knows a check decides it.
+pub struct GateChain(pub Vec<Arc<dyn GateEvaluator>>);
+
+impl GateEvaluator for GateChain {
+    fn evaluate<'a>(
+        &'a self,
+        incident: &'a Incident,
+        gate: &'a Gate,
+    ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
+        Box::pin(async move {
+            for evaluator in &self.0 {
+                if let Some(verdict) = evaluator.evaluate(incident, gate).await? {
+                    return Ok(Some(verdict));
+                }
+            }
+            Ok(None)
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! What the daemon tests share: a free port, a minimal configuration (a responder token and
+//! the webhook secret), starting `warden up`, and waiting for it to answer.
+
+#![allow(clippy::unwrap_used, dead_code)] // helpers; not every test file uses every one
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn write_config(dir: &Path) {
+    std::fs::write(dir.join("responder.token"), "responder-token\n").unwrap();
+    std::fs::write(dir.join("hook.secret"), "hook-secret\n").unwrap();
+    std::fs::write(
+        dir.join("warden.yaml"),
+        "server:\n  tokens:\n    - {name: ana, role: responder, token: {file: responder.token}}\n\
+         connectors:\n  alertmanager:\n    url: http://127.0.0.1:9\n    webhook_secret: {file: hook.secret}\n",
+    )
+    .unwrap();
+}
+
+/// Adds a Prometheus connector (if given) and `extra` top-level YAML to the test config.
+pub fn extend_config(dir: &Path, prometheus: Option<&str>, extra: &str) {
+    let mut config = std::fs::read_to_string(dir.join("warden.yaml")).unwrap();
+    if let Some(url) = prometheus {
+        config = config.replace(
+            "connectors:\n",
+            &format!("connectors:\n  prometheus:\n    url: {url}\n"),
+        );
+    }
+    std::fs::write(dir.join("warden.yaml"), format!("{config}{extra}")).unwrap();
+}
+
+pub fn start(dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "up",
+            "--config",
+            "warden.yaml",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("warden up did not answer /healthz at {base} within 20 s");
+}
