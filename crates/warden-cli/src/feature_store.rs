@@ -1,7 +1,9 @@
 //! Runbook 4 in the daemon: the scheduled feature-store check that opens incidents
-//! (`feature_freshness`, `online_store_health`), the `switch_feature_fallback` action on the
-//! feature proxy, and the closure gates judged from Feast and Redis
-//! (`feature_freshness_minutes`, `online_matches_offline`, `materialization_succeeded`).
+//! (`feature_freshness`, `online_store_health`), the evidence collectors behind its
+//! diagnostics (`feature_freshness`, `online_store_health`, `schema_check`), the
+//! `switch_feature_fallback` action on the feature proxy, and the closure gates judged from
+//! Feast and Redis (`feature_freshness_minutes`, `online_matches_offline`,
+//! `materialization_succeeded`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +14,8 @@ use warden_config::{FeastConfig, HttpEndpoint, Secret};
 use warden_connect::HttpClient;
 use warden_core::{Finding, Incident, RunbookId, Severity, Target, TargetKind};
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRequest, BoxFuture, GateEvaluator, GateVerdict,
+    ActionError, ActionHandler, ActionRequest, BoxFuture, Collected, CollectorRegistry,
+    EvidenceCollector, GateEvaluator, GateVerdict,
 };
 use warden_feast::freshness::FreshnessStatus;
 use warden_feast::status::{self, FeastSources, FeastStatus, StatusOptions};
@@ -352,6 +355,182 @@ impl GateEvaluator for FeastGates {
                 }))
         })
     }
+}
+
+/// What one collector gathers.
+#[derive(Clone, Copy)]
+enum EvidenceKind {
+    Freshness,
+    StoreHealth,
+    Schema,
+}
+
+/// Runbook 4's diagnostics as evidence artifacts (R4.3): the freshness table per view with
+/// the ranked causes, the online store's health with its whole `INFO`, and the schema check.
+struct FeastEvidence {
+    sources: Arc<FeastSources>,
+    sla: Duration,
+    repo: std::path::PathBuf,
+    kind: EvidenceKind,
+}
+
+fn collect_error(err: impl std::fmt::Display) -> ActionError {
+    ActionError {
+        message: format!("Feast registry: {err}"),
+        retryable: true,
+    }
+}
+
+impl EvidenceCollector for FeastEvidence {
+    fn collect<'a>(
+        &'a self,
+        _request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<Collected, ActionError>> {
+        Box::pin(async move {
+            let options = StatusOptions {
+                sla: self.sla,
+                ..StatusOptions::default()
+            };
+            let found = status::collect(&self.sources, &options)
+                .await
+                .map_err(collect_error)?;
+            let source = self.sources.registry.project().to_string();
+            let (name, summary, body) = match self.kind {
+                EvidenceKind::Freshness => {
+                    let stale = found
+                        .views
+                        .iter()
+                        .filter(|v| v.status != FreshnessStatus::Fresh)
+                        .count();
+                    (
+                        "feature-freshness.json",
+                        format!(
+                            "{} view(s), {stale} not fresh; top cause: {}",
+                            found.views.len(),
+                            found.causes.first().map_or("none", |c| c.cause)
+                        ),
+                        serde_json::json!({
+                            "checked_at": found.checked_at,
+                            "views": found.views,
+                            "causes": found.causes,
+                            "feature_server": found.feature_server,
+                        }),
+                    )
+                }
+                EvidenceKind::StoreHealth => {
+                    let store = found.store.as_ref();
+                    (
+                        "online-store-health.json",
+                        match store {
+                            Some(s) if s.reachable => format!(
+                                "Redis reachable, PING {:.1} ms, {} problem(s)",
+                                s.ping_ms.unwrap_or(f64::NAN),
+                                s.problems.len()
+                            ),
+                            Some(s) => {
+                                format!("Redis unreachable: {}", s.error.as_deref().unwrap_or(""))
+                            }
+                            None => "no online store configured".into(),
+                        },
+                        serde_json::json!({
+                            "checked_at": found.checked_at,
+                            "store": store,
+                            "info": store.map(|s| &s.info),
+                        }),
+                    )
+                }
+                EvidenceKind::Schema => {
+                    let views = self
+                        .sources
+                        .registry
+                        .feature_views()
+                        .await
+                        .map_err(collect_error)?;
+                    let mut checks = Vec::new();
+                    for view in &views {
+                        let offline = match &view.source_uri {
+                            Some(uri) => offline_fields(&self.repo, uri).ok(),
+                            None => None,
+                        };
+                        let online = found
+                            .sampled_values
+                            .get(&view.name)
+                            .cloned()
+                            .unwrap_or_default();
+                        checks.extend(warden_feast::schema::check_view(
+                            view,
+                            offline.as_deref(),
+                            &online,
+                        ));
+                    }
+                    let problems = warden_feast::schema::problems(&checks);
+                    (
+                        "schema-check.json",
+                        if problems.is_empty() {
+                            format!("{} schema checks agree", checks.len())
+                        } else {
+                            format!(
+                                "{} schema mismatch(es): {}",
+                                problems.len(),
+                                problems.join("; ")
+                            )
+                        },
+                        serde_json::json!({ "ok": problems.is_empty(), "checks": checks, "problems": problems }),
+                    )
+                }
+            };
+            Ok(Collected {
+                summary,
+                name: name.into(),
+                media_type: "application/json".into(),
+                source,
+                bytes: serde_json::to_vec_pretty(&body).unwrap_or_default(),
+            })
+        })
+    }
+}
+
+/// The offline source's columns (file sources relative to `repo`).
+pub fn offline_fields(
+    repo: &std::path::Path,
+    uri: &str,
+) -> Result<Vec<warden_feast::schema::OfflineField>, String> {
+    let location = if uri.contains("://") || std::path::Path::new(uri).is_absolute() {
+        uri.to_string()
+    } else {
+        repo.join(uri).to_string_lossy().into_owned()
+    };
+    let dataset = warden_data::Dataset::open(&location)
+        .map_err(|err| format!("offline source {location}: {err}"))?;
+    Ok(dataset
+        .fields()
+        .iter()
+        .map(|field| warden_feast::schema::OfflineField {
+            name: field.name.clone(),
+            source_type: field.source_type.clone(),
+        })
+        .collect())
+}
+
+/// The collectors runbook 4 can use with `feast` configured.
+pub fn collectors(feast: &FeastConfig) -> Result<CollectorRegistry, String> {
+    let sources = Arc::new(sources(feast)?);
+    let repo = feast.repo.clone().unwrap_or_else(|| ".".into());
+    let mut registry = CollectorRegistry::new();
+    for (name, kind) in [
+        ("feature_freshness", EvidenceKind::Freshness),
+        ("online_store_health", EvidenceKind::StoreHealth),
+        ("schema_check", EvidenceKind::Schema),
+    ] {
+        let collector: Arc<dyn EvidenceCollector> = Arc::new(FeastEvidence {
+            sources: sources.clone(),
+            sla: feast.sla,
+            repo: repo.clone(),
+            kind,
+        });
+        registry.insert(name.to_string(), collector);
+    }
+    Ok(registry)
 }
 
 /// Several evaluators: the first that knows a check decides it.

@@ -2,6 +2,7 @@
 //! the views stale and opens one incident, containment switches a real `warden
 //! feature-proxy` to fallback (read back from the proxy), and once Feast is materialized the
 //! freshness gate passes from the data and the proxy is switched back — nobody in between.
+//! The diagnostics (freshness table, Redis health and INFO, schema check) are evidence.
 
 #![allow(clippy::unwrap_used)]
 
@@ -138,4 +139,19 @@ async fn the_daemon_contains_a_stale_feature_store_and_undoes_it_when_fresh() {
     assert!(text.contains("in fallback mode (was auto"), "{incident:#}");
     assert!(text.contains("evaluated from the data"), "{incident:#}");
     assert!(text.contains("in auto mode (was fallback"), "{incident:#}");
+    // Diagnostics were captured as evidence at detection time (R4.3).
+    let evidence: Vec<&str> = incident["incident"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for name in [
+        "feature-freshness.json",
+        "online-store-health.json",
+        "schema-check.json",
+    ] {
+        assert!(evidence.contains(&name), "{name} missing from {evidence:?}");
+    }
+    assert!(text.contains("schema checks agree"), "{incident:#}");
 }

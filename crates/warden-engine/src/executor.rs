@@ -8,6 +8,9 @@
 //!   `manual` with an approval; a rejection skips it; `never` records the plan only), with
 //!   retries (exponential backoff, jitter, bounded attempts, retryable errors only) and a
 //!   timeout per attempt; in dry-run mode only its plan is recorded;
+//! - an evidence step with a registered [`EvidenceCollector`] runs like an automatic action
+//!   (same retries, timeout and crash safety); what it collects goes into the evidence store,
+//!   linked from the incident's timeline, and the step's result names it;
 //! - everything else (manual items, causes, gates, and actions or collectors that Warden does
 //!   not automate yet) waits for a person to record its outcome with [`Executor::complete_step`].
 //!
@@ -30,7 +33,7 @@ use warden_core::{
     ActionRecord, ActionStatus, Actor, Clock, Decision, Incident, IncidentId, IncidentState,
 };
 use warden_runbook::{ApprovalPolicy, Condition, Outcome, Phase, Retry, Runbook, Step, StepKind};
-use warden_store::IncidentStore;
+use warden_store::{EvidenceStore, IncidentStore};
 
 use crate::{EngineError, IncidentManager};
 
@@ -74,6 +77,85 @@ pub trait ActionHandler: Send + Sync {
 
 /// Registered handlers by catalogue action name.
 pub type ActionRegistry = HashMap<String, Arc<dyn ActionHandler>>;
+
+/// What an evidence collector gathered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// One line for the timeline.
+    pub summary: String,
+    /// The artifact's name (e.g. `feature-freshness.json`).
+    pub name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Where it came from (a URL or system name).
+    pub source: String,
+    /// Its content.
+    pub bytes: Vec<u8>,
+}
+
+/// Gathers evidence for a runbook `evidence:` step. Must be read-only and safe to repeat.
+pub trait EvidenceCollector: Send + Sync {
+    /// Collects now.
+    fn collect<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<Collected, ActionError>>;
+}
+
+/// Registered collectors by catalogue evidence name.
+pub type CollectorRegistry = HashMap<String, Arc<dyn EvidenceCollector>>;
+
+/// Runs a collector and captures its artifact, so evidence steps share the action path
+/// (retries, timeouts, the compare-and-set that makes a crash safe).
+struct CaptureEvidence<'a, S, C> {
+    manager: &'a IncidentManager<S, C>,
+    store: &'a EvidenceStore,
+    collector: &'a dyn EvidenceCollector,
+}
+
+impl<S: IncidentStore, C: Clock> ActionHandler for CaptureEvidence<'_, S, C> {
+    fn plan<'b>(
+        &'b self,
+        request: &'b ActionRequest,
+    ) -> BoxFuture<'b, Result<String, ActionError>> {
+        Box::pin(async move { Ok(format!("would collect evidence for step {}", request.step)) })
+    }
+
+    fn execute<'b>(
+        &'b self,
+        request: &'b ActionRequest,
+    ) -> BoxFuture<'b, Result<String, ActionError>> {
+        Box::pin(async move {
+            let collected = self.collector.collect(request).await?;
+            let incident = self
+                .manager
+                .capture_evidence(
+                    &request.incident.id,
+                    self.store,
+                    &collected.name,
+                    &collected.media_type,
+                    &collected.source,
+                    &collected.bytes,
+                )
+                .await
+                .map_err(|err| ActionError {
+                    message: format!("cannot store evidence {}: {err}", collected.name),
+                    retryable: false,
+                })?;
+            let hash = incident
+                .evidence
+                .iter()
+                .rev()
+                .find(|e| e.name == collected.name)
+                .map(|e| e.hash.to_string())
+                .unwrap_or_default();
+            Ok(format!(
+                "{} (evidence {} {hash})",
+                collected.summary, collected.name
+            ))
+        })
+    }
+}
 
 /// A gate's verdict from the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +259,7 @@ pub struct Executor<'a, S, C> {
     mode: Mode,
     recover: bool,
     gates: Option<&'a dyn GateEvaluator>,
+    evidence: Option<(&'a CollectorRegistry, &'a EvidenceStore)>,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
@@ -192,7 +275,18 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             mode,
             recover: false,
             gates: None,
+            evidence: None,
         }
+    }
+
+    /// The same executor, collecting evidence with `collectors` into `store`.
+    pub fn with_evidence(
+        mut self,
+        collectors: &'a CollectorRegistry,
+        store: &'a EvidenceStore,
+    ) -> Self {
+        self.evidence = Some((collectors, store));
+        self
     }
 
     /// The same executor, judging gates with `gates` where it has data for them.
@@ -336,8 +430,23 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         approvals: &[warden_core::Approval],
         progress: &mut Progress,
     ) -> Result<ActionRecord, EngineError> {
-        let handler = match &step.kind {
-            StepKind::Action { name } => self.actions.get(name),
+        let capture;
+        let handler: Option<&dyn ActionHandler> = match &step.kind {
+            StepKind::Action { name } => self.actions.get(name).map(|h| h.as_ref()),
+            StepKind::Evidence { name } => match self.evidence {
+                Some((collectors, store)) => match collectors.get(name) {
+                    Some(collector) => {
+                        capture = CaptureEvidence {
+                            manager: self.manager,
+                            store,
+                            collector: collector.as_ref(),
+                        };
+                        Some(&capture as &dyn ActionHandler)
+                    }
+                    None => None,
+                },
+                None => None,
+            },
             _ => None,
         };
         if let (StepKind::Gate(gate), Some(evaluator)) = (&step.kind, self.gates) {
@@ -444,7 +553,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             progress.executed.push(step.id.clone());
             return self.finish(record, status, result).await;
         }
-        self.execute_with_retries(incident, step, record, handler.as_ref(), &request, progress)
+        self.execute_with_retries(incident, step, record, handler, &request, progress)
             .await
     }
 

@@ -18,7 +18,8 @@ use warden_core::{
 };
 use warden_engine::IncidentManager;
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, Mode, backoff,
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
+    CollectorRegistry, EvidenceCollector, Executor, Mode, backoff,
 };
 use warden_runbook::{Outcome, Retry, Runbook};
 use warden_store::{IncidentStore, Store};
@@ -219,6 +220,70 @@ async fn auto_actions_run_once_and_manual_ones_wait_for_approval() {
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
     assert_eq!(progress.executed, ["scale"]);
     assert_eq!(scale.calls(), 1);
+}
+
+/// Collects a fixed log excerpt and counts its calls. (Retries and timeouts are the actions'
+/// path, tested with the action handlers.)
+struct LogCollector {
+    calls: AtomicU32,
+}
+
+impl EvidenceCollector for LogCollector {
+    fn collect<'a>(
+        &'a self,
+        _request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<Collected, ActionError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Collected {
+                summary: "200 log lines, OOMKilled at 03:00".into(),
+                name: "task-logs.txt".into(),
+                media_type: "text/plain".into(),
+                source: "k8s://train-pod".into(),
+                bytes: b"Killed: OOMKilled\n".to_vec(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn evidence_steps_with_a_collector_are_captured_once() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    let collector = Arc::new(LogCollector {
+        calls: AtomicU32::new(0),
+    });
+    let mut collectors = CollectorRegistry::new();
+    collectors.insert("task_logs".into(), collector.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
+    let executor =
+        Executor::new(&f.manager, &actions, Mode::Live).with_evidence(&collectors, &evidence);
+
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert!(
+        progress.executed.contains(&"logs".to_string()),
+        "{progress:?}"
+    );
+    let (state, attempts, result) = status(&f, "logs").await;
+    assert_eq!((state, attempts), (ActionStatus::Succeeded, 1), "{result}");
+    assert!(
+        result.starts_with("200 log lines, OOMKilled at 03:00 (evidence task-logs.txt sha256:"),
+        "{result}"
+    );
+    let incident = f
+        .manager
+        .store()
+        .get_incident(&f.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(incident.evidence.len(), 1);
+    assert_eq!(incident.evidence[0].name, "task-logs.txt");
+
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(collector.calls.load(Ordering::SeqCst), 1, "collected once");
 }
 
 #[tokio::test]

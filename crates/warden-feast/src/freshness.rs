@@ -3,6 +3,7 @@
 //! intervals and sampled per-entity event times), the missing-feature rate over a sample of
 //! entities, the online store's health, and the causes ranked from that evidence.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -188,6 +189,9 @@ pub struct StoreHealth {
     pub timed_out: bool,
     /// Problems, one line each.
     pub problems: Vec<String>,
+    /// Every `INFO` field, for evidence (left out of status output: it is long).
+    #[serde(skip)]
+    pub info: BTreeMap<String, String>,
 }
 
 impl StoreHealth {
@@ -225,6 +229,7 @@ impl StoreHealth {
             error: None,
             timed_out: false,
             problems,
+            info: info.raw.clone(),
         }
     }
 
@@ -241,6 +246,7 @@ impl StoreHealth {
             error: Some(error.to_string()),
             timed_out,
             problems: vec![format!("online store unreachable: {error}")],
+            info: BTreeMap::new(),
         }
     }
 }

@@ -191,6 +191,7 @@ pub async fn collect(
         error: None,
         timed_out: false,
         problems: Vec::new(),
+        info: BTreeMap::new(),
     };
     let causes = freshness::rank_causes(
         &assessed,

@@ -221,26 +221,29 @@ pub const EVIDENCE: &[Entry] = &[
         "warden drift on the prediction logs",
         &[p("reference", Text), p("current", Text)],
     ),
-    entry(
-        "online_store_health",
-        "Redis latency, memory against maxmemory, evictions, rejected connections",
-        &[],
-    ),
+    Entry {
+        name: "online_store_health",
+        summary: "Redis latency, memory against maxmemory, evictions, rejected connections",
+        params: &[],
+        automated: true,
+    },
     entry(
         "materialization_status",
         "materialization job runs and their outcome",
         &[p("window", Duration)],
     ),
-    entry(
-        "feature_freshness",
-        "freshness lag per feature view from materialization intervals and event timestamps",
-        &[],
-    ),
-    entry(
-        "schema_check",
-        "offline source, registry and online values agree on the schema",
-        &[],
-    ),
+    Entry {
+        name: "feature_freshness",
+        summary: "freshness lag per feature view from materialization intervals and event timestamps",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "schema_check",
+        summary: "offline source, registry and online values agree on the schema",
+        params: &[],
+        automated: true,
+    },
     entry(
         "prediction_sample",
         "prediction samples from the degraded period",

@@ -20,10 +20,9 @@ use std::sync::Arc;
 use warden_config::{Role, Secret};
 use warden_core::Clock;
 use warden_engine::IncidentManager;
-use warden_engine::executor::{ActionRegistry, Executor, GateEvaluator, Mode};
+use warden_engine::executor::{ActionRegistry, CollectorRegistry, Executor, GateEvaluator, Mode};
 use warden_runbook::Runbook;
-use warden_store::IncidentStore;
-use warden_store::Store;
+use warden_store::{EvidenceStore, IncidentStore, Store};
 
 pub use api::router;
 pub use metrics::Metrics;
@@ -58,6 +57,9 @@ pub struct AppState {
     pub mode: Mode,
     /// Judges closure gates from data, where it has a source for them.
     pub gates: Option<Arc<dyn GateEvaluator>>,
+    /// Collectors of automated evidence steps, and where their artifacts go (`None`: evidence
+    /// steps wait for a responder).
+    pub evidence: Option<(Arc<CollectorRegistry>, Arc<EvidenceStore>)>,
 }
 
 impl AppState {
@@ -80,6 +82,9 @@ impl AppState {
             let mut executor = Executor::new(&self.manager, &self.actions, self.mode);
             if let Some(gates) = &self.gates {
                 executor = executor.with_gates(gates.as_ref());
+            }
+            if let Some((collectors, store)) = &self.evidence {
+                executor = executor.with_evidence(collectors, store);
             }
             executor.advance(id, runbook).await?;
         }

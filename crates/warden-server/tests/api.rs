@@ -33,6 +33,7 @@ async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
         actions: Arc::new(ActionRegistry::new()),
         mode: Mode::Live,
         gates: None,
+        evidence: None,
     }
 }
 

@@ -14,7 +14,7 @@ use warden_config::{Config, HttpEndpoint, Secret};
 use warden_feast::freshness::FreshnessStatus;
 use warden_feast::proxy::{FeatureProxy, ProxyMode, ProxySettings};
 use warden_feast::redis_layout::EntityValue;
-use warden_feast::schema::{self, OfflineField, SchemaCheck};
+use warden_feast::schema::{self, SchemaCheck};
 use warden_feast::status::{self, FeastSources, FeastStatus, StatusOptions};
 use warden_feast::{FeatureServerClient, RegistryClient};
 
@@ -280,7 +280,10 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
             let mut checks: Vec<SchemaCheck> = Vec::new();
             for view in &views {
                 let offline = match &view.source_uri {
-                    Some(uri) => Some(offline_fields(&args.repo, uri)?),
+                    Some(uri) => Some(
+                        crate::feature_store::offline_fields(&args.repo, uri)
+                            .map_err(|err| Failure::input(anyhow!(err)))?,
+                    ),
                     None => None,
                 };
                 let online = found
@@ -330,24 +333,6 @@ struct SchemaReport<'a> {
     ok: bool,
     checks: &'a [SchemaCheck],
     problems: &'a [String],
-}
-
-fn offline_fields(repo: &Path, uri: &str) -> Result<Vec<OfflineField>, Failure> {
-    let location = if uri.contains("://") || Path::new(uri).is_absolute() {
-        uri.to_string()
-    } else {
-        repo.join(uri).to_string_lossy().into_owned()
-    };
-    let dataset = warden_data::Dataset::open(&location)
-        .map_err(|err| Failure::input(anyhow!("offline source {location}: {err}")))?;
-    Ok(dataset
-        .fields()
-        .iter()
-        .map(|field| OfflineField {
-            name: field.name.clone(),
-            source_type: field.source_type.clone(),
-        })
-        .collect())
 }
 
 fn print_status(found: &FeastStatus) {

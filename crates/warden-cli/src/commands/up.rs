@@ -67,6 +67,7 @@ pub async fn run(
         actions: Arc::new(crate::actions::registry(&config)),
         mode: Mode::Live,
         gates: gate_evaluators(&config)?,
+        evidence: evidence_collectors(&config)?,
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
@@ -261,4 +262,30 @@ fn gate_evaluators(
         1 => evaluators.pop(),
         _ => Some(Arc::new(crate::feature_store::GateChain(evaluators))),
     })
+}
+
+/// Collectors and the evidence store their artifacts go to.
+type Evidence = (
+    Arc<warden_engine::executor::CollectorRegistry>,
+    Arc<warden_store::EvidenceStore>,
+);
+
+/// The evidence collectors the configuration allows (runbook 4's, with Feast configured),
+/// writing into `<data_dir>/evidence`.
+fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence>, Failure> {
+    let Some(feast) = config
+        .connectors
+        .feast
+        .as_ref()
+        .filter(|feast| feast.registry_url.is_some())
+    else {
+        return Ok(None);
+    };
+    let collectors = crate::feature_store::collectors(feast)
+        .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
+    let store = warden_store::EvidenceStore::new(
+        config.data_dir.join("evidence"),
+        warden_store::evidence::DEFAULT_MAX_BYTES,
+    );
+    Ok(Some((Arc::new(collectors), Arc::new(store))))
 }

@@ -431,6 +431,7 @@ async fn serve(
         actions: Arc::new(actions.clone()),
         mode: Mode::DryRun,
         gates: None,
+        evidence: None,
     };
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;
