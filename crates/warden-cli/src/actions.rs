@@ -1,5 +1,6 @@
 //! The action handlers Warden has today, registered by catalogue name for the executor:
-//! `notify`, and `switch_feature_fallback` when a feature proxy is configured. The runbook
+//! `notify`; `switch_feature_fallback` when a feature proxy is configured;
+//! `pause_materialization` / `resume_materialization` with a materialization DAG in Airflow. The runbook
 //! issues add the others (pause schedules, roll back models, scale, …) here, each behind its
 //! connector.
 
@@ -99,6 +100,13 @@ pub fn registry(config: &Config) -> ActionRegistry {
         if let Ok(handler) = crate::feature_store::SwitchFeatureFallback::new(url.clone(), token) {
             let handler: Arc<dyn ActionHandler> = Arc::new(handler);
             registry.insert("switch_feature_fallback".to_string(), handler);
+        }
+    }
+    if let Some(feast) = &config.connectors.feast {
+        for (name, handler) in
+            crate::feature_store::schedule_handlers(feast, config.connectors.airflow.as_ref())
+        {
+            registry.insert(name.to_string(), handler);
         }
     }
     registry

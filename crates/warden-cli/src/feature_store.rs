@@ -1,7 +1,9 @@
 //! Runbook 4 in the daemon: the scheduled feature-store check that opens incidents
 //! (`feature_freshness`, `online_store_health`), the evidence collectors behind its
 //! diagnostics (`feature_freshness`, `online_store_health`, `schema_check`), the
-//! `switch_feature_fallback` action on the feature proxy, and the closure gates judged from
+//! `switch_feature_fallback` action on the feature proxy, `pause_materialization` and
+//! `resume_materialization` on the Airflow DAG that materializes (with its recent runs as
+//! `materialization_status` evidence), and the closure gates judged from
 //! Feast and Redis (`feature_freshness_minutes`, `online_matches_offline`,
 //! `materialization_succeeded`).
 
@@ -10,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use warden_config::{FeastConfig, HttpEndpoint, Secret};
-use warden_connect::HttpClient;
+use warden_config::{AirflowConfig, FeastConfig, HttpEndpoint, Secret};
+use warden_connect::{AirflowClient, HttpClient};
 use warden_core::{Finding, Incident, RunbookId, Severity, Target, TargetKind};
 use warden_engine::executor::{
     ActionError, ActionHandler, ActionRequest, BoxFuture, Collected, CollectorRegistry,
@@ -357,6 +359,191 @@ impl GateEvaluator for FeastGates {
     }
 }
 
+/// The marker a pause leaves when the DAG was paused before Warden touched it, so the
+/// resume at closure leaves it as it was found.
+const FOUND_PAUSED: &str = "was already paused: left as found";
+
+/// `pause_materialization` / `resume_materialization` on the materialization DAG.
+pub struct MaterializationSchedule {
+    airflow: AirflowConfig,
+    dag: String,
+    pause: bool,
+}
+
+impl MaterializationSchedule {
+    async fn client(&self) -> Result<AirflowClient, ActionError> {
+        let password = self.airflow.password.resolve().map_err(|err| ActionError {
+            message: format!("connectors.airflow.password: {err}"),
+            retryable: false,
+        })?;
+        AirflowClient::connect(&self.airflow.endpoint, &self.airflow.username, &password)
+            .await
+            .map_err(airflow_error)
+    }
+
+    /// The pause step this resume undoes, if it found the DAG already paused.
+    fn paused_before_warden(request: &ActionRequest) -> bool {
+        request
+            .earlier_results
+            .values()
+            .any(|result| result.contains(FOUND_PAUSED) && result.contains("Airflow DAG"))
+    }
+}
+
+fn airflow_error(err: warden_connect::ConnectError) -> ActionError {
+    ActionError {
+        retryable: err.is_retryable(),
+        message: format!("Airflow: {err}"),
+    }
+}
+
+impl ActionHandler for MaterializationSchedule {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let dag = self
+                .client()
+                .await?
+                .dag(&self.dag)
+                .await
+                .map_err(airflow_error)?;
+            Ok(match (self.pause, dag.is_paused) {
+                (true, true) => {
+                    format!("Airflow DAG {} is already paused: nothing to do", self.dag)
+                }
+                (true, false) => format!("would pause Airflow DAG {}", self.dag),
+                (false, true) if Self::paused_before_warden(request) => format!(
+                    "Airflow DAG {} was paused before the incident: would leave it paused",
+                    self.dag
+                ),
+                (false, true) => format!("would unpause Airflow DAG {}", self.dag),
+                (false, false) => format!("Airflow DAG {} is not paused: nothing to do", self.dag),
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let before = client.dag(&self.dag).await.map_err(airflow_error)?;
+            if self.pause && before.is_paused {
+                return Ok(format!("Airflow DAG {} {FOUND_PAUSED}", self.dag));
+            }
+            if !self.pause && before.is_paused && Self::paused_before_warden(request) {
+                return Ok(format!(
+                    "Airflow DAG {} left paused: it was paused before the incident",
+                    self.dag
+                ));
+            }
+            if before.is_paused != self.pause {
+                client
+                    .set_paused(&self.dag, self.pause)
+                    .await
+                    .map_err(airflow_error)?;
+            }
+            let after = client.dag(&self.dag).await.map_err(airflow_error)?;
+            if after.is_paused != self.pause {
+                return Err(ActionError {
+                    message: format!(
+                        "Airflow DAG {} reports is_paused={} after the change",
+                        self.dag, after.is_paused
+                    ),
+                    retryable: true,
+                });
+            }
+            Ok(format!(
+                "Airflow DAG {} {} (read back: is_paused={})",
+                self.dag,
+                if self.pause { "paused" } else { "unpaused" },
+                after.is_paused
+            ))
+        })
+    }
+}
+
+/// `materialization_status`: the materialization DAG's recent runs.
+struct MaterializationRuns {
+    airflow: AirflowConfig,
+    dag: String,
+}
+
+impl EvidenceCollector for MaterializationRuns {
+    fn collect<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<Collected, ActionError>> {
+        Box::pin(async move {
+            let window = request
+                .params
+                .get("window")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|text| warden_core::parse_duration(text).ok())
+                .unwrap_or(Duration::from_secs(24 * 3600));
+            let since = chrono::Utc::now()
+                - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
+            let schedule = MaterializationSchedule {
+                airflow: self.airflow.clone(),
+                dag: self.dag.clone(),
+                pause: true,
+            };
+            let client = schedule.client().await?;
+            let dag = client.dag(&self.dag).await.map_err(airflow_error)?;
+            let mut runs = client
+                .recent_runs(&self.dag, 100)
+                .await
+                .map_err(airflow_error)?;
+            runs.retain(|run| run.start_date.is_none_or(|start| start >= since));
+            let failed = runs.iter().filter(|r| r.state == "failed").count();
+            let last = runs.first().map_or("no runs".to_string(), |r| {
+                format!("last run {} {}", r.dag_run_id, r.state)
+            });
+            Ok(Collected {
+                summary: format!(
+                    "Airflow DAG {}: {last}; {failed} of {} runs in the last {} failed{}",
+                    self.dag,
+                    runs.len(),
+                    warden_core::format_duration(window),
+                    if dag.is_paused { "; paused" } else { "" }
+                ),
+                name: "materialization-runs.json".into(),
+                media_type: "application/json".into(),
+                source: self.airflow.endpoint.url.to_string(),
+                bytes: serde_json::to_vec_pretty(&serde_json::json!({ "dag": dag, "runs": runs }))
+                    .unwrap_or_default(),
+            })
+        })
+    }
+}
+
+/// The pause and resume handlers, when a materialization DAG and Airflow are configured.
+pub fn schedule_handlers(
+    feast: &FeastConfig,
+    airflow: Option<&AirflowConfig>,
+) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+    let (Some(dag), Some(airflow)) = (&feast.materialization_dag, airflow) else {
+        return Vec::new();
+    };
+    [
+        ("pause_materialization", true),
+        ("resume_materialization", false),
+    ]
+    .into_iter()
+    .map(|(name, pause)| {
+        let handler: Arc<dyn ActionHandler> = Arc::new(MaterializationSchedule {
+            airflow: airflow.clone(),
+            dag: dag.clone(),
+            pause,
+        });
+        (name, handler)
+    })
+    .collect()
+}
+
 /// What one collector gathers.
 #[derive(Clone, Copy)]
 enum EvidenceKind {
@@ -512,8 +699,12 @@ pub fn offline_fields(
         .collect())
 }
 
-/// The collectors runbook 4 can use with `feast` configured.
-pub fn collectors(feast: &FeastConfig) -> Result<CollectorRegistry, String> {
+/// The collectors runbook 4 can use with `feast` (and, for `materialization_status`,
+/// `airflow`) configured.
+pub fn collectors(
+    feast: &FeastConfig,
+    airflow: Option<&AirflowConfig>,
+) -> Result<CollectorRegistry, String> {
     let sources = Arc::new(sources(feast)?);
     let repo = feast.repo.clone().unwrap_or_else(|| ".".into());
     let mut registry = CollectorRegistry::new();
@@ -529,6 +720,13 @@ pub fn collectors(feast: &FeastConfig) -> Result<CollectorRegistry, String> {
             kind,
         });
         registry.insert(name.to_string(), collector);
+    }
+    if let (Some(dag), Some(airflow)) = (&feast.materialization_dag, airflow) {
+        let collector: Arc<dyn EvidenceCollector> = Arc::new(MaterializationRuns {
+            airflow: airflow.clone(),
+            dag: dag.clone(),
+        });
+        registry.insert("materialization_status".to_string(), collector);
     }
     Ok(registry)
 }
@@ -550,5 +748,110 @@ impl GateEvaluator for GateChain {
             }
             Ok(None)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use warden_config::SecretRef;
+    use warden_core::{Finding, IncidentId};
+
+    fn request(earlier: BTreeMap<String, String>) -> ActionRequest {
+        let finding = Finding {
+            runbook: RunbookId::new("feature-store"),
+            target: Target::new(TargetKind::FeatureView, "store_daily_features"),
+            detector: "feature_freshness".into(),
+            severity: Severity::High,
+            summary: "stale".into(),
+            detected_at: chrono::Utc::now(),
+            measurements: BTreeMap::new(),
+            cause_key: None,
+        };
+        ActionRequest {
+            incident: Incident::open(IncidentId("INC-T".into()), &finding, chrono::Utc::now()),
+            step: "pause-materialization".into(),
+            params: BTreeMap::new(),
+            idempotency_key: "INC-T/pause-materialization".into(),
+            earlier_results: earlier,
+        }
+    }
+
+    /// On real Airflow: pause and resume read back; a DAG a person had paused before the
+    /// incident stays paused after the resume at closure.
+    #[tokio::test]
+    async fn pause_and_resume_materialization_on_real_airflow() {
+        let Some(url) = warden_testkit::stack::require("AIRFLOW_URL") else {
+            return;
+        };
+        let password = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            password.path(),
+            warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap(),
+        )
+        .unwrap();
+        let airflow = AirflowConfig {
+            endpoint: HttpEndpoint {
+                url: url.parse().unwrap(),
+                timeout: Duration::from_secs(10),
+            },
+            username: warden_testkit::stack::require("AIRFLOW_USER").unwrap(),
+            password: SecretRef::File(password.path().to_path_buf()),
+        };
+        let dag = "demand_forecast_training".to_string();
+        let handler = |pause| MaterializationSchedule {
+            airflow: airflow.clone(),
+            dag: dag.clone(),
+            pause,
+        };
+        let (pause, resume) = (handler(true), handler(false));
+        let client = pause.client().await.unwrap();
+        client.set_paused(&dag, false).await.unwrap();
+
+        let paused = pause.execute(&request(BTreeMap::new())).await.unwrap();
+        assert!(
+            paused.contains("paused (read back: is_paused=true)"),
+            "{paused}"
+        );
+        assert!(client.dag(&dag).await.unwrap().is_paused);
+        let again = pause.execute(&request(BTreeMap::new())).await.unwrap();
+        assert!(again.contains(FOUND_PAUSED), "idempotent: {again}");
+        let earlier = BTreeMap::from([("pause-materialization".to_string(), paused)]);
+        let resumed = resume.execute(&request(earlier)).await.unwrap();
+        assert!(
+            resumed.contains("unpaused (read back: is_paused=false)"),
+            "{resumed}"
+        );
+        assert!(!client.dag(&dag).await.unwrap().is_paused);
+
+        // Paused by a person before the incident: the pause records it, the resume keeps it.
+        client.set_paused(&dag, true).await.unwrap();
+        let found = pause.execute(&request(BTreeMap::new())).await.unwrap();
+        let earlier = BTreeMap::from([("pause-materialization".to_string(), found)]);
+        let plan = resume.plan(&request(earlier.clone())).await.unwrap();
+        assert!(plan.contains("would leave it paused"), "{plan}");
+        let kept = resume.execute(&request(earlier)).await.unwrap();
+        assert!(kept.contains("left paused"), "{kept}");
+        assert!(client.dag(&dag).await.unwrap().is_paused);
+        client.set_paused(&dag, false).await.unwrap();
+
+        let runs = MaterializationRuns {
+            airflow: airflow.clone(),
+            dag: dag.clone(),
+        }
+        .collect(&request(BTreeMap::new()))
+        .await
+        .unwrap();
+        assert_eq!(runs.name, "materialization-runs.json");
+        assert!(
+            runs.summary
+                .starts_with("Airflow DAG demand_forecast_training:"),
+            "{}",
+            runs.summary
+        );
     }
 }

@@ -221,6 +221,8 @@ pub struct FeastConfig {
     pub sla: Duration,
     /// How often the daemon checks (`None`: not scheduled).
     pub check_every: Option<Duration>,
+    /// The Airflow DAG that materializes.
+    pub materialization_dag: Option<String>,
 }
 
 /// Airflow 3.

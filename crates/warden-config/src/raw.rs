@@ -218,6 +218,9 @@ pub struct RawFeast {
     pub sla: Option<Spanned<String>>,
     /// How often the daemon checks freshness and store health; unset: not scheduled.
     pub check_every: Option<Spanned<String>>,
+    /// The Airflow DAG that materializes (paused and resumed by runbook 4; needs
+    /// `connectors.airflow`).
+    pub materialization_dag: Option<Spanned<String>>,
 }
 
 /// `connectors.airflow:`

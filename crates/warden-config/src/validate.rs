@@ -480,6 +480,19 @@ impl Checker<'_> {
                 feast.check_every.as_ref(),
                 Duration::from_secs(3600),
             );
+            let materialization_dag = feast
+                .materialization_dag
+                .as_ref()
+                .map(|dag| self.text("connectors.feast.materialization_dag", dag));
+            if let Some(dag) = &feast.materialization_dag
+                && raw.airflow.is_none()
+            {
+                self.error(
+                    dag,
+                    "connectors.feast.materialization_dag",
+                    "needs connectors.airflow to pause and resume it",
+                );
+            }
             connectors.feast = endpoint.map(|endpoint| FeastConfig {
                 endpoint,
                 registry_url,
@@ -491,6 +504,7 @@ impl Checker<'_> {
                 repo,
                 sla,
                 check_every,
+                materialization_dag,
             });
         }
         if let Some(airflow) = &raw.airflow {

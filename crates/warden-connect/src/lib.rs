@@ -5,6 +5,7 @@
 //! Shared pieces: [`http`] (one configured HTTP client and error mapping) and [`probe`]
 //! (the connectivity checks behind `warden config check --connect`).
 
+pub mod airflow;
 pub mod error;
 pub mod http;
 pub mod mlflow;
@@ -13,6 +14,7 @@ pub mod probe;
 pub mod prometheus;
 pub mod redis_store;
 
+pub use airflow::AirflowClient;
 pub use error::ConnectError;
 pub use http::HttpClient;
 pub use mlflow::MlflowClient;

@@ -188,6 +188,7 @@ async fn every_stack_component_passes_its_probe() {
             repo: None,
             sla: std::time::Duration::from_secs(900),
             check_every: None,
+            materialization_dag: None,
         }),
         airflow: Some(AirflowConfig {
             endpoint: endpoint(&urls[7]),

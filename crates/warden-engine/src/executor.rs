@@ -52,6 +52,9 @@ pub struct ActionRequest {
     /// Identical for every attempt of this step of this incident; handlers pass it on where
     /// the target system supports idempotency keys.
     pub idempotency_key: String,
+    /// Results of this incident's steps that succeeded so far, by step id — so an undo at
+    /// closure can see what its containment step actually changed.
+    pub earlier_results: BTreeMap<String, String>,
 }
 
 /// Why an action failed, and whether trying again may help.
@@ -246,6 +249,14 @@ fn jitter_seed(key: &str, attempt: u32) -> u64 {
     hasher.finish()
 }
 
+fn succeeded_results(records: &HashMap<String, ActionRecord>) -> BTreeMap<String, String> {
+    records
+        .iter()
+        .filter(|(_, record)| record.status == ActionStatus::Succeeded)
+        .filter_map(|(step, record)| Some((step.clone(), record.result.clone()?)))
+        .collect()
+}
+
 enum Gate {
     Go,
     Skip(String),
@@ -410,8 +421,17 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     record
                 }
                 Gate::Go => {
-                    self.run_step(&incident, runbook, step, record, &approvals, &mut progress)
-                        .await?
+                    let earlier = succeeded_results(&records);
+                    self.run_step(
+                        &incident,
+                        runbook,
+                        step,
+                        record,
+                        &approvals,
+                        earlier,
+                        &mut progress,
+                    )
+                    .await?
                 }
             };
             records.insert(step.id.clone(), record);
@@ -428,6 +448,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         step: &Step,
         record: ActionRecord,
         approvals: &[warden_core::Approval],
+        earlier_results: BTreeMap<String, String>,
         progress: &mut Progress,
     ) -> Result<ActionRecord, EngineError> {
         let capture;
@@ -522,6 +543,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             step: step.id.clone(),
             params: step.params.clone(),
             idempotency_key: record.idempotency_key.clone(),
+            earlier_results,
         };
         if self.mode == Mode::DryRun || step.approval == ApprovalPolicy::Never {
             let plan = match handler.plan(&request).await {

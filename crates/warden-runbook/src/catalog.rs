@@ -135,16 +135,18 @@ pub const ACTIONS: &[Entry] = &[
         "scale the online store (Redis / DynamoDB)",
         &[p("replicas", Number)],
     ),
-    entry(
-        "pause_materialization",
-        "pause materialization jobs that add load",
-        &[],
-    ),
-    entry(
-        "resume_materialization",
-        "undo pause_materialization at closure",
-        &[],
-    ),
+    Entry {
+        name: "pause_materialization",
+        summary: "pause materialization jobs that add load",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "resume_materialization",
+        summary: "undo pause_materialization at closure",
+        params: &[],
+        automated: true,
+    },
 ];
 
 /// Evidence collectors (read-only; captured into the content-addressed evidence store).
@@ -227,11 +229,12 @@ pub const EVIDENCE: &[Entry] = &[
         params: &[],
         automated: true,
     },
-    entry(
-        "materialization_status",
-        "materialization job runs and their outcome",
-        &[p("window", Duration)],
-    ),
+    Entry {
+        name: "materialization_status",
+        summary: "materialization job runs and their outcome",
+        params: &[p("window", Duration)],
+        automated: true,
+    },
     Entry {
         name: "feature_freshness",
         summary: "freshness lag per feature view from materialization intervals and event timestamps",
