@@ -249,6 +249,12 @@ fn jitter_seed(key: &str, attempt: u32) -> u64 {
     hasher.finish()
 }
 
+/// What a step is run with besides the step itself.
+struct StepInputs<'r> {
+    approvals: &'r [warden_core::Approval],
+    earlier_results: BTreeMap<String, String>,
+}
+
 fn succeeded_results(records: &HashMap<String, ActionRecord>) -> BTreeMap<String, String> {
     records
         .iter()
@@ -421,17 +427,12 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     record
                 }
                 Gate::Go => {
-                    let earlier = succeeded_results(&records);
-                    self.run_step(
-                        &incident,
-                        runbook,
-                        step,
-                        record,
-                        &approvals,
-                        earlier,
-                        &mut progress,
-                    )
-                    .await?
+                    let inputs = StepInputs {
+                        approvals: &approvals,
+                        earlier_results: succeeded_results(&records),
+                    };
+                    self.run_step(&incident, runbook, step, record, inputs, &mut progress)
+                        .await?
                 }
             };
             records.insert(step.id.clone(), record);
@@ -447,10 +448,13 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         runbook: &Runbook,
         step: &Step,
         record: ActionRecord,
-        approvals: &[warden_core::Approval],
-        earlier_results: BTreeMap<String, String>,
+        inputs: StepInputs<'_>,
         progress: &mut Progress,
     ) -> Result<ActionRecord, EngineError> {
+        let StepInputs {
+            approvals,
+            earlier_results,
+        } = inputs;
         let capture;
         let handler: Option<&dyn ActionHandler> = match &step.kind {
             StepKind::Action { name } => self.actions.get(name).map(|h| h.as_ref()),
