@@ -457,7 +457,14 @@ async fn metrics(State(proxy): State<Arc<FeatureProxy>>) -> String {
         u64::from(status.mode == ProxyMode::Fallback),
     );
     out.iter()
-        .map(|(name, value)| format!("{name} {value}\n"))
+        .map(|(name, value)| {
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            format!("# TYPE {name} {kind}\n{name} {value}\n")
+        })
         .collect()
 }
 
