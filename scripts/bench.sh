@@ -87,8 +87,30 @@ feature_proxy() {
   echo "through the proxy (auto mode: Feast, then cache fill), 50/s for 5 s:"
   "$target/release/examples/proxy_load" "http://127.0.0.1:$port/get-online-features" 50 5 "$body"
   curl -fs -d '{"mode":"fallback"}' "http://127.0.0.1:$port/warden/mode" >/dev/null
+  curl -fs "http://127.0.0.1:$port/metrics" >"${TMPDIR:-/tmp}/proxy-metrics-before.txt"
   echo "proxy in fallback mode (every value a cache hit), $rps/s for $seconds s:"
   "$target/release/examples/proxy_load" "http://127.0.0.1:$port/get-online-features" "$rps" "$seconds" "$body"
+  curl -fs "http://127.0.0.1:$port/metrics" >"${TMPDIR:-/tmp}/proxy-metrics-after.txt"
+  # The proxy's own time per answer (its overhead histogram), over the fallback run only.
+  python3 - "${TMPDIR:-/tmp}/proxy-metrics-before.txt" "${TMPDIR:-/tmp}/proxy-metrics-after.txt" <<'PY'
+import re, sys
+def buckets(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'warden_feature_proxy_overhead_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+before, after = buckets(sys.argv[1]), buckets(sys.argv[2])
+delta = {le: after[le] - before.get(le, 0) for le in after}
+total = delta["+Inf"]
+def bound(q):
+    for le in sorted((k for k in delta if k != "+Inf"), key=float):
+        if delta[le] >= q * total:
+            return f"<= {float(le) * 1000:g} ms"
+    return "> 100 ms"
+print(f"proxy's own time per answer ({total} answers): p50 {bound(0.5)}, p99 {bound(0.99)}, p99.9 {bound(0.999)}")
+PY
   ps -o rss= -p "$BENCH_PID" | awk '{printf "proxy RSS after the run: %.0f MB\n", $1/1024}'
 }
 

@@ -78,6 +78,64 @@ struct Counters {
     upstream_errors: AtomicU64,
     fallback_values: AtomicU64,
     missing_values: AtomicU64,
+    overhead: Histogram,
+}
+
+/// Upper bounds (seconds) of the overhead histogram's buckets.
+const OVERHEAD_BUCKETS: [f64; 10] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1,
+];
+
+/// A Prometheus histogram of the time the proxy itself adds to an answer: from the request
+/// body in hand to the answer encoded, minus the time spent waiting for Feast. This is the
+/// latency the proxy adds, measured where no client or machine stall can blur it.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; OVERHEAD_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, value: Duration) {
+        let seconds = value.as_secs_f64();
+        for (bound, bucket) in OVERHEAD_BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(value.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn render(&self, name: &str) -> String {
+        let mut out = format!("# TYPE {name} histogram\n");
+        for (bound, bucket) in OVERHEAD_BUCKETS.iter().zip(&self.buckets) {
+            out.push_str(&format!(
+                "{name}_bucket{{le=\"{bound}\"}} {}\n",
+                bucket.load(Ordering::Relaxed)
+            ));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        out.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
+        out.push_str(&format!(
+            "{name}_sum {}\n{name}_count {count}\n",
+            self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        ));
+        out
+    }
+}
+
+/// An answer and how long of it was spent waiting for Feast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    /// The body (Feast's shape plus `warden`).
+    pub body: Value,
+    /// Time spent waiting for the feature server (zero in fallback mode).
+    pub upstream: Duration,
 }
 
 /// The proxy's shared state.
@@ -177,10 +235,11 @@ impl FeatureProxy {
     }
 
     /// Answers one request (the body of `POST /get-online-features`).
-    pub async fn answer(&self, request: &OnlineRequest) -> Result<Value, String> {
+    pub async fn answer(&self, request: &OnlineRequest) -> Result<Answered, String> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let entities = entity_rows(request)?;
         let mode = self.mode();
+        let waited = Instant::now();
         let (upstream, reason) = match mode {
             ProxyMode::Fallback => (None, Some("fallback mode".to_string())),
             ProxyMode::Auto => match self.upstream.get_online_features(request).await {
@@ -192,6 +251,10 @@ impl FeatureProxy {
                     (None, Some(format!("feature server: {err}")))
                 }
             },
+        };
+        let upstream_time = match mode {
+            ProxyMode::Fallback => Duration::ZERO,
+            ProxyMode::Auto => waited.elapsed(),
         };
         let join_keys: Vec<&String> = request.entities.keys().collect();
         let mut results = Vec::with_capacity(join_keys.len() + request.features.len());
@@ -306,7 +369,10 @@ impl FeatureProxy {
                 }),
             );
         }
-        Ok(body)
+        Ok(Answered {
+            body,
+            upstream: upstream_time,
+        })
     }
 
     fn is_good(&self, value: &Value, timestamp: &str, now: DateTime<Utc>) -> bool {
@@ -376,6 +442,7 @@ async fn get_online_features(
     State(proxy): State<Arc<FeatureProxy>>,
     body: axum::body::Bytes,
 ) -> Response {
+    let started = Instant::now();
     let request: OnlineRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
@@ -387,7 +454,18 @@ async fn get_online_features(
         }
     };
     match proxy.answer(&request).await {
-        Ok(body) => Json(body).into_response(),
+        Ok(answered) => {
+            let encoded = serde_json::to_vec(&answered.body).unwrap_or_default();
+            proxy
+                .counters
+                .overhead
+                .observe(started.elapsed().saturating_sub(answered.upstream));
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                encoded,
+            )
+                .into_response()
+        }
         Err(message) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"error": message})),
@@ -456,7 +534,8 @@ async fn metrics(State(proxy): State<Arc<FeatureProxy>>) -> String {
         "warden_feature_proxy_fallback_mode",
         u64::from(status.mode == ProxyMode::Fallback),
     );
-    out.iter()
+    let mut text: String = out
+        .iter()
         .map(|(name, value)| {
             let kind = if name.ends_with("_total") {
                 "counter"
@@ -465,7 +544,14 @@ async fn metrics(State(proxy): State<Arc<FeatureProxy>>) -> String {
             };
             format!("# TYPE {name} {kind}\n{name} {value}\n")
         })
-        .collect()
+        .collect();
+    text.push_str(
+        &proxy
+            .counters
+            .overhead
+            .render("warden_feature_proxy_overhead_seconds"),
+    );
+    text
 }
 
 #[cfg(test)]
