@@ -13,7 +13,6 @@ use serde_json::Value;
 use warden_data::{ColumnKind, ColumnValues, Dataset};
 
 use crate::freshness::FreshnessStatus;
-use crate::redis_layout::EntityValue;
 use crate::registry::FeatureView;
 use crate::status::FeastStatus;
 
@@ -109,7 +108,8 @@ pub fn materialization_succeeded(
     }
 }
 
-/// The latest offline row per entity of a view's file source: entity → feature → value.
+/// The latest offline row per entity of a view's file source: entity (labelled as
+/// [`crate::redis_layout::entity_label`] does) → feature → value.
 ///
 /// # Errors
 /// The source cannot be opened, or lacks the view's columns.
@@ -132,11 +132,10 @@ pub fn latest_offline_values(
     };
     let mut keys: Vec<(String, Vec<String>)> = Vec::new();
     for column in &view.entity_columns {
-        keys.push((
-            column.name.clone(),
-            text_values(&dataset, &column.name, true)?,
-        ));
+        keys.push((column.name.clone(), entity_values(&dataset, &column.name)?));
     }
+    // Labelled like `redis_layout::entity_label`: join keys sorted by name.
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
     let mut features: Vec<(String, Vec<Value>)> = Vec::new();
     for feature in &view.features {
         features.push((feature.name.clone(), json_values(&dataset, &feature.name)?));
@@ -165,7 +164,9 @@ pub fn latest_offline_values(
         .collect())
 }
 
-fn text_values(dataset: &Dataset, name: &str, integral: bool) -> Result<Vec<String>, String> {
+/// A join key's values as the text `EntityValue::to_json` gives (integers without `.0`,
+/// strings quoted).
+fn entity_values(dataset: &Dataset, name: &str) -> Result<Vec<String>, String> {
     let kind = dataset
         .field(name)
         .map_err(|err| err.to_string())?
@@ -178,7 +179,7 @@ fn text_values(dataset: &Dataset, name: &str, integral: bool) -> Result<Vec<Stri
         ColumnValues::Numeric(values) => values
             .iter()
             .map(|v| {
-                if integral && v.fract() == 0.0 {
+                if v.fract() == 0.0 {
                     format!("{}", *v as i64)
                 } else {
                     format!("{v}")
@@ -222,17 +223,6 @@ fn json_values(dataset: &Dataset, name: &str) -> Result<Vec<Value>, String> {
             .collect(),
         ColumnValues::Timestamp(values) => values.iter().map(|v| Value::from(*v)).collect(),
     })
-}
-
-/// The entity's description as [`latest_offline_values`] keys it.
-pub fn entity_label(entity: &[(String, EntityValue)]) -> String {
-    let mut sorted: Vec<&(String, EntityValue)> = entity.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    sorted
-        .iter()
-        .map(|(name, value)| format!("{name}={}", value.to_json()))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 fn same(online: &Value, offline: &Value) -> bool {

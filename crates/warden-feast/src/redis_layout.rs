@@ -50,6 +50,18 @@ impl EntityValue {
     }
 }
 
+/// An entity as text, `key=value[,key=value]` over its join keys sorted by name — the same
+/// label [`crate::closure::latest_offline_values`] keys the offline rows by.
+pub fn entity_label(entity: &[(String, EntityValue)]) -> String {
+    let mut sorted: Vec<&(String, EntityValue)> = entity.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted
+        .iter()
+        .map(|(name, value)| format!("{name}={}", value.to_json()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 const VALUE_TYPE_STRING: u32 = 2;
 const VALUE_TYPE_INT32: u32 = 3;
 const VALUE_TYPE_INT64: u32 = 4;

@@ -278,14 +278,6 @@ fn glob_escape(text: &str) -> String {
         .collect()
 }
 
-fn describe_entity(entity: &[(String, EntityValue)]) -> String {
-    entity
-        .iter()
-        .map(|(name, value)| format!("{name}={}", value.to_json()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 async fn sample_from_redis(
     redis: &RedisClient,
     project: &str,
@@ -304,10 +296,10 @@ async fn sample_from_redis(
         let nulls = row.values.values().filter(|v| v.is_null()).count();
         values.extend(row.values.clone());
         if row.event_time.is_some_and(|t| t.timestamp() > 0) {
-            rows.insert(crate::closure::entity_label(entity), row.values);
+            rows.insert(redis_layout::entity_label(entity), row.values);
         }
         samples.push(EntitySample {
-            entity: describe_entity(entity),
+            entity: redis_layout::entity_label(entity),
             event_time: row.event_time.filter(|t| t.timestamp() > 0),
             null_features: nulls,
             features: features.len(),
@@ -390,7 +382,7 @@ async fn sample_from_server(
                 values.push(((*name).to_string(), value));
             }
             EntitySample {
-                entity: describe_entity(entity),
+                entity: redis_layout::entity_label(entity),
                 event_time: newest,
                 null_features: if newest.is_none() { 0 } else { nulls },
                 features: feature_columns.len(),
