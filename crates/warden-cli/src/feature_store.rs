@@ -20,25 +20,33 @@ use warden_engine::executor::{
     EvidenceCollector, GateEvaluator, GateVerdict,
 };
 use warden_feast::freshness::FreshnessStatus;
+use warden_feast::registry_file::RegistryFile;
 use warden_feast::status::{self, FeastSources, FeastStatus, StatusOptions};
-use warden_feast::{FeatureServerClient, RegistryClient};
+use warden_feast::{FeatureServerClient, RegistryClient, RegistrySource};
 use warden_runbook::Gate;
 use warden_server::AppState;
 
 /// The readers runbook 4 needs, built from `connectors.feast`.
 pub fn sources(feast: &FeastConfig) -> Result<FeastSources, String> {
-    let registry_url = feast
-        .registry_url
-        .clone()
-        .ok_or("connectors.feast.registry_url is required")?;
-    let registry = RegistryClient::new(
-        &HttpEndpoint {
-            url: registry_url,
-            timeout: feast.endpoint.timeout,
-        },
-        &feast.project,
-    )
-    .map_err(|err| err.to_string())?;
+    let registry = match (&feast.registry_url, &feast.registry_path) {
+        (Some(url), _) => RegistrySource::Rest(
+            RegistryClient::new(
+                &HttpEndpoint {
+                    url: url.clone(),
+                    timeout: feast.endpoint.timeout,
+                },
+                &feast.project,
+            )
+            .map_err(|err| err.to_string())?,
+        ),
+        (None, Some(path)) => RegistrySource::File(RegistryFile::new(path, &feast.project)),
+        (None, None) => {
+            return Err(
+                "connectors.feast needs registry_url (feast serve_registry --rest-api) or registry_path (the registry file)"
+                    .into(),
+            );
+        }
+    };
     let redis_password = feast
         .redis_password
         .as_ref()

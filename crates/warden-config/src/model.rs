@@ -204,6 +204,8 @@ pub struct FeastConfig {
     pub endpoint: HttpEndpoint,
     /// The registry REST server.
     pub registry_url: Option<Url>,
+    /// Or the registry file.
+    pub registry_path: Option<PathBuf>,
     /// The project.
     pub project: String,
     /// The Redis online store.

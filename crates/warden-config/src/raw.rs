@@ -200,6 +200,8 @@ pub struct RawFeast {
     pub url: Spanned<String>,
     /// Registry REST server URL (`feast serve_registry --rest-api`).
     pub registry_url: Option<Spanned<String>>,
+    /// Or the registry file itself (`registry:` of `feature_store.yaml`).
+    pub registry_path: Option<Spanned<String>>,
     /// Feast project name.
     pub project: Spanned<String>,
     /// Request timeout.

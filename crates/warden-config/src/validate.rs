@@ -452,6 +452,17 @@ impl Checker<'_> {
                 .registry_url
                 .as_ref()
                 .and_then(|url| self.url("connectors.feast.registry_url", url, HTTP_SCHEMES));
+            let registry_path = feast
+                .registry_path
+                .as_ref()
+                .map(|path| self.path("connectors.feast.registry_path", path));
+            if let (Some(_), Some(path)) = (&feast.registry_url, &feast.registry_path) {
+                self.error(
+                    path,
+                    "connectors.feast.registry_path",
+                    "give either registry_url or registry_path, not both",
+                );
+            }
             let project = self.text("connectors.feast.project", &feast.project);
             let redis_url = feast
                 .redis_url
@@ -496,6 +507,7 @@ impl Checker<'_> {
             connectors.feast = endpoint.map(|endpoint| FeastConfig {
                 endpoint,
                 registry_url,
+                registry_path,
                 project,
                 redis_url,
                 redis_password,

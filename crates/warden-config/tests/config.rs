@@ -343,3 +343,24 @@ fn gate_queries_need_prometheus() {
         (2, "gate_queries.error_rate")
     );
 }
+
+#[test]
+fn feast_settings_are_checked_where_they_are_written() {
+    let both = only_error(
+        "connectors:\n  feast:\n    url: http://f:6566\n    project: p\n    registry_url: http://r:6572\n    registry_path: data/registry.db\n",
+    );
+    assert_eq!(both.field, "connectors.feast.registry_path");
+    assert_eq!(both.line, 6);
+    assert!(both.message.contains("not both"), "{}", both.message);
+
+    let no_airflow = only_error(
+        "connectors:\n  feast:\n    url: http://f:6566\n    project: p\n    materialization_dag: feast_materialize\n",
+    );
+    assert_eq!(no_airflow.field, "connectors.feast.materialization_dag");
+    assert!(no_airflow.message.contains("connectors.airflow"));
+
+    let sla =
+        only_error("connectors:\n  feast:\n    url: http://f:6566\n    project: p\n    sla: 3d\n");
+    assert_eq!((sla.field.as_str(), sla.line), ("connectors.feast.sla", 5));
+    assert!(sla.message.contains("at most 1d"), "{}", sla.message);
+}

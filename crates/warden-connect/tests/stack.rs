@@ -180,6 +180,7 @@ async fn every_stack_component_passes_its_probe() {
         feast: Some(FeastConfig {
             endpoint: endpoint(&urls[4]),
             registry_url: Some(Url::parse(&urls[5]).unwrap()),
+            registry_path: None,
             project: "warden_demo".into(),
             redis_url: Some(Url::parse(&urls[6]).unwrap()),
             redis_password: None,

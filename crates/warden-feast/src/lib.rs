@@ -11,11 +11,13 @@
 pub mod closure;
 pub mod freshness;
 pub mod online;
+mod protobuf;
 pub mod proxy;
 pub mod redis_layout;
 pub mod registry;
+pub mod registry_file;
 pub mod schema;
 pub mod status;
 
 pub use online::{FeatureServerClient, OnlineAnswer};
-pub use registry::{FeatureView, RegistryClient};
+pub use registry::{FeatureView, RegistryClient, RegistrySource};

@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::protobuf::{Field, fields};
+
 /// An entity's key value, as Feast serializes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntityValue {
@@ -181,57 +183,6 @@ pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     hash ^= hash >> 13;
     hash = hash.wrapping_mul(0xc2b2_ae35);
     hash ^ (hash >> 16)
-}
-
-/// A protobuf field: number and payload.
-enum Field<'a> {
-    Varint(u32, u64),
-    Fixed64(u32, [u8; 8]),
-    Fixed32(u32, [u8; 4]),
-    Bytes(u32, &'a [u8]),
-}
-
-fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at)?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-fn fields(bytes: &[u8]) -> Option<Vec<Field<'_>>> {
-    let mut at = 0;
-    let mut out = Vec::new();
-    while at < bytes.len() {
-        let tag = varint(bytes, &mut at)?;
-        let number = u32::try_from(tag >> 3).ok()?;
-        out.push(match tag & 7 {
-            0 => Field::Varint(number, varint(bytes, &mut at)?),
-            1 => {
-                let raw = bytes.get(at..at + 8)?;
-                at += 8;
-                Field::Fixed64(number, raw.try_into().ok()?)
-            }
-            2 => {
-                let len = usize::try_from(varint(bytes, &mut at)?).ok()?;
-                let raw = bytes.get(at..at.checked_add(len)?)?;
-                at += len;
-                Field::Bytes(number, raw)
-            }
-            5 => {
-                let raw = bytes.get(at..at + 4)?;
-                at += 4;
-                Field::Fixed32(number, raw.try_into().ok()?)
-            }
-            _ => return None,
-        });
-    }
-    Some(out)
 }
 
 /// Decodes a serialized `google.protobuf.Timestamp`; `None` if it is not one.

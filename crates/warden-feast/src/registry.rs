@@ -76,6 +76,37 @@ mod optional_seconds {
     }
 }
 
+/// Where the registry is read: the REST server, or the registry file itself.
+#[derive(Debug, Clone)]
+pub enum RegistrySource {
+    /// `feast serve_registry --rest-api`.
+    Rest(RegistryClient),
+    /// The `registry:` file of `feature_store.yaml`.
+    File(crate::registry_file::RegistryFile),
+}
+
+impl RegistrySource {
+    /// The project's feature views.
+    ///
+    /// # Errors
+    /// As [`RegistryClient::feature_views`] and
+    /// [`crate::registry_file::RegistryFile::feature_views`].
+    pub async fn feature_views(&self) -> Result<Vec<FeatureView>, ConnectError> {
+        match self {
+            Self::Rest(client) => client.feature_views().await,
+            Self::File(file) => file.feature_views(),
+        }
+    }
+
+    /// The project read.
+    pub fn project(&self) -> &str {
+        match self {
+            Self::Rest(client) => client.project(),
+            Self::File(file) => file.project(),
+        }
+    }
+}
+
 /// A client of the registry REST server for one project.
 #[derive(Debug, Clone)]
 pub struct RegistryClient {

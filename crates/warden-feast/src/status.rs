@@ -18,13 +18,13 @@ use crate::freshness::{
 };
 use crate::online::{FeatureServerClient, OnlineRequest, is_missing_timestamp, read_stored_row};
 use crate::redis_layout::{self, EntityValue};
-use crate::registry::{FeatureView, RegistryClient};
+use crate::registry::{FeatureView, RegistrySource};
 
 /// Where Feast lives.
 #[derive(Debug, Clone)]
 pub struct FeastSources {
-    /// The registry REST server.
-    pub registry: RegistryClient,
+    /// The registry (REST server or file).
+    pub registry: RegistrySource,
     /// The feature server, if configured.
     pub feature_server: Option<FeatureServerClient>,
     /// The Redis online store, if configured.

@@ -24,7 +24,7 @@ use warden_feast::closure;
 use warden_feast::freshness::FreshnessStatus;
 use warden_feast::proxy::{FeatureProxy, ProxyMode, ProxySettings, ProxyStatus};
 use warden_feast::status::{self, FeastSources, StatusOptions};
-use warden_feast::{FeatureServerClient, RegistryClient};
+use warden_feast::{FeatureServerClient, RegistryClient, RegistrySource};
 
 const SLA: Duration = Duration::from_secs(20);
 const WINDOW: Duration = Duration::from_secs(10);
@@ -261,7 +261,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
     }
 
     let sources = FeastSources {
-        registry: RegistryClient::new(&endpoint(&registry_url), "warden_outage").unwrap(),
+        registry: RegistrySource::Rest(
+            RegistryClient::new(&endpoint(&registry_url), "warden_outage").unwrap(),
+        ),
         feature_server: Some(FeatureServerClient::new(&endpoint(&server_url)).unwrap()),
         redis_url: Some(format!("redis://127.0.0.1:{redis_port}").parse().unwrap()),
         redis_password: None,

@@ -11,12 +11,12 @@ use anyhow::{Context as _, anyhow};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use warden_config::{Config, HttpEndpoint, Secret};
+use warden_feast::FeatureServerClient;
 use warden_feast::freshness::FreshnessStatus;
 use warden_feast::proxy::{FeatureProxy, ProxyMode, ProxySettings};
 use warden_feast::redis_layout::EntityValue;
 use warden_feast::schema::{self, SchemaCheck};
 use warden_feast::status::{self, FeastSources, FeastStatus, StatusOptions};
-use warden_feast::{FeatureServerClient, RegistryClient};
 
 use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
@@ -166,34 +166,8 @@ fn sources(config: &Config, path: &Path) -> Result<FeastSources, Failure> {
             path.display()
         ))
     })?;
-    let registry_url = feast.registry_url.clone().ok_or_else(|| {
-        Failure::input(anyhow!(
-            "{}: connectors.feast.registry_url is required (feast serve_registry --rest-api)",
-            path.display()
-        ))
-    })?;
-    let registry = RegistryClient::new(
-        &HttpEndpoint {
-            url: registry_url,
-            timeout: feast.endpoint.timeout,
-        },
-        &feast.project,
-    )
-    .map_err(Failure::runtime)?;
-    let feature_server = FeatureServerClient::new(&feast.endpoint).map_err(Failure::runtime)?;
-    let redis_password = feast
-        .redis_password
-        .as_ref()
-        .map(|secret| secret.resolve())
-        .transpose()
-        .map_err(|err| Failure::input(anyhow!("connectors.feast.redis_password: {err}")))?;
-    Ok(FeastSources {
-        registry,
-        feature_server: Some(feature_server),
-        redis_url: feast.redis_url.clone(),
-        redis_password,
-        timeout: feast.endpoint.timeout,
-    })
+    crate::feature_store::sources(feast)
+        .map_err(|err| Failure::input(anyhow!("{}: {err}", path.display())))
 }
 
 async fn collect(source: &SourceArgs, options: StatusOptions) -> Result<FeastStatus, Failure> {

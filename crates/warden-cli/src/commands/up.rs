@@ -251,7 +251,7 @@ fn gate_evaluators(
         )));
     }
     if let Some(feast) = &config.connectors.feast
-        && feast.registry_url.is_some()
+        && (feast.registry_url.is_some() || feast.registry_path.is_some())
     {
         let gates = crate::feature_store::FeastGates::new(feast)
             .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
@@ -277,7 +277,7 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
         .connectors
         .feast
         .as_ref()
-        .filter(|feast| feast.registry_url.is_some())
+        .filter(|feast| feast.registry_url.is_some() || feast.registry_path.is_some())
     else {
         return Ok(None);
     };
