@@ -90,6 +90,14 @@ impl FeatureServerClient {
             .await
     }
 
+    /// `GET /health`.
+    ///
+    /// # Errors
+    /// Transport, timeout and status errors naming the URL.
+    pub async fn health(&self) -> Result<(), ConnectError> {
+        self.http.get_text("/health").await.map(|_| ())
+    }
+
     /// The base URL.
     pub fn url(&self) -> String {
         self.http.base().to_string()

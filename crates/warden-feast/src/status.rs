@@ -162,12 +162,17 @@ pub async fn collect(
             }
         } else {
             if let (Some(server), None) = (&sources.feature_server, &feature_server) {
-                let mut ignored = Vec::new();
-                feature_server = Some(
+                // With entities, ask for their features (what the predictor does); without
+                // any (Redis could not be scanned) Feast would reject the empty request, so
+                // only its health endpoint can be asked.
+                feature_server = Some(if mine.is_empty() {
+                    server_health(server).await
+                } else {
+                    let mut ignored = Vec::new();
                     sample_from_server(server, view, &mine, &mut ignored)
                         .await
-                        .1,
-                );
+                        .1
+                });
             }
             samples
         };
@@ -306,6 +311,15 @@ async fn sample_from_redis(
         });
     }
     samples
+}
+
+async fn server_health(server: &FeatureServerClient) -> ServerHealth {
+    let error = server.health().await.err().map(|err| err.to_string());
+    ServerHealth {
+        url: server.url(),
+        ok: error.is_none(),
+        error,
+    }
 }
 
 async fn sample_from_server(
