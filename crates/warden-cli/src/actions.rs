@@ -1,6 +1,7 @@
 //! The action handlers Warden has today, registered by catalogue name for the executor:
 //! `notify`; `switch_feature_fallback` when a feature proxy is configured;
-//! `pause_materialization` / `resume_materialization` with a materialization DAG in Airflow. The runbook
+//! `pause_materialization` / `resume_materialization` on the materialization DAG in Airflow or
+//! CronJob in Kubernetes; `scale_online_store` on the online store's workload. The runbook
 //! issues add the others (pause schedules, roll back models, scale, …) here, each behind its
 //! connector.
 
@@ -103,9 +104,16 @@ pub fn registry(config: &Config) -> ActionRegistry {
         }
     }
     if let Some(feast) = &config.connectors.feast {
-        for (name, handler) in
+        // A CronJob, when configured, is the schedule paused (it replaces an Airflow DAG's
+        // handlers: a store materializes from one scheduler).
+        let handlers =
             crate::feature_store::schedule_handlers(feast, config.connectors.airflow.as_ref())
-        {
+                .into_iter()
+                .chain(crate::feature_store::kubernetes_handlers(
+                    feast,
+                    config.connectors.kubernetes.as_ref(),
+                ));
+        for (name, handler) in handlers {
             registry.insert(name.to_string(), handler);
         }
     }

@@ -552,6 +552,240 @@ pub fn schedule_handlers(
     .collect()
 }
 
+/// The marker a suspend leaves when the CronJob was suspended before Warden touched it.
+const FOUND_SUSPENDED: &str = "was already suspended: left as found";
+
+/// `pause_materialization` / `resume_materialization` on a Kubernetes CronJob.
+pub struct MaterializationCronJob {
+    kubernetes: warden_config::KubernetesConfig,
+    name: String,
+    suspend: bool,
+}
+
+fn kube_error(message: String) -> ActionError {
+    ActionError {
+        // API errors from a reachable server (not found, forbidden) will not heal by retrying;
+        // connection failures might.
+        retryable: !(message.contains("not found") || message.contains("forbidden")),
+        message,
+    }
+}
+
+impl MaterializationCronJob {
+    async fn client(&self) -> Result<warden_kube::KubeClient, ActionError> {
+        warden_kube::KubeClient::connect(&self.kubernetes)
+            .await
+            .map_err(kube_error)
+    }
+
+    fn suspended_before_warden(request: &ActionRequest) -> bool {
+        request
+            .earlier_results
+            .values()
+            .any(|result| result.contains(FOUND_SUSPENDED) && result.contains("CronJob"))
+    }
+}
+
+impl ActionHandler for MaterializationCronJob {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let suspended = self
+                .client()
+                .await?
+                .cronjob_suspended(None, &self.name)
+                .await
+                .map_err(kube_error)?;
+            Ok(match (self.suspend, suspended) {
+                (true, true) => {
+                    format!("CronJob {} is already suspended: nothing to do", self.name)
+                }
+                (true, false) => format!("would suspend CronJob {}", self.name),
+                (false, true) if Self::suspended_before_warden(request) => format!(
+                    "CronJob {} was suspended before the incident: would leave it suspended",
+                    self.name
+                ),
+                (false, true) => format!("would resume CronJob {}", self.name),
+                (false, false) => format!("CronJob {} is not suspended: nothing to do", self.name),
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let before = client
+                .cronjob_suspended(None, &self.name)
+                .await
+                .map_err(kube_error)?;
+            if self.suspend && before {
+                return Ok(format!("CronJob {} {FOUND_SUSPENDED}", self.name));
+            }
+            if !self.suspend && before && Self::suspended_before_warden(request) {
+                return Ok(format!(
+                    "CronJob {} left suspended: it was suspended before the incident",
+                    self.name
+                ));
+            }
+            let after = client
+                .set_cronjob_suspended(None, &self.name, self.suspend)
+                .await
+                .map_err(kube_error)?;
+            if after != self.suspend {
+                return Err(ActionError {
+                    message: format!(
+                        "CronJob {} reports suspend={after} after the change",
+                        self.name
+                    ),
+                    retryable: true,
+                });
+            }
+            Ok(format!(
+                "CronJob {} {} on {} (read back: suspend={after})",
+                self.name,
+                if self.suspend { "suspended" } else { "resumed" },
+                client.server()
+            ))
+        })
+    }
+}
+
+/// `scale_online_store`: sets the online store's replicas (`replicas` parameter, default
+/// twice the current count) through the workload's `scale` subresource, and reads them back.
+pub struct ScaleOnlineStore {
+    kubernetes: warden_config::KubernetesConfig,
+    workload: warden_kube::Workload,
+}
+
+impl ScaleOnlineStore {
+    async fn target(
+        &self,
+        request: &ActionRequest,
+    ) -> Result<(warden_kube::KubeClient, i32, i32), ActionError> {
+        let client = warden_kube::KubeClient::connect(&self.kubernetes)
+            .await
+            .map_err(kube_error)?;
+        let current = client
+            .replicas(None, &self.workload)
+            .await
+            .map_err(kube_error)?;
+        let wanted = match request
+            .params
+            .get("replicas")
+            .and_then(serde_json::Value::as_i64)
+        {
+            Some(replicas) if replicas >= 1 => i32::try_from(replicas).unwrap_or(i32::MAX),
+            Some(replicas) => {
+                return Err(ActionError {
+                    message: format!("scale_online_store: replicas {replicas} must be at least 1"),
+                    retryable: false,
+                });
+            }
+            None => current.saturating_mul(2).max(current + 1),
+        };
+        Ok((client, current, wanted))
+    }
+}
+
+impl ActionHandler for ScaleOnlineStore {
+    fn plan<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let (_, current, wanted) = self.target(request).await?;
+            Ok(if current == wanted {
+                format!(
+                    "{} already has {wanted} replicas: nothing to do",
+                    self.workload
+                )
+            } else {
+                format!(
+                    "would scale {} from {current} to {wanted} replicas",
+                    self.workload
+                )
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async move {
+            let (client, current, wanted) = self.target(request).await?;
+            let after = if current == wanted {
+                current
+            } else {
+                client
+                    .scale(None, &self.workload, wanted)
+                    .await
+                    .map_err(kube_error)?
+            };
+            if after != wanted {
+                return Err(ActionError {
+                    message: format!(
+                        "{} reports {after} replicas after scaling to {wanted}",
+                        self.workload
+                    ),
+                    retryable: true,
+                });
+            }
+            Ok(format!(
+                "{} scaled from {current} to {after} replicas on {}",
+                self.workload,
+                client.server()
+            ))
+        })
+    }
+}
+
+/// The Kubernetes-backed handlers runbook 4 can use: CronJob suspend/resume and the online
+/// store's scale, when configured.
+pub fn kubernetes_handlers(
+    feast: &FeastConfig,
+    kubernetes: Option<&warden_config::KubernetesConfig>,
+) -> Vec<(&'static str, Arc<dyn ActionHandler>)> {
+    let Some(kubernetes) = kubernetes else {
+        return Vec::new();
+    };
+    let mut handlers: Vec<(&'static str, Arc<dyn ActionHandler>)> = Vec::new();
+    if let Some(name) = &feast.materialization_cronjob {
+        for (action, suspend) in [
+            ("pause_materialization", true),
+            ("resume_materialization", false),
+        ] {
+            handlers.push((
+                action,
+                Arc::new(MaterializationCronJob {
+                    kubernetes: kubernetes.clone(),
+                    name: name.clone(),
+                    suspend,
+                }),
+            ));
+        }
+    }
+    if let Some(workload) = feast
+        .online_store_workload
+        .as_deref()
+        .and_then(|w| warden_kube::Workload::parse(w).ok())
+    {
+        handlers.push((
+            "scale_online_store",
+            Arc::new(ScaleOnlineStore {
+                kubernetes: kubernetes.clone(),
+                workload,
+            }),
+        ));
+    }
+    handlers
+}
+
 /// What one collector gathers.
 #[derive(Clone, Copy)]
 enum EvidenceKind {
@@ -860,6 +1094,83 @@ mod tests {
                 .starts_with("Airflow DAG demand_forecast_training:"),
             "{}",
             runs.summary
+        );
+    }
+
+    /// Against the fake Kubernetes API server: suspend and resume a CronJob (a CronJob
+    /// suspended before the incident stays suspended), scale the online store (default: twice
+    /// the replicas; `replicas` wins) — with the requests the server received.
+    #[tokio::test]
+    async fn cronjob_and_online_store_actions_on_the_fake_api_server() {
+        let (server, cluster) = warden_testkit::fake_kube::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let kubernetes = warden_config::KubernetesConfig {
+            in_cluster: false,
+            kubeconfig: Some(warden_testkit::fake_kube::kubeconfig(dir.path(), &server)),
+            context: Some("test".into()),
+            namespace: "ml".into(),
+        };
+        let cronjob = |suspend| MaterializationCronJob {
+            kubernetes: kubernetes.clone(),
+            name: "feast-materialize".into(),
+            suspend,
+        };
+        let (pause, resume) = (cronjob(true), cronjob(false));
+        let paused = pause.execute(&request(BTreeMap::new())).await.unwrap();
+        assert!(
+            paused.contains("suspended on") && paused.contains("suspend=true"),
+            "{paused}"
+        );
+        let earlier = BTreeMap::from([("pause-materialization".to_string(), paused)]);
+        let resumed = resume.execute(&request(earlier)).await.unwrap();
+        assert!(resumed.contains("resumed"), "{resumed}");
+        assert!(!cluster.lock().unwrap().suspended);
+
+        cluster.lock().unwrap().suspended = true;
+        let found = pause.execute(&request(BTreeMap::new())).await.unwrap();
+        assert!(found.contains(FOUND_SUSPENDED), "{found}");
+        let earlier = BTreeMap::from([("pause-materialization".to_string(), found)]);
+        let kept = resume.execute(&request(earlier)).await.unwrap();
+        assert!(kept.contains("left suspended"), "{kept}");
+        assert!(cluster.lock().unwrap().suspended);
+
+        let scale = ScaleOnlineStore {
+            kubernetes: kubernetes.clone(),
+            workload: warden_kube::Workload::StatefulSet("redis".into()),
+        };
+        let plan = scale.plan(&request(BTreeMap::new())).await.unwrap();
+        assert_eq!(plan, "would scale statefulset/redis from 1 to 2 replicas");
+        let doubled = scale.execute(&request(BTreeMap::new())).await.unwrap();
+        assert!(
+            doubled.starts_with("statefulset/redis scaled from 1 to 2 replicas"),
+            "{doubled}"
+        );
+        let mut explicit = request(BTreeMap::new());
+        explicit
+            .params
+            .insert("replicas".into(), serde_json::json!(5));
+        let five = scale.execute(&explicit).await.unwrap();
+        assert!(
+            five.starts_with("statefulset/redis scaled from 2 to 5"),
+            "{five}"
+        );
+        let patches: Vec<serde_json::Value> = cluster
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.method == "PATCH")
+            .map(|s| s.body.clone())
+            .collect();
+        assert_eq!(
+            patches,
+            [
+                serde_json::json!({"spec": {"suspend": true}}),
+                serde_json::json!({"spec": {"suspend": false}}),
+                serde_json::json!({"spec": {"replicas": 2}}),
+                serde_json::json!({"spec": {"replicas": 5}}),
+            ],
+            "no patch for the CronJob found suspended, none to keep it so"
         );
     }
 }

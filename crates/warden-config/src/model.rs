@@ -225,6 +225,10 @@ pub struct FeastConfig {
     pub check_every: Option<Duration>,
     /// The Airflow DAG that materializes.
     pub materialization_dag: Option<String>,
+    /// The Kubernetes CronJob that materializes.
+    pub materialization_cronjob: Option<String>,
+    /// The online store's workload (`statefulset/NAME` or `deployment/NAME`).
+    pub online_store_workload: Option<String>,
 }
 
 /// Airflow 3.

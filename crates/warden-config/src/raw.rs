@@ -223,6 +223,12 @@ pub struct RawFeast {
     /// The Airflow DAG that materializes (paused and resumed by runbook 4; needs
     /// `connectors.airflow`).
     pub materialization_dag: Option<Spanned<String>>,
+    /// Or the Kubernetes CronJob that materializes (suspended and resumed; needs
+    /// `connectors.kubernetes`).
+    pub materialization_cronjob: Option<Spanned<String>>,
+    /// The online store's workload, `statefulset/NAME` or `deployment/NAME` (scaled by
+    /// runbook 4; needs `connectors.kubernetes`).
+    pub online_store_workload: Option<Spanned<String>>,
 }
 
 /// `connectors.airflow:`

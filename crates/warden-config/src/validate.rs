@@ -504,6 +504,40 @@ impl Checker<'_> {
                     "needs connectors.airflow to pause and resume it",
                 );
             }
+            let materialization_cronjob = feast
+                .materialization_cronjob
+                .as_ref()
+                .map(|name| self.text("connectors.feast.materialization_cronjob", name));
+            let online_store_workload = feast.online_store_workload.as_ref().map(|workload| {
+                let text = self.text("connectors.feast.online_store_workload", workload);
+                let valid = text.split_once('/').is_some_and(|(kind, name)| {
+                    matches!(kind, "statefulset" | "deployment") && !name.is_empty()
+                });
+                if !valid {
+                    self.error(
+                        workload,
+                        "connectors.feast.online_store_workload",
+                        "expected statefulset/NAME or deployment/NAME",
+                    );
+                }
+                text
+            });
+            for (field, value) in [
+                (
+                    "connectors.feast.materialization_cronjob",
+                    &feast.materialization_cronjob,
+                ),
+                (
+                    "connectors.feast.online_store_workload",
+                    &feast.online_store_workload,
+                ),
+            ] {
+                if let Some(value) = value
+                    && raw.kubernetes.is_none()
+                {
+                    self.error(value, field, "needs connectors.kubernetes");
+                }
+            }
             connectors.feast = endpoint.map(|endpoint| FeastConfig {
                 endpoint,
                 registry_url,
@@ -517,6 +551,8 @@ impl Checker<'_> {
                 sla,
                 check_every,
                 materialization_dag,
+                materialization_cronjob,
+                online_store_workload,
             });
         }
         if let Some(airflow) = &raw.airflow {

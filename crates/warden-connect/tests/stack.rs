@@ -190,6 +190,8 @@ async fn every_stack_component_passes_its_probe() {
             sla: std::time::Duration::from_secs(900),
             check_every: None,
             materialization_dag: None,
+            materialization_cronjob: None,
+            online_store_workload: None,
         }),
         airflow: Some(AirflowConfig {
             endpoint: endpoint(&urls[7]),

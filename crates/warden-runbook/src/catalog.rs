@@ -130,11 +130,12 @@ pub const ACTIONS: &[Entry] = &[
         params: &[req("enabled", Bool)],
         automated: true,
     },
-    entry(
-        "scale_online_store",
-        "scale the online store (Redis / DynamoDB)",
-        &[p("replicas", Number)],
-    ),
+    Entry {
+        name: "scale_online_store",
+        summary: "scale the online store (Redis / DynamoDB)",
+        params: &[p("replicas", Number)],
+        automated: true,
+    },
     Entry {
         name: "pause_materialization",
         summary: "pause materialization jobs that add load",

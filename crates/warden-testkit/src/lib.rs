@@ -6,5 +6,9 @@
 //! (`WARDEN_REQUIRE_STACK=1`, which the README's test command and CI set, so a broken harness
 //! can never look green) or, on a developer's machine without the stack, is skipped with a
 //! message saying how to bring the stack up.
+//!
+//! [`fake_kube`] stands in for the Kubernetes API server, the one component that cannot run
+//! here: realistic answers, every request recorded.
 
+pub mod fake_kube;
 pub mod stack;

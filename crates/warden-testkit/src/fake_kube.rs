@@ -1,0 +1,185 @@
+//! A fake Kubernetes API server for contract tests: it answers like the real one (object JSON,
+//! the `scale` subresource, `Status` errors with `reason: NotFound`) for a CronJob and a
+//! StatefulSet, and records every request (method, path, content type, authorization, body)
+//! so tests can assert exactly what a client sent.
+
+#![allow(clippy::unwrap_used)] // test support: a poisoned lock or a bad bind is a test failure
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// `Authorization`.
+    pub authorization: String,
+    /// The JSON body (`null` when none).
+    pub body: Value,
+}
+
+/// The fake cluster's state: one CronJob `feast-materialize` and one StatefulSet `redis`
+/// (any namespace), and every request seen.
+#[derive(Default)]
+pub struct Cluster {
+    /// The CronJob's `spec.suspend`.
+    pub suspended: bool,
+    /// The StatefulSet's replicas.
+    pub replicas: i64,
+    /// Requests, in order.
+    pub seen: Vec<Seen>,
+}
+
+/// The cluster, shared with the server.
+pub type Shared = Arc<Mutex<Cluster>>;
+
+fn record(cluster: &Shared, method: &Method, path: String, headers: &HeaderMap, body: &Bytes) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    cluster.lock().unwrap().seen.push(Seen {
+        method: method.to_string(),
+        path,
+        content_type: header("content-type"),
+        authorization: header("authorization"),
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+    });
+}
+
+fn not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("{what} not found"), "reason": "NotFound", "code": 404
+        })),
+    )
+        .into_response()
+}
+
+async fn cronjob(
+    State(cluster): State<Shared>,
+    Path((namespace, name)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &cluster,
+        &method,
+        format!("/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}"),
+        &headers,
+        &body,
+    );
+    if name != "feast-materialize" {
+        return not_found(&format!("cronjobs.batch \"{name}\""));
+    }
+    let mut state = cluster.lock().unwrap();
+    if method == Method::PATCH {
+        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(suspend) = patch["spec"]["suspend"].as_bool() {
+            state.suspended = suspend;
+        }
+    }
+    axum::Json(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": name, "namespace": namespace, "resourceVersion": "42"},
+        "spec": {
+            "schedule": "*/10 * * * *", "suspend": state.suspended,
+            "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "OnFailure",
+                "containers": [{"name": "materialize", "image": "feastdev/feature-server:0.67.0"}]
+            }}}}
+        },
+        "status": {}
+    }))
+    .into_response()
+}
+
+async fn scale(
+    State(cluster): State<Shared>,
+    Path((namespace, name)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &cluster,
+        &method,
+        format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"),
+        &headers,
+        &body,
+    );
+    let mut state = cluster.lock().unwrap();
+    if method == Method::PATCH {
+        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(replicas) = patch["spec"]["replicas"].as_i64() {
+            state.replicas = replicas;
+        }
+    }
+    axum::Json(json!({
+        "apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"replicas": state.replicas},
+        "status": {"replicas": state.replicas, "selector": "app=redis"}
+    }))
+    .into_response()
+}
+
+/// Starts the fake API server on a free loopback port; returns its URL and its state.
+pub async fn start() -> (String, Shared) {
+    let cluster: Shared = Arc::new(Mutex::new(Cluster {
+        suspended: false,
+        replicas: 1,
+        seen: Vec::new(),
+    }));
+    let app = Router::new()
+        .route(
+            "/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}",
+            get(cronjob).patch(cronjob),
+        )
+        .route(
+            "/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale",
+            get(scale).patch(scale),
+        )
+        .with_state(cluster.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    (url, cluster)
+}
+
+/// Writes a kubeconfig whose context `test` points at `server` with the bearer token
+/// `warden-sa-token` (its current context points elsewhere, so the context must be chosen),
+/// and returns its path.
+pub fn kubeconfig(dir: &std::path::Path, server: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: other\n\
+             clusters:\n- name: test\n  cluster:\n    server: {server}\n\
+             - name: elsewhere\n  cluster:\n    server: http://127.0.0.1:9\n\
+             users:\n- name: warden\n  user:\n    token: warden-sa-token\n\
+             contexts:\n- name: test\n  context:\n    cluster: test\n    user: warden\n\
+             - name: other\n  context:\n    cluster: elsewhere\n    user: warden\n"
+        ),
+    )
+    .unwrap();
+    path
+}
