@@ -745,6 +745,43 @@ impl ActionHandler for ScaleOnlineStore {
     }
 }
 
+/// `materialization_status` from the CronJob: its schedule, suspension and last runs.
+struct CronJobRuns {
+    kubernetes: warden_config::KubernetesConfig,
+    name: String,
+}
+
+impl EvidenceCollector for CronJobRuns {
+    fn collect<'a>(
+        &'a self,
+        _request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<Collected, ActionError>> {
+        Box::pin(async move {
+            let client = warden_kube::KubeClient::connect(&self.kubernetes)
+                .await
+                .map_err(kube_error)?;
+            let state = client
+                .cronjob_state(None, &self.name)
+                .await
+                .map_err(kube_error)?;
+            Ok(Collected {
+                summary: format!(
+                    "CronJob {} ({}): last scheduled {}, last succeeded {}{}",
+                    self.name,
+                    state.schedule,
+                    state.last_schedule.as_deref().unwrap_or("never"),
+                    state.last_successful.as_deref().unwrap_or("never"),
+                    if state.suspended { "; suspended" } else { "" }
+                ),
+                name: "materialization-cronjob.json".into(),
+                media_type: "application/json".into(),
+                source: client.server().to_string(),
+                bytes: serde_json::to_vec_pretty(&state).unwrap_or_default(),
+            })
+        })
+    }
+}
+
 /// The Kubernetes-backed handlers runbook 4 can use: CronJob suspend/resume and the online
 /// store's scale, when configured.
 pub fn kubernetes_handlers(
@@ -942,10 +979,11 @@ pub fn offline_fields(
 }
 
 /// The collectors runbook 4 can use with `feast` (and, for `materialization_status`,
-/// `airflow`) configured.
+/// `airflow` or `kubernetes`) configured.
 pub fn collectors(
     feast: &FeastConfig,
     airflow: Option<&AirflowConfig>,
+    kubernetes: Option<&warden_config::KubernetesConfig>,
 ) -> Result<CollectorRegistry, String> {
     let sources = Arc::new(sources(feast)?);
     let repo = feast.repo.clone().unwrap_or_else(|| ".".into());
@@ -967,6 +1005,14 @@ pub fn collectors(
         let collector: Arc<dyn EvidenceCollector> = Arc::new(MaterializationRuns {
             airflow: airflow.clone(),
             dag: dag.clone(),
+        });
+        registry.insert("materialization_status".to_string(), collector);
+    }
+    // A CronJob takes the place of the DAG, as for the pause and resume actions.
+    if let (Some(name), Some(kubernetes)) = (&feast.materialization_cronjob, kubernetes) {
+        let collector: Arc<dyn EvidenceCollector> = Arc::new(CronJobRuns {
+            kubernetes: kubernetes.clone(),
+            name: name.clone(),
         });
         registry.insert("materialization_status".to_string(), collector);
     }
@@ -1133,6 +1179,20 @@ mod tests {
         let kept = resume.execute(&request(earlier)).await.unwrap();
         assert!(kept.contains("left suspended"), "{kept}");
         assert!(cluster.lock().unwrap().suspended);
+
+        let runs = CronJobRuns {
+            kubernetes: kubernetes.clone(),
+            name: "feast-materialize".into(),
+        }
+        .collect(&request(BTreeMap::new()))
+        .await
+        .unwrap();
+        assert!(
+            runs.summary
+                .contains("last succeeded 2026-11-25T09:50:12Z; suspended"),
+            "{}",
+            runs.summary
+        );
 
         let scale = ScaleOnlineStore {
             kubernetes: kubernetes.clone(),

@@ -46,6 +46,21 @@ impl std::fmt::Display for Workload {
     }
 }
 
+/// A CronJob's schedule and its last runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CronJobState {
+    /// Its cron schedule.
+    pub schedule: String,
+    /// Whether it is suspended.
+    pub suspended: bool,
+    /// When a Job was last scheduled (RFC 3339).
+    pub last_schedule: Option<String>,
+    /// When a Job last completed successfully (RFC 3339).
+    pub last_successful: Option<String>,
+    /// Jobs running now.
+    pub active_jobs: usize,
+}
+
 /// A connected client with a default namespace.
 #[derive(Clone)]
 pub struct KubeClient {
@@ -110,6 +125,31 @@ impl KubeClient {
 
     fn error(&self, what: &str, err: kube::Error) -> String {
         format!("{what} on {}: {err}", self.server)
+    }
+
+    /// The CronJob's schedule state: suspended, and when it last ran and last succeeded.
+    ///
+    /// # Errors
+    /// API errors (404 for a missing CronJob), naming it.
+    pub async fn cronjob_state(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<CronJobState, String> {
+        let namespace = self.namespace(namespace);
+        let api: Api<CronJob> = Api::namespaced(self.client.clone(), namespace);
+        let cronjob = api
+            .get(name)
+            .await
+            .map_err(|err| self.error(&format!("cronjob {namespace}/{name}"), err))?;
+        let status = cronjob.status.unwrap_or_default();
+        Ok(CronJobState {
+            schedule: cronjob.spec.schedule,
+            suspended: cronjob.spec.suspend.unwrap_or(false),
+            last_schedule: status.last_schedule_time.map(|t| t.0.to_string()),
+            last_successful: status.last_successful_time.map(|t| t.0.to_string()),
+            active_jobs: status.active.map_or(0, |jobs| jobs.len()),
+        })
     }
 
     /// Whether the CronJob is suspended.

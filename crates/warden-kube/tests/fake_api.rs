@@ -37,6 +37,15 @@ async fn cronjob_suspend_and_statefulset_scale_send_the_right_requests() {
             .await
             .unwrap()
     );
+    let state = client
+        .cronjob_state(None, "feast-materialize")
+        .await
+        .unwrap();
+    assert_eq!(state.schedule, "*/10 * * * *");
+    assert_eq!(
+        state.last_successful.as_deref(),
+        Some("2026-11-25T09:50:12Z")
+    );
     assert!(
         client
             .set_cronjob_suspended(None, "feast-materialize", true)
@@ -67,6 +76,10 @@ async fn cronjob_suspend_and_statefulset_scale_send_the_right_requests() {
                 "/apis/batch/v1/namespaces/ml/cronjobs/feast-materialize"
             ),
             (
+                "GET",
+                "/apis/batch/v1/namespaces/ml/cronjobs/feast-materialize"
+            ),
+            (
                 "PATCH",
                 "/apis/batch/v1/namespaces/ml/cronjobs/feast-materialize"
             ),
@@ -87,10 +100,10 @@ async fn cronjob_suspend_and_statefulset_scale_send_the_right_requests() {
             .all(|s| s.authorization == "Bearer warden-sa-token"),
         "{seen:?}"
     );
-    assert_eq!(seen[1].content_type, "application/merge-patch+json");
-    assert_eq!(seen[1].body, json!({"spec": {"suspend": true}}));
-    assert_eq!(seen[3].content_type, "application/merge-patch+json");
-    assert_eq!(seen[3].body, json!({"spec": {"replicas": 3}}));
+    assert_eq!(seen[2].content_type, "application/merge-patch+json");
+    assert_eq!(seen[2].body, json!({"spec": {"suspend": true}}));
+    assert_eq!(seen[4].content_type, "application/merge-patch+json");
+    assert_eq!(seen[4].body, json!({"spec": {"replicas": 3}}));
 }
 
 #[tokio::test]

@@ -106,7 +106,10 @@ async fn cronjob(
                 "containers": [{"name": "materialize", "image": "feastdev/feature-server:0.67.0"}]
             }}}}
         },
-        "status": {}
+        "status": {
+            "lastScheduleTime": "2026-11-25T10:00:00Z",
+            "lastSuccessfulTime": "2026-11-25T09:50:12Z"
+        }
     }))
     .into_response()
 }

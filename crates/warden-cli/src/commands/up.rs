@@ -281,8 +281,12 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
     else {
         return Ok(None);
     };
-    let collectors = crate::feature_store::collectors(feast, config.connectors.airflow.as_ref())
-        .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
+    let collectors = crate::feature_store::collectors(
+        feast,
+        config.connectors.airflow.as_ref(),
+        config.connectors.kubernetes.as_ref(),
+    )
+    .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
     let store = warden_store::EvidenceStore::new(
         config.data_dir.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
