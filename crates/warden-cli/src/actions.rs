@@ -98,21 +98,24 @@ pub fn registry(config: &Config) -> ActionRegistry {
     {
         // An unreadable token leaves the action to a responder rather than failing the daemon.
         let token = feast.proxy_token.as_ref().and_then(|t| t.resolve().ok());
-        if let Ok(handler) = crate::feature_store::SwitchFeatureFallback::new(url.clone(), token) {
+        if let Ok(handler) =
+            crate::feature_store::actions::SwitchFeatureFallback::new(url.clone(), token)
+        {
             let handler: Arc<dyn ActionHandler> = Arc::new(handler);
             registry.insert("switch_feature_fallback".to_string(), handler);
         }
     }
     if let Some(feast) = &config.connectors.feast {
-        // A CronJob, when configured, is the schedule paused (it replaces an Airflow DAG's
-        // handlers: a store materializes from one scheduler).
-        let handlers =
-            crate::feature_store::schedule_handlers(feast, config.connectors.airflow.as_ref())
-                .into_iter()
-                .chain(crate::feature_store::kubernetes_handlers(
-                    feast,
-                    config.connectors.kubernetes.as_ref(),
-                ));
+        let handlers = crate::feature_store::schedule_handlers(
+            feast,
+            config.connectors.airflow.as_ref(),
+            config.connectors.kubernetes.as_ref(),
+        )
+        .into_iter()
+        .chain(crate::feature_store::kubernetes_handlers(
+            feast,
+            config.connectors.kubernetes.as_ref(),
+        ));
         for (name, handler) in handlers {
             registry.insert(name.to_string(), handler);
         }
