@@ -58,8 +58,42 @@ selected_components() {
   done
 }
 
+# A free port *below* the kernel's ephemeral range: a port the kernel hands out (bind to 0)
+# can be taken again as the source port of any outgoing connection before the component binds
+# it (seen in CI: the Feast registry server lost its port to one). Ports given out in this
+# run are remembered so two components never get the same one.
 free_port() {
-  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  mkdir -p "$RUN"
+  "$PYTHON" - "$RUN/ports.used" <<'PY'
+import random, socket, sys
+used_path = sys.argv[1]
+try:
+    used = {int(p) for p in open(used_path).read().split()}
+except FileNotFoundError:
+    used = set()
+try:
+    ephemeral_low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    ephemeral_low = 32768
+low, high = 15000, min(ephemeral_low - 1, 30000)
+for _ in range(500):
+    port = random.randint(low, high)
+    if port in used:
+        continue
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        probe.close()
+    with open(used_path, "a") as f:
+        f.write(f"{port}\n")
+    print(port)
+    break
+else:
+    sys.exit(f"no free port in {low}-{high}")
+PY
 }
 
 pg_bindir() {
@@ -166,6 +200,14 @@ component_alive() {
   read -r pid start <"$RUN/$comp/pid"
   [[ -n $pid ]] || return 1
   [[ $(proc_start_time "$pid") == "$start" ]] || kill -0 -- "-$pid" 2>/dev/null
+}
+
+any_component_alive() {
+  local c
+  for c in "${ALL_COMPONENTS[@]}"; do
+    component_alive "$c" && return 0
+  done
+  return 1
 }
 
 stop_component() {
@@ -504,6 +546,8 @@ cmd_up() {
   local comps c started=$SECONDS want_feast=0
   mapfile -t comps < <(selected_components "$@")
   mkdir -p "$RUN"
+  # A fresh start forgets the ports of earlier runs (running components keep theirs).
+  any_component_alive || : >"$RUN/ports.used"
   for c in "${comps[@]}"; do
     component_alive "$c" && die "$c is already running (scripts/stack.sh down first)"
     [[ $c == feast ]] && want_feast=1
