@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{extend_config, free_port, start, wait_ready, write_config};
+use common::{api_get, extend_config, free_port, start, wait_ready, write_config};
 
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
 
@@ -43,15 +43,7 @@ async fn post_alert(
 }
 
 async fn incident_targets(client: &reqwest::Client, base: &str) -> Vec<String> {
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/v1/incidents?limit=1000"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api_get(client, &format!("{base}/api/v1/incidents?limit=1000")).await;
     list["incidents"]
         .as_array()
         .unwrap()
@@ -232,27 +224,11 @@ phases:
 ";
 
 async fn page_statuses(client: &reqwest::Client, base: &str) -> BTreeMap<String, String> {
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/v1/incidents?limit=1000"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api_get(client, &format!("{base}/api/v1/incidents?limit=1000")).await;
     let mut statuses = BTreeMap::new();
     for incident in list["incidents"].as_array().unwrap() {
         let id = incident["id"].as_str().unwrap();
-        let detail: serde_json::Value = client
-            .get(format!("{base}/api/v1/incidents/{id}"))
-            .bearer_auth("responder-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let detail = api_get(client, &format!("{base}/api/v1/incidents/{id}")).await;
         let status = detail["actions"]
             .as_array()
             .unwrap()
@@ -469,15 +445,7 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
     post_alert(&client, &base, "demand-forecast").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let actions = loop {
-        let detail: serde_json::Value = client
-            .get(format!("{base}/api/v1/incidents/INC-1"))
-            .bearer_auth("responder-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let detail = api_get(&client, &format!("{base}/api/v1/incidents/INC-1")).await;
         let actions: BTreeMap<String, (String, String)> = detail["actions"]
             .as_array()
             .unwrap()

@@ -11,7 +11,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, start, wait_ready, write_config};
+use common::{api_get, free_port, start, wait_ready, write_config};
 
 struct Stop(Child);
 
@@ -93,15 +93,7 @@ async fn the_daemon_contains_a_stale_feature_store_and_undoes_it_when_fresh() {
 
     // Containment: the incident opens and the proxy is switched to fallback by Warden.
     wait_for_mode(&client, &proxy_url, "fallback", Duration::from_secs(60)).await;
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/v1/incidents"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = api_get(&client, &format!("{base}/api/v1/incidents")).await;
     let incidents = list["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{list:#}");
     assert_eq!(incidents[0]["runbook"], "feature-store", "{list:#}");
@@ -126,15 +118,7 @@ async fn the_daemon_contains_a_stale_feature_store_and_undoes_it_when_fresh() {
     );
     wait_for_mode(&client, &proxy_url, "auto", Duration::from_secs(60)).await;
 
-    let incident: serde_json::Value = client
-        .get(format!("{base}/api/v1/incidents/{id}"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let incident = api_get(&client, &format!("{base}/api/v1/incidents/{id}")).await;
     let text = incident.to_string();
     assert!(text.contains("in fallback mode (was auto"), "{incident:#}");
     assert!(text.contains("evaluated from the data"), "{incident:#}");

@@ -164,18 +164,23 @@ pub fn latest_offline_values(
         .collect())
 }
 
-/// A join key's values as the text `EntityValue::to_json` gives (integers without `.0`,
-/// strings quoted).
-fn entity_values(dataset: &Dataset, name: &str) -> Result<Vec<String>, String> {
+/// A column read as the kind its storage type suggests (text when unknown).
+fn read_values(dataset: &Dataset, name: &str) -> Result<ColumnValues, String> {
     let kind = dataset
         .field(name)
         .map_err(|err| err.to_string())?
         .kind
         .unwrap_or(ColumnKind::Categorical);
-    let column = dataset
+    Ok(dataset
         .read_column(name, kind)
-        .map_err(|err| err.to_string())?;
-    Ok(match column.values {
+        .map_err(|err| err.to_string())?
+        .values)
+}
+
+/// A join key's values as the text `EntityValue::to_json` gives (integers without `.0`,
+/// strings quoted).
+fn entity_values(dataset: &Dataset, name: &str) -> Result<Vec<String>, String> {
+    Ok(match read_values(dataset, name)? {
         ColumnValues::Numeric(values) => values
             .iter()
             .map(|v| {
@@ -200,15 +205,7 @@ fn entity_values(dataset: &Dataset, name: &str) -> Result<Vec<String>, String> {
 }
 
 fn json_values(dataset: &Dataset, name: &str) -> Result<Vec<Value>, String> {
-    let kind = dataset
-        .field(name)
-        .map_err(|err| err.to_string())?
-        .kind
-        .unwrap_or(ColumnKind::Categorical);
-    let column = dataset
-        .read_column(name, kind)
-        .map_err(|err| err.to_string())?;
-    Ok(match column.values {
+    Ok(match read_values(dataset, name)? {
         ColumnValues::Numeric(values) => values
             .iter()
             .map(|v| serde_json::Number::from_f64(*v).map_or(Value::Null, Value::from))

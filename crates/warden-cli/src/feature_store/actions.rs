@@ -217,12 +217,13 @@ pub struct CronJobSchedule {
     pub(crate) name: String,
 }
 
-impl CronJobSchedule {
-    async fn client(&self) -> Result<warden_kube::KubeClient, ActionError> {
-        warden_kube::KubeClient::connect(&self.kubernetes)
-            .await
-            .map_err(kube_error)
-    }
+/// A Kubernetes client for an action or collector, its failure as an [`ActionError`].
+pub(crate) async fn kube_client(
+    kubernetes: &KubernetesConfig,
+) -> Result<warden_kube::KubeClient, ActionError> {
+    warden_kube::KubeClient::connect(kubernetes)
+        .await
+        .map_err(kube_error)
 }
 
 impl Schedule for CronJobSchedule {
@@ -232,7 +233,7 @@ impl Schedule for CronJobSchedule {
 
     fn paused(&self) -> BoxFuture<'_, Result<bool, ActionError>> {
         Box::pin(async move {
-            self.client()
+            kube_client(&self.kubernetes)
                 .await?
                 .cronjob_suspended(None, &self.name)
                 .await
@@ -242,7 +243,7 @@ impl Schedule for CronJobSchedule {
 
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>> {
         Box::pin(async move {
-            self.client()
+            kube_client(&self.kubernetes)
                 .await?
                 .set_cronjob_suspended(None, &self.name, paused)
                 .await
@@ -375,9 +376,7 @@ impl ScaleOnlineStore {
         &self,
         request: &ActionRequest,
     ) -> Result<(warden_kube::KubeClient, i32, i32), ActionError> {
-        let client = warden_kube::KubeClient::connect(&self.kubernetes)
-            .await
-            .map_err(kube_error)?;
+        let client = kube_client(&self.kubernetes).await?;
         let current = client
             .replicas(None, &self.workload)
             .await

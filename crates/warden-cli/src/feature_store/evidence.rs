@@ -12,7 +12,7 @@ use warden_engine::executor::{
 use warden_feast::freshness::FreshnessStatus;
 use warden_feast::status::{self, FeastSources, StatusOptions};
 
-use super::actions::{AirflowDag, airflow_error, kube_error};
+use super::actions::{AirflowDag, airflow_error, kube_client, kube_error};
 use super::sources;
 
 /// `materialization_status`: the materialization DAG's recent runs.
@@ -80,9 +80,7 @@ impl EvidenceCollector for CronJobRuns {
         _request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<Collected, ActionError>> {
         Box::pin(async move {
-            let client = warden_kube::KubeClient::connect(&self.kubernetes)
-                .await
-                .map_err(kube_error)?;
+            let client = kube_client(&self.kubernetes).await?;
             let state = client
                 .cronjob_state(None, &self.name)
                 .await

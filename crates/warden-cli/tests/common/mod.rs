@@ -1,5 +1,5 @@
 //! What the daemon tests share: a free port, a minimal configuration (a responder token and
-//! the webhook secret), starting `warden up`, and waiting for it to answer.
+//! the webhook secret), starting `warden up`, waiting for it to answer, and reading its API.
 
 #![allow(clippy::unwrap_used, dead_code)] // helpers; not every test file uses every one
 
@@ -65,4 +65,17 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("warden up did not answer /healthz at {base} within 20 s");
+}
+
+/// `GET url` on the daemon's API as the responder, decoded as JSON.
+pub async fn api_get(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth("responder-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
