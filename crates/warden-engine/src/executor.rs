@@ -11,8 +11,12 @@
 //! - an evidence step with a registered [`EvidenceCollector`] runs like an automatic action
 //!   (same retries, timeout and crash safety); what it collects goes into the evidence store,
 //!   linked from the incident's timeline, and the step's result names it;
-//! - everything else (manual items, causes, gates, and actions or collectors that Warden does
-//!   not automate yet) waits for a person to record its outcome with [`Executor::complete_step`].
+//! - a cause step with a registered [`crate::judge::CauseJudge`] is decided by it once its
+//!   `evidence_from` steps are done (confirmed or refuted, with a score and the reason); a
+//!   gate with an evaluator that has data for it is judged from that data;
+//! - everything else (manual items, undecided causes and gates, and actions or collectors that
+//!   Warden does not automate yet) waits for a person to record its outcome with
+//!   [`Executor::complete_step`].
 //!
 //! Crash safety: an action is marked `running` (and its attempt counted) in the store before
 //! it executes and `succeeded`/`failed` after; the mark is a compare-and-set, so two executors
@@ -22,10 +26,7 @@
 //! the proof.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -35,150 +36,13 @@ use warden_core::{
 use warden_runbook::{ApprovalPolicy, Condition, Outcome, Phase, Retry, Runbook, Step, StepKind};
 use warden_store::{EvidenceStore, IncidentStore};
 
+use crate::handlers::CaptureEvidence;
+pub use crate::handlers::{
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
+    CollectorRegistry, EvidenceCollector, GateEvaluator, GateVerdict, evidence_hash_in,
+};
+use crate::judge::{JudgeRegistry, JudgeRequest};
 use crate::{EngineError, IncidentManager};
-
-/// A boxed future, so handlers can live in one registry.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What an action handler is asked to do.
-#[derive(Debug, Clone)]
-pub struct ActionRequest {
-    /// The incident (its target says what to act on).
-    pub incident: Incident,
-    /// The runbook step.
-    pub step: String,
-    /// The step's parameters.
-    pub params: BTreeMap<String, serde_json::Value>,
-    /// Identical for every attempt of this step of this incident; handlers pass it on where
-    /// the target system supports idempotency keys.
-    pub idempotency_key: String,
-    /// Results of this incident's steps that succeeded so far, by step id — so an undo at
-    /// closure can see what its containment step actually changed.
-    pub earlier_results: BTreeMap<String, String>,
-}
-
-/// Why an action failed, and whether trying again may help.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionError {
-    /// What went wrong, naming the system and object.
-    pub message: String,
-    /// Whether a retry may succeed (timeouts, throttling, 5xx).
-    pub retryable: bool,
-}
-
-/// One automated action. Both methods must be safe to call repeatedly.
-pub trait ActionHandler: Send + Sync {
-    /// What `execute` would change, without changing anything.
-    fn plan<'a>(&'a self, request: &'a ActionRequest)
-    -> BoxFuture<'a, Result<String, ActionError>>;
-    /// Makes the change (idempotently) and says what was done.
-    fn execute<'a>(
-        &'a self,
-        request: &'a ActionRequest,
-    ) -> BoxFuture<'a, Result<String, ActionError>>;
-}
-
-/// Registered handlers by catalogue action name.
-pub type ActionRegistry = HashMap<String, Arc<dyn ActionHandler>>;
-
-/// What an evidence collector gathered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Collected {
-    /// One line for the timeline.
-    pub summary: String,
-    /// The artifact's name (e.g. `feature-freshness.json`).
-    pub name: String,
-    /// Its media type.
-    pub media_type: String,
-    /// Where it came from (a URL or system name).
-    pub source: String,
-    /// Its content.
-    pub bytes: Vec<u8>,
-}
-
-/// Gathers evidence for a runbook `evidence:` step. Must be read-only and safe to repeat.
-pub trait EvidenceCollector: Send + Sync {
-    /// Collects now.
-    fn collect<'a>(
-        &'a self,
-        request: &'a ActionRequest,
-    ) -> BoxFuture<'a, Result<Collected, ActionError>>;
-}
-
-/// Registered collectors by catalogue evidence name.
-pub type CollectorRegistry = HashMap<String, Arc<dyn EvidenceCollector>>;
-
-/// Runs a collector and captures its artifact, so evidence steps share the action path
-/// (retries, timeouts, the compare-and-set that makes a crash safe).
-struct CaptureEvidence<'a, S, C> {
-    manager: &'a IncidentManager<S, C>,
-    store: &'a EvidenceStore,
-    collector: &'a dyn EvidenceCollector,
-}
-
-impl<S: IncidentStore, C: Clock> ActionHandler for CaptureEvidence<'_, S, C> {
-    fn plan<'b>(
-        &'b self,
-        request: &'b ActionRequest,
-    ) -> BoxFuture<'b, Result<String, ActionError>> {
-        Box::pin(async move { Ok(format!("would collect evidence for step {}", request.step)) })
-    }
-
-    fn execute<'b>(
-        &'b self,
-        request: &'b ActionRequest,
-    ) -> BoxFuture<'b, Result<String, ActionError>> {
-        Box::pin(async move {
-            let collected = self.collector.collect(request).await?;
-            let incident = self
-                .manager
-                .capture_evidence(
-                    &request.incident.id,
-                    self.store,
-                    &collected.name,
-                    &collected.media_type,
-                    &collected.source,
-                    &collected.bytes,
-                )
-                .await
-                .map_err(|err| ActionError {
-                    message: format!("cannot store evidence {}: {err}", collected.name),
-                    retryable: false,
-                })?;
-            let hash = incident
-                .evidence
-                .iter()
-                .rev()
-                .find(|e| e.name == collected.name)
-                .map(|e| e.hash.to_string())
-                .unwrap_or_default();
-            Ok(format!(
-                "{} (evidence {} {hash})",
-                collected.summary, collected.name
-            ))
-        })
-    }
-}
-
-/// A gate's verdict from the data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GateVerdict {
-    /// Whether the condition held for the whole window.
-    pub passed: bool,
-    /// A sentence for the timeline.
-    pub explanation: String,
-}
-
-/// Evaluates closure gates from data (e.g. Prometheus range queries).
-pub trait GateEvaluator: Send + Sync {
-    /// The verdict for `gate` of `incident` now; `Ok(None)` when this evaluator has no data
-    /// source for the gate's check (a responder records it instead).
-    fn evaluate<'a>(
-        &'a self,
-        incident: &'a Incident,
-        gate: &'a warden_runbook::Gate,
-    ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>>;
-}
 
 /// Whether actions change anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +141,7 @@ pub struct Executor<'a, S, C> {
     recover: bool,
     gates: Option<&'a dyn GateEvaluator>,
     evidence: Option<(&'a CollectorRegistry, &'a EvidenceStore)>,
+    judges: Option<&'a JudgeRegistry>,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
@@ -293,7 +158,15 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             recover: false,
             gates: None,
             evidence: None,
+            judges: None,
         }
+    }
+
+    /// The same executor, deciding cause steps with `judges` from the artifacts their
+    /// `evidence_from` steps captured (read from the evidence store of [`Self::with_evidence`]).
+    pub fn with_judges(mut self, judges: &'a JudgeRegistry) -> Self {
+        self.judges = Some(judges);
+        self
     }
 
     /// The same executor, collecting evidence with `collectors` into `store`.
@@ -426,6 +299,10 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     progress.waiting.push((step.id.clone(), why));
                     record
                 }
+                Gate::Go if self.judge_for(step).is_some() => {
+                    self.judge_cause(&incident, runbook, step, record, &records, &mut progress)
+                        .await?
+                }
                 Gate::Go => {
                     let inputs = StepInputs {
                         approvals: &approvals,
@@ -440,6 +317,92 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         let state = self.follow_phases(&incident, runbook, &records).await?;
         progress.state = Some(state);
         Ok(progress)
+    }
+
+    fn judge_for(&self, step: &Step) -> Option<&'a dyn crate::judge::CauseJudge> {
+        let StepKind::Cause { name, .. } = &step.kind else {
+            return None;
+        };
+        self.judges?.get(name).map(|judge| judge.as_ref())
+    }
+
+    /// Decides a cause step with its judge once its evidence steps are done; records the
+    /// verdict like a responder would (`confirmed by warden: score …: why`).
+    async fn judge_cause(
+        &self,
+        incident: &Incident,
+        runbook: &Runbook,
+        step: &Step,
+        record: ActionRecord,
+        records: &HashMap<String, ActionRecord>,
+        progress: &mut Progress,
+    ) -> Result<ActionRecord, EngineError> {
+        let (Some(judge), StepKind::Cause { evidence_from, .. }) =
+            (self.judge_for(step), &step.kind)
+        else {
+            return Ok(record);
+        };
+        let mut evidence = BTreeMap::new();
+        for id in evidence_from {
+            let Some(source) = records.get(id).filter(|r| r.status.is_final()) else {
+                progress
+                    .waiting
+                    .push((step.id.clone(), format!("waiting for evidence {id}")));
+                return Ok(record);
+            };
+            let hash = source.result.as_deref().and_then(evidence_hash_in);
+            if let (Some(hash), Some((_, store))) = (hash, self.evidence)
+                && let Ok(bytes) = store.get(&hash)
+            {
+                evidence.insert(id.clone(), bytes);
+            }
+        }
+        let request = JudgeRequest {
+            incident: incident.clone(),
+            step: step.id.clone(),
+            params: step.params.clone(),
+            evidence,
+        };
+        let verdict = tokio::time::timeout(step.timeout, judge.judge(&request)).await;
+        let judgement = match verdict {
+            Ok(Ok(Some(judgement))) => judgement,
+            Ok(Ok(None)) => {
+                progress.waiting.push((
+                    step.id.clone(),
+                    "cause: the evidence does not decide it; a responder confirms or refutes it"
+                        .into(),
+                ));
+                return Ok(record);
+            }
+            Ok(Err(error)) => {
+                progress.waiting.push((
+                    step.id.clone(),
+                    format!("cause could not be judged: {error}"),
+                ));
+                return Ok(record);
+            }
+            Err(_) => {
+                progress
+                    .waiting
+                    .push((step.id.clone(), "cause judge timed out".into()));
+                return Ok(record);
+            }
+        };
+        let outcome = if judgement.confirmed {
+            Outcome::Confirmed
+        } else {
+            Outcome::Refuted
+        };
+        progress.executed.push(step.id.clone());
+        self.complete_step(
+            &incident.id,
+            runbook,
+            &step.id,
+            outcome,
+            Actor::System,
+            &judgement.note(),
+        )
+        .await
     }
 
     async fn run_step(

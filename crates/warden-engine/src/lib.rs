@@ -6,6 +6,8 @@
 pub mod alerts;
 mod error;
 pub mod executor;
+mod handlers;
+pub mod judge;
 pub mod manager;
 pub mod postmortem;
 pub mod summary;

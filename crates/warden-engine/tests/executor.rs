@@ -563,3 +563,75 @@ fn backoff_doubles_is_capped_and_jittered_within_bounds() {
         }
     }
 }
+
+/// Confirms `resource_limit` when the captured log says OOMKilled, refutes it otherwise.
+struct OomJudge;
+
+impl warden_engine::judge::CauseJudge for OomJudge {
+    fn judge<'a>(
+        &'a self,
+        request: &'a warden_engine::judge::JudgeRequest,
+    ) -> BoxFuture<'a, Result<Option<warden_engine::judge::Judgement>, String>> {
+        Box::pin(async move {
+            let Some(log) = request.evidence.get("logs") else {
+                return Ok(None);
+            };
+            Ok(Some(
+                if String::from_utf8_lossy(log).contains("OOMKilled") {
+                    warden_engine::judge::Judgement::confirmed(0.9, "the log says OOMKilled")
+                } else {
+                    warden_engine::judge::Judgement::refuted("no OOMKilled in the log")
+                },
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn cause_steps_are_judged_from_their_evidence_once_it_is_captured() {
+    let f = fixture().await;
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    let mut judges = warden_engine::judge::JudgeRegistry::new();
+    judges.insert("resource_limit".into(), Arc::new(OomJudge));
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
+
+    // Without a collector the evidence step waits, and so does the judged cause.
+    let no_collectors = CollectorRegistry::new();
+    let executor = Executor::new(&f.manager, &actions, Mode::Live)
+        .with_evidence(&no_collectors, &evidence)
+        .with_judges(&judges);
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    let oom_wait = progress.waiting.iter().find(|(step, _)| step == "oom");
+    assert_eq!(
+        oom_wait.map(|(_, why)| why.as_str()),
+        Some("waiting for evidence logs")
+    );
+
+    let mut collectors = CollectorRegistry::new();
+    collectors.insert(
+        "task_logs".into(),
+        Arc::new(LogCollector {
+            calls: AtomicU32::new(0),
+        }),
+    );
+    let executor = Executor::new(&f.manager, &actions, Mode::Live)
+        .with_evidence(&collectors, &evidence)
+        .with_judges(&judges);
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert!(
+        progress.executed.contains(&"oom".to_string()),
+        "{progress:?}"
+    );
+    let (state, _, result) = status(&f, "oom").await;
+    assert_eq!(state, ActionStatus::Succeeded);
+    assert_eq!(
+        result,
+        "confirmed by warden: score 0.90: the log says OOMKilled"
+    );
+    assert_eq!(warden_engine::judge::score_in(&result), Some(0.9));
+    // The fix that waits on the confirmed cause is now a responder's item, not skipped.
+    let waiting: Vec<&str> = progress.waiting.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(waiting.contains(&"raise-limits"), "{progress:?}");
+}
