@@ -19,6 +19,7 @@ pub mod error;
 pub mod model;
 pub mod raw;
 pub mod secret;
+pub mod serving;
 pub mod validate;
 
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use model::{
     StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretRef};
+pub use serving::{BurnRateConfig, BurnWindow, MetricsFlavor, ServiceConfig};
 
 /// Reads and validates the configuration file at `path`.
 ///

@@ -37,6 +37,8 @@ pub struct Config {
     pub detectors: Vec<DetectorConfig>,
     /// PromQL per closure-gate check.
     pub gate_queries: std::collections::BTreeMap<String, String>,
+    /// Served models runbook 2 watches and acts on.
+    pub serving: Vec<crate::serving::ServiceConfig>,
 }
 
 /// A scheduled detector: a PromQL expression against a threshold, sustained.

@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// gates from Prometheus.
     #[serde(default)]
     pub gate_queries: std::collections::BTreeMap<String, Spanned<String>>,
+    /// Served models runbook 2 watches (`serving[]`).
+    #[serde(default)]
+    pub serving: Vec<Spanned<crate::serving::RawService>>,
 }
 
 /// `detectors[]`: one scheduled detector.

@@ -12,6 +12,8 @@ use warden_core::{RunbookId, format_duration, parse_duration};
 use crate::model::{
     DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
 };
+mod serving;
+
 use crate::raw::{self, RawConfig, RawSecret};
 use crate::{
     AirflowConfig, AlertmanagerConfig, ApiToken, Config, ConfigError, ConfigErrors, Connectors,
@@ -81,6 +83,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let runbooks = check.runbooks(raw.runbooks.as_ref());
     let notifications = check.notifications(&raw.notifications);
     let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
+    let serving = check.serving(&raw.serving, raw.connectors.kubernetes.is_some());
     let mut gate_queries = std::collections::BTreeMap::new();
     for (check_name, query) in &raw.gate_queries {
         let field = format!("gate_queries.{check_name}");
@@ -100,6 +103,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             notifications,
             detectors,
             gate_queries,
+            serving,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));

@@ -4,6 +4,8 @@
 //! replicas of a Deployment or StatefulSet (the online store). Every error names the object
 //! and the API server. Kept in its own crate so kube's dependencies rebuild nothing else.
 
+pub mod serving;
+
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, Patch, PatchParams};

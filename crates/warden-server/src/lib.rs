@@ -21,6 +21,7 @@ use warden_config::{Role, Secret};
 use warden_core::Clock;
 use warden_engine::IncidentManager;
 use warden_engine::executor::{ActionRegistry, CollectorRegistry, Executor, GateEvaluator, Mode};
+use warden_engine::judge::JudgeRegistry;
 use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentStore, Store};
 
@@ -60,6 +61,8 @@ pub struct AppState {
     /// Collectors of automated evidence steps, and where their artifacts go (`None`: evidence
     /// steps wait for a responder).
     pub evidence: Option<(Arc<CollectorRegistry>, Arc<EvidenceStore>)>,
+    /// Judges of cause steps, by cause name (empty: causes wait for a responder).
+    pub judges: Arc<JudgeRegistry>,
 }
 
 impl AppState {
@@ -71,6 +74,26 @@ impl AppState {
         &self,
         id: &warden_core::IncidentId,
     ) -> Result<(), warden_engine::EngineError> {
+        self.advance_as(id, false).await
+    }
+
+    /// Like [`Self::advance`], re-executing actions a previous process left in flight; only
+    /// for the start of the one process that acts (see `Executor::recovering`).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn recover(
+        &self,
+        id: &warden_core::IncidentId,
+    ) -> Result<(), warden_engine::EngineError> {
+        self.advance_as(id, true).await
+    }
+
+    async fn advance_as(
+        &self,
+        id: &warden_core::IncidentId,
+        recovering: bool,
+    ) -> Result<(), warden_engine::EngineError> {
         let Some(incident) = self.manager.store().get_incident(id).await? else {
             return Ok(());
         };
@@ -80,12 +103,16 @@ impl AppState {
             .find(|runbook| runbook.id == incident.runbook)
         {
             let mut executor = Executor::new(&self.manager, &self.actions, self.mode);
+            if recovering {
+                executor = executor.recovering();
+            }
             if let Some(gates) = &self.gates {
                 executor = executor.with_gates(gates.as_ref());
             }
             if let Some((collectors, store)) = &self.evidence {
                 executor = executor.with_evidence(collectors, store);
             }
+            executor = executor.with_judges(&self.judges);
             executor.advance(id, runbook).await?;
         }
         Ok(())

@@ -34,6 +34,7 @@ async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
         mode: Mode::Live,
         gates: None,
         evidence: None,
+        judges: Default::default(),
     }
 }
 

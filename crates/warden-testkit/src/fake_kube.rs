@@ -1,9 +1,13 @@
 //! A fake Kubernetes API server for contract tests: it answers like the real one (object JSON,
 //! the `scale` subresource, `Status` errors with `reason: NotFound`) for a CronJob and a
-//! StatefulSet, and records every request (method, path, content type, authorization, body)
-//! so tests can assert exactly what a client sent.
+//! StatefulSet, and — in [`serving`] — for a KServe predictor (InferenceService with its
+//! Knative revisions, pods, logs, events, HPA, Deployment scale, EnvoyFilters). It records
+//! every request (method, path, query, content type, authorization, body) so tests can
+//! assert exactly what a client sent.
 
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock or a bad bind is a test failure
+
+pub mod serving;
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +25,8 @@ pub struct Seen {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// Query string (empty when none).
+    pub query: String,
     /// `Content-Type`.
     pub content_type: String,
     /// `Authorization`.
@@ -39,12 +45,20 @@ pub struct Cluster {
     pub replicas: i64,
     /// Requests, in order.
     pub seen: Vec<Seen>,
+    /// The serving objects.
+    pub serving: serving::Serving,
 }
 
 /// The cluster, shared with the server.
 pub type Shared = Arc<Mutex<Cluster>>;
 
-fn record(cluster: &Shared, method: &Method, path: String, headers: &HeaderMap, body: &Bytes) {
+pub(crate) fn record(
+    cluster: &Shared,
+    method: &Method,
+    path: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
     let header = |name: &str| {
         headers
             .get(name)
@@ -52,16 +66,21 @@ fn record(cluster: &Shared, method: &Method, path: String, headers: &HeaderMap, 
             .unwrap_or_default()
             .to_string()
     };
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path.to_string(), query.to_string()),
+        None => (path, String::new()),
+    };
     cluster.lock().unwrap().seen.push(Seen {
         method: method.to_string(),
         path,
+        query,
         content_type: header("content-type"),
         authorization: header("authorization"),
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
     });
 }
 
-fn not_found(what: &str) -> Response {
+pub(crate) fn not_found(what: &str) -> Response {
     (
         StatusCode::NOT_FOUND,
         axum::Json(json!({
@@ -150,6 +169,7 @@ pub async fn start() -> (String, Shared) {
         suspended: false,
         replicas: 1,
         seen: Vec::new(),
+        serving: serving::Serving::fixture(chrono::Utc::now()),
     }));
     let app = Router::new()
         .route(
@@ -160,6 +180,7 @@ pub async fn start() -> (String, Shared) {
             "/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale",
             get(scale).patch(scale),
         )
+        .merge(serving::routes())
         .with_state(cluster.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -68,6 +68,7 @@ pub async fn run(
         mode: Mode::Live,
         gates: gate_evaluators(&config)?,
         evidence: evidence_collectors(&config)?,
+        judges: Arc::new(cause_judges(&config)),
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
@@ -168,21 +169,10 @@ async fn recover(state: &AppState) -> Result<(), Failure> {
         .await
         .map_err(Failure::runtime)?;
     for incident in incidents {
-        if let Some(runbook) = state
-            .runbooks
-            .iter()
-            .find(|runbook| runbook.id == incident.runbook)
-        {
-            let mut executor =
-                Executor::new(&state.manager, &state.actions, state.mode).recovering();
-            if let Some(gates) = &state.gates {
-                executor = executor.with_gates(gates.as_ref());
-            }
-            executor
-                .advance(&incident.id, runbook)
-                .await
-                .map_err(Failure::runtime)?;
-        }
+        state
+            .recover(&incident.id)
+            .await
+            .map_err(Failure::runtime)?;
     }
     Ok(())
 }

@@ -432,6 +432,7 @@ async fn serve(
         mode: Mode::DryRun,
         gates: None,
         evidence: None,
+        judges: Default::default(),
     };
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;
