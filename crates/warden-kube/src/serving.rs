@@ -67,6 +67,22 @@ pub struct EventSummary {
     pub object: String,
 }
 
+/// One HPA condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HpaCondition {
+    /// `AbleToScale`, `ScalingActive`, `ScalingLimited`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `True` / `False` / `Unknown`.
+    pub status: String,
+    /// e.g. `TooManyReplicas`.
+    pub reason: String,
+    /// The message.
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    pub since: Option<String>,
+}
+
 /// An HPA's status (`autoscaling/v2`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HpaStatus {
@@ -82,8 +98,8 @@ pub struct HpaStatus {
     pub desired_replicas: i32,
     /// When it last scaled (RFC 3339).
     pub last_scale_time: Option<String>,
-    /// Conditions as `(type, status, reason, message)`, e.g. `ScalingLimited True TooManyReplicas`.
-    pub conditions: Vec<(String, String, String, String)>,
+    /// Its conditions, e.g. `ScalingLimited True TooManyReplicas`.
+    pub conditions: Vec<HpaCondition>,
     /// The current metric values as the API gives them.
     pub current_metrics: Value,
 }
@@ -268,13 +284,12 @@ impl KubeClient {
                 .conditions
                 .unwrap_or_default()
                 .into_iter()
-                .map(|c| {
-                    (
-                        c.type_,
-                        c.status,
-                        c.reason.unwrap_or_default(),
-                        c.message.unwrap_or_default(),
-                    )
+                .map(|c| HpaCondition {
+                    since: c.last_transition_time.as_ref().map(rfc3339),
+                    kind: c.type_,
+                    status: c.status,
+                    reason: c.reason.unwrap_or_default(),
+                    message: c.message.unwrap_or_default(),
                 })
                 .collect(),
             current_metrics: serde_json::to_value(status.current_metrics.unwrap_or_default())

@@ -79,13 +79,10 @@ async fn pods_logs_events_and_hpa_are_read_like_kubectl_shows_them() {
         (hpa.current_replicas, hpa.desired_replicas, hpa.max_replicas),
         (3, 3, 3)
     );
-    assert!(
-        hpa.conditions
-            .iter()
-            .any(|(kind, status, reason, _)| kind == "ScalingLimited"
-                && status == "True"
-                && reason == "TooManyReplicas")
-    );
+    assert!(hpa.conditions.iter().any(|c| c.kind == "ScalingLimited"
+        && c.status == "True"
+        && c.reason == "TooManyReplicas"
+        && c.since.is_some()));
     let missing = client.hpa(None, "nope").await.unwrap_err();
     assert!(
         missing.contains("hpa mlops/nope") && missing.contains("not found"),

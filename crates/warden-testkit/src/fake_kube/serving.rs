@@ -154,7 +154,7 @@ impl Serving {
                     "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 97, "averageValue": "970m"}}}],
                     "conditions": [
                         {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size"},
-                        {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "message": "the desired replica count is more than the maximum replica count"}
+                        {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "lastTransitionTime": ago(6), "message": "the desired replica count is more than the maximum replica count"}
                     ]
                 }
             }),
