@@ -23,9 +23,9 @@ const KNATIVE_BUCKETS_MS: &[f64] = &[
 /// PromQL window syntax: `90s` → `90s`, `300s` → `5m`.
 pub fn promql_duration(window: Duration) -> String {
     let seconds = window.as_secs().max(1);
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")
