@@ -1,9 +1,9 @@
 //! The action handlers Warden has today, registered by catalogue name for the executor:
 //! `notify`; `switch_feature_fallback` when a feature proxy is configured;
 //! `pause_materialization` / `resume_materialization` on the materialization DAG in Airflow or
-//! CronJob in Kubernetes; `scale_online_store` on the online store's workload. The runbook
-//! issues add the others (pause schedules, roll back models, scale, …) here, each behind its
-//! connector.
+//! CronJob in Kubernetes; `scale_online_store` on the online store's workload; runbook 2's
+//! `rollback_model`, `scale_replicas`, `enable_rate_limit` / `disable_rate_limit` for the
+//! services under `serving:`. Each sits behind its connector.
 
 use std::sync::Arc;
 
@@ -93,6 +93,9 @@ pub fn registry(config: &Config) -> ActionRegistry {
         channels: config.notifications.clone(),
     });
     registry.insert("notify".to_string(), notify);
+    if let Some(serving) = crate::serving::Serving::from_config(config) {
+        crate::serving::actions::handlers(&serving, &mut registry);
+    }
     if let Some(feast) = &config.connectors.feast
         && let Some(url) = &feast.proxy_url
     {

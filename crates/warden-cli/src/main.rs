@@ -10,6 +10,7 @@ mod exit;
 mod feature_store;
 mod gates;
 mod output;
+mod serving;
 
 use clap::Parser;
 

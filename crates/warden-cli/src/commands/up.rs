@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use warden_config::SecretRef;
 use warden_core::{Clock, SystemClock};
 use warden_engine::IncidentManager;
-use warden_engine::executor::{Executor, Mode};
+use warden_engine::executor::Mode;
 use warden_server::{AppState, Metrics, Token};
 use warden_store::{IncidentFilter, IncidentStore, Store};
 
@@ -132,6 +132,21 @@ pub async fn run(
             format == Format::Text,
         )));
     }
+    for service in &config.serving {
+        if let (Some(every), Some(prometheus)) =
+            (service.check_every, &config.connectors.prometheus)
+        {
+            let client = warden_connect::PrometheusClient::from_config(prometheus)
+                .map_err(Failure::runtime)?;
+            detector_tasks.push(tokio::spawn(crate::serving::run_detector(
+                service.clone(),
+                every,
+                client,
+                state.clone(),
+                format == Format::Text,
+            )));
+        }
+    }
     // Runbooks advance on every event and also on this beat: it resumes actions that were in
     // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
     let beat = tokio::spawn(advance_loop(
@@ -247,6 +262,9 @@ fn gate_evaluators(
             .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
         evaluators.push(Arc::new(gates));
     }
+    if let Some(serving) = crate::serving::Serving::from_config(config) {
+        evaluators.push(Arc::new(crate::serving::gates::ServingGates::new(serving)));
+    }
     Ok(match evaluators.len() {
         0 => None,
         1 => evaluators.pop(),
@@ -263,23 +281,38 @@ type Evidence = (
 /// The evidence collectors the configuration allows (runbook 4's, with Feast configured),
 /// writing into `<data_dir>/evidence`.
 fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence>, Failure> {
-    let Some(feast) = config
+    let mut collectors = warden_engine::executor::CollectorRegistry::new();
+    if let Some(feast) = config
         .connectors
         .feast
         .as_ref()
         .filter(|feast| feast.registry_url.is_some() || feast.registry_path.is_some())
-    else {
+    {
+        collectors.extend(
+            crate::feature_store::collectors(
+                feast,
+                config.connectors.airflow.as_ref(),
+                config.connectors.kubernetes.as_ref(),
+            )
+            .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?,
+        );
+    }
+    if let Some(serving) = crate::serving::Serving::from_config(config) {
+        collectors.extend(crate::serving::evidence::collectors(&serving));
+    }
+    if collectors.is_empty() {
         return Ok(None);
-    };
-    let collectors = crate::feature_store::collectors(
-        feast,
-        config.connectors.airflow.as_ref(),
-        config.connectors.kubernetes.as_ref(),
-    )
-    .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
+    }
     let store = warden_store::EvidenceStore::new(
         config.data_dir.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
     );
     Ok(Some((Arc::new(collectors), Arc::new(store))))
+}
+
+/// The cause judges the configuration allows (runbook 2's, with services under `serving:`).
+fn cause_judges(config: &warden_config::Config) -> warden_engine::judge::JudgeRegistry {
+    crate::serving::Serving::from_config(config)
+        .map(|serving| crate::serving::judges::judges(&serving))
+        .unwrap_or_default()
 }

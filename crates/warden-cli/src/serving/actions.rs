@@ -1,0 +1,604 @@
+//! Runbook 2's containment (R2.2–R2.4), each idempotent, with a plan that shows before and
+//! after and a result read back from the system it changed:
+//! - `rollback_model` — KServe: a canary in progress gets `canaryTrafficPercent: 0` (all
+//!   traffic back on the rolled-out revision, KServe's own rollback); a fully rolled-out bad
+//!   revision gets the previous revision's `storageUri` back. MLflow: the serving alias
+//!   (default `champion`) moves from the newest version to the one before it. MLServer: the
+//!   model is reloaded so a `models:/…@alias` URI resolves again. Shared with runbook 5.
+//! - `scale_replicas` — raises the InferenceService's `minReplicas` (or the Deployment's
+//!   replicas) to at least `min_replicas`; never lowers anything.
+//! - `enable_rate_limit` / `disable_rate_limit` — an Istio EnvoyFilter with Envoy's local
+//!   rate limit on the predictor pods' sidecars (HTTP 429 beyond the budget), created or
+//!   removed. Why this mechanism: KServe has no rate limit of its own; `containerConcurrency`
+//!   queues rather than sheds, and changing any InferenceService field rolls out a new
+//!   revision in the middle of the incident, while an EnvoyFilter takes effect in seconds, on
+//!   the mesh KServe already runs on, and is removed as cleanly as it was added.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warden_engine::executor::{
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
+};
+use warden_kube::{KubeClient, Workload};
+
+use super::Serving;
+
+fn failed(message: String) -> ActionError {
+    ActionError {
+        retryable: message.contains("timed out") || message.contains("connect"),
+        message,
+    }
+}
+
+fn text_param<'a>(request: &'a ActionRequest, name: &str) -> Option<&'a str> {
+    request.params.get(name).and_then(Value::as_str)
+}
+
+/// What a KServe rollback would change.
+enum KserveRollback {
+    Canary {
+        isvc: String,
+        percent: i64,
+        back_to: String,
+    },
+    Storage {
+        isvc: String,
+        from: String,
+        to: String,
+    },
+    Already(String),
+}
+
+async fn kserve_rollback(
+    kube: &KubeClient,
+    namespace: Option<&str>,
+    isvc: &str,
+) -> Result<KserveRollback, ActionError> {
+    let object = kube
+        .inference_service(namespace, isvc)
+        .await
+        .map_err(failed)?;
+    let predictor = &object["spec"]["predictor"];
+    let status = &object["status"]["components"]["predictor"];
+    let rolled_out = status["latestRolledoutRevision"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let latest = status["latestReadyRevision"].as_str().unwrap_or_default();
+    match predictor["canaryTrafficPercent"].as_i64() {
+        Some(0) => {
+            return Ok(KserveRollback::Already(format!(
+                "inferenceservice {isvc}: canaryTrafficPercent is already 0, traffic on {rolled_out}"
+            )));
+        }
+        Some(percent) if percent < 100 && latest != rolled_out => {
+            return Ok(KserveRollback::Canary {
+                isvc: isvc.into(),
+                percent,
+                back_to: rolled_out,
+            });
+        }
+        _ => {}
+    }
+    let current = predictor["model"]["storageUri"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let revisions = kube.revisions(namespace, isvc).await.map_err(failed)?;
+    let uri = |r: &Value| {
+        r["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"]
+            .as_str()
+            .map(str::to_string)
+    };
+    // The newest revision serving something other than what is deployed now.
+    let previous = revisions
+        .iter()
+        .rev()
+        .filter_map(uri)
+        .find(|u| *u != current);
+    match previous {
+        Some(to) if revisions.last().and_then(uri).as_deref() == Some(current.as_str()) => {
+            Ok(KserveRollback::Storage {
+                isvc: isvc.into(),
+                from: current,
+                to,
+            })
+        }
+        _ => Ok(KserveRollback::Already(format!(
+            "inferenceservice {isvc}: storageUri {current} is not the newest revision's; nothing to roll back"
+        ))),
+    }
+}
+
+/// What an MLflow rollback would change: `(model, alias, from, to)` or why not.
+async fn mlflow_rollback(
+    serving: &Serving,
+    model: &str,
+    alias: &str,
+) -> Result<Result<(String, String), String>, ActionError> {
+    let Some(config) = &serving.config.connectors.mlflow else {
+        return Ok(Err("MLflow not configured".into()));
+    };
+    let client =
+        warden_connect::MlflowClient::from_config(config).map_err(|e| failed(e.to_string()))?;
+    let mut versions: Vec<u64> = client
+        .search_model_versions(model)
+        .await
+        .map_err(|e| ActionError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        })?
+        .iter()
+        .filter_map(|v| v.number())
+        .collect();
+    versions.sort_unstable();
+    let (Some(&newest), Some(&previous)) = (versions.last(), versions.iter().rev().nth(1)) else {
+        return Ok(Err(format!(
+            "model {model} has no version before its newest"
+        )));
+    };
+    let current = client
+        .get_model_version_by_alias(model, alias)
+        .await
+        .map_err(|e| ActionError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        })?
+        .and_then(|v| v.number());
+    Ok(match current {
+        Some(v) if v == previous => Err(format!("{model}@{alias} already on version {previous}")),
+        Some(v) if v == newest => Ok((newest.to_string(), previous.to_string())),
+        Some(v) => Err(format!(
+            "{model}@{alias} is on version {v}, not the newest ({newest}): left alone"
+        )),
+        None => Err(format!("{model} has no alias {alias}")),
+    })
+}
+
+struct RollbackModel {
+    serving: Arc<Serving>,
+}
+
+impl RollbackModel {
+    async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
+        let service = self.serving.service(&request.incident.target)?;
+        let model = text_param(request, "model")
+            .unwrap_or(&service.model)
+            .to_string();
+        let alias = text_param(request, "alias")
+            .unwrap_or("champion")
+            .to_string();
+        let namespace = service.namespace.as_deref();
+        let mut said = Vec::new();
+        if let Some(isvc) = &service.inference_service {
+            let kube = self.serving.kube().await?;
+            match kserve_rollback(&kube, namespace, isvc).await? {
+                KserveRollback::Canary { isvc, percent, back_to } if execute => {
+                    let after = kube
+                        .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}}))
+                        .await
+                        .map_err(failed)?;
+                    let read_back = after["spec"]["predictor"]["canaryTrafficPercent"].as_i64();
+                    if read_back != Some(0) {
+                        return Err(failed(format!("inferenceservice {isvc}: canaryTrafficPercent reads {read_back:?} after the patch")));
+                    }
+                    said.push(format!("inferenceservice {isvc}: canaryTrafficPercent {percent} → 0 (read back), traffic back on {back_to}"));
+                }
+                KserveRollback::Canary { isvc, percent, back_to } => said.push(format!(
+                    "would set inferenceservice {isvc} canaryTrafficPercent {percent} → 0, sending all traffic to {back_to}"
+                )),
+                KserveRollback::Storage { isvc, from, to } if execute => {
+                    let after = kube
+                        .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"model": {"storageUri": to}}}}))
+                        .await
+                        .map_err(failed)?;
+                    let read_back = after["spec"]["predictor"]["model"]["storageUri"].as_str().unwrap_or_default();
+                    if read_back != to {
+                        return Err(failed(format!("inferenceservice {isvc}: storageUri reads {read_back} after the patch")));
+                    }
+                    said.push(format!("inferenceservice {isvc}: storageUri {from} → {to} (read back)"));
+                }
+                KserveRollback::Storage { isvc, from, to } => {
+                    said.push(format!("would set inferenceservice {isvc} storageUri {from} → {to}"));
+                }
+                KserveRollback::Already(why) => said.push(why),
+            }
+        }
+        match mlflow_rollback(&self.serving, &model, &alias).await? {
+            Ok((from, to)) if execute => {
+                let config = self
+                    .serving
+                    .config
+                    .connectors
+                    .mlflow
+                    .as_ref()
+                    .ok_or_else(|| failed("MLflow not configured".into()))?;
+                let client = warden_connect::MlflowClient::from_config(config)
+                    .map_err(|e| failed(e.to_string()))?;
+                client
+                    .set_alias(&model, &alias, &to)
+                    .await
+                    .map_err(|e| ActionError {
+                        retryable: e.is_retryable(),
+                        message: e.to_string(),
+                    })?;
+                let now = client
+                    .get_model_version_by_alias(&model, &alias)
+                    .await
+                    .map_err(|e| ActionError {
+                        retryable: e.is_retryable(),
+                        message: e.to_string(),
+                    })?
+                    .map(|v| v.version);
+                if now.as_deref() != Some(to.as_str()) {
+                    return Err(failed(format!(
+                        "{model}@{alias} reads {now:?} after moving it to {to}"
+                    )));
+                }
+                said.push(format!(
+                    "MLflow {model}@{alias}: version {from} → {to} (read back)"
+                ));
+            }
+            Ok((from, to)) => said.push(format!(
+                "would move MLflow {model}@{alias} from version {from} to {to}"
+            )),
+            Err(why) if self.serving.config.connectors.mlflow.is_some() => said.push(why),
+            Err(_) => {}
+        }
+        if let Some(server) = &self.serving.config.connectors.model_server
+            && server.model == model
+        {
+            if execute {
+                let http = warden_connect::HttpClient::new(&server.endpoint)
+                    .map_err(|e| failed(e.to_string()))?;
+                let url = http
+                    .url(&format!("v2/repository/models/{model}/load"), &[])
+                    .map_err(|e| failed(e.to_string()))?;
+                let response = http
+                    .send_raw(reqwest::Method::POST, url, Some(&json!({})))
+                    .await
+                    .map_err(|e| ActionError {
+                        retryable: e.is_retryable(),
+                        message: e.to_string(),
+                    })?;
+                if response.status >= 300 {
+                    return Err(failed(format!(
+                        "{} answered {} to the reload",
+                        response.url, response.status
+                    )));
+                }
+                said.push(format!("model server reloaded {model}"));
+            } else {
+                said.push(format!("would reload {model} on {}", server.endpoint.url));
+            }
+        }
+        if said.is_empty() {
+            return Err(failed(format!(
+                "serving {:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
+                service.name
+            )));
+        }
+        Ok(said.join("; "))
+    }
+}
+
+struct ScaleReplicas {
+    serving: Arc<Serving>,
+}
+
+impl ScaleReplicas {
+    async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
+        let service = self.serving.service(&request.incident.target)?;
+        let wanted = request
+            .params
+            .get("min_replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let max_param = request.params.get("max_replicas").and_then(Value::as_i64);
+        let namespace = service.namespace.as_deref();
+        let kube = self.serving.kube().await?;
+        if let Some(isvc) = &service.inference_service {
+            let object = kube
+                .inference_service(namespace, isvc)
+                .await
+                .map_err(failed)?;
+            let predictor = &object["spec"]["predictor"];
+            let min = predictor["minReplicas"].as_i64().unwrap_or(1);
+            let max = predictor["maxReplicas"].as_i64().unwrap_or(0);
+            if min >= wanted {
+                return Ok(format!(
+                    "inferenceservice {isvc}: minReplicas already {min} (≥ {wanted})"
+                ));
+            }
+            let new_max = max_param.unwrap_or(max).max(wanted).max(max);
+            let patch =
+                json!({"spec": {"predictor": {"minReplicas": wanted, "maxReplicas": new_max}}});
+            if !execute {
+                return Ok(format!(
+                    "would set inferenceservice {isvc} minReplicas {min} → {wanted}, maxReplicas {max} → {new_max}"
+                ));
+            }
+            let after = kube
+                .patch_inference_service(namespace, isvc, &patch)
+                .await
+                .map_err(failed)?;
+            let read_back = after["spec"]["predictor"]["minReplicas"].as_i64();
+            if read_back != Some(wanted) {
+                return Err(failed(format!(
+                    "inferenceservice {isvc}: minReplicas reads {read_back:?} after the patch"
+                )));
+            }
+            return Ok(format!(
+                "inferenceservice {isvc}: minReplicas {min} → {wanted}, maxReplicas {max} → {new_max} (read back)"
+            ));
+        }
+        let deployment = service.deployment.clone().ok_or_else(|| {
+            failed(format!(
+                "serving {:?}: scaling needs inference_service or deployment",
+                service.name
+            ))
+        })?;
+        let workload = Workload::Deployment(deployment);
+        let current = kube.replicas(namespace, &workload).await.map_err(failed)?;
+        let wanted = i32::try_from(wanted).unwrap_or(i32::MAX);
+        if current >= wanted {
+            return Ok(format!(
+                "{workload}: already {current} replicas (≥ {wanted})"
+            ));
+        }
+        if !execute {
+            return Ok(format!(
+                "would scale {workload} from {current} to {wanted} replicas"
+            ));
+        }
+        let now = kube
+            .scale(namespace, &workload, wanted)
+            .await
+            .map_err(failed)?;
+        Ok(format!(
+            "{workload}: {current} → {now} replicas (read back)"
+        ))
+    }
+}
+
+/// The EnvoyFilter's name for a service.
+pub fn rate_limit_name(service: &str) -> String {
+    format!("warden-rate-limit-{service}")
+}
+
+/// Envoy's local rate limit (token bucket per sidecar) on the predictor pods, as Istio
+/// documents it for EnvoyFilter.
+pub fn rate_limit_filter(
+    service: &str,
+    namespace: Option<&str>,
+    isvc: &str,
+    rps_per_pod: u64,
+    incident: &str,
+) -> Value {
+    let mut metadata = json!({
+        "name": rate_limit_name(service),
+        "labels": {"app.kubernetes.io/managed-by": "warden"},
+        "annotations": {"warden.dev/incident": incident}
+    });
+    if let Some(namespace) = namespace {
+        metadata["namespace"] = json!(namespace);
+    }
+    json!({
+        "apiVersion": "networking.istio.io/v1alpha3",
+        "kind": "EnvoyFilter",
+        "metadata": metadata,
+        "spec": {
+            "workloadSelector": {"labels": {"serving.kserve.io/inferenceservice": isvc}},
+            "configPatches": [{
+                "applyTo": "HTTP_FILTER",
+                "match": {"context": "SIDECAR_INBOUND", "listener": {"filterChain": {"filter": {"name": "envoy.filters.network.http_connection_manager"}}}},
+                "patch": {"operation": "INSERT_BEFORE", "value": {
+                    "name": "envoy.filters.http.local_ratelimit",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/udpa.type.v1.TypedStruct",
+                        "type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+                        "value": {
+                            "stat_prefix": "http_local_rate_limiter",
+                            "token_bucket": {"max_tokens": rps_per_pod, "tokens_per_fill": rps_per_pod, "fill_interval": "1s"},
+                            "filter_enabled": {"runtime_key": "local_rate_limit_enabled", "default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+                            "filter_enforced": {"runtime_key": "local_rate_limit_enforced", "default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+                            "response_headers_to_add": [{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "header": {"key": "x-local-rate-limit", "value": "true"}}]
+                        }
+                    }
+                }}
+            }]
+        }
+    })
+}
+
+struct RateLimit {
+    serving: Arc<Serving>,
+    enable: bool,
+}
+
+impl RateLimit {
+    /// The limit per pod: `rps` if given, else 1.2 × the baseline rate (what the service
+    /// handled before the burst, with headroom), split over the ready pods.
+    async fn per_pod(
+        &self,
+        request: &ActionRequest,
+        kube: &KubeClient,
+    ) -> Result<(u64, String), ActionError> {
+        let service = self.serving.service(&request.incident.target)?;
+        let total = match request.params.get("rps").and_then(Value::as_f64) {
+            Some(rps) => (rps, "given".to_string()),
+            None => {
+                let prometheus = self.serving.prometheus()?;
+                let query = format!(
+                    "avg_over_time(({})[1h:1m] offset 5m)",
+                    warden_serving::queries::SloQueries::new(service)
+                        .request_rate(warden_serving::slo::PLAIN_WINDOW)
+                );
+                let series = prometheus
+                    .query(&query, None)
+                    .await
+                    .map_err(|e| ActionError {
+                        retryable: e.is_retryable(),
+                        message: e.to_string(),
+                    })?;
+                let baseline = series
+                    .iter()
+                    .filter_map(|s| s.points.last().map(|(_, v)| *v))
+                    .find(|v| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| {
+                        failed(format!(
+                            "no baseline request rate ({query}): give the step params: {{rps: N}}"
+                        ))
+                    })?;
+                (
+                    baseline * 1.2,
+                    format!("1.2 × baseline {baseline:.1} req/s"),
+                )
+            }
+        };
+        let pods = match service.selector() {
+            Some(selector) => kube
+                .pods(service.namespace.as_deref(), &selector)
+                .await
+                .map_err(failed)?
+                .iter()
+                .filter(|p| p.ready)
+                .count()
+                .max(1),
+            None => 1,
+        };
+        let per_pod = (total.0 / pods as f64).ceil().max(1.0) as u64;
+        Ok((
+            per_pod,
+            format!(
+                "{:.0} req/s in all ({}) over {pods} pod(s)",
+                total.0, total.1
+            ),
+        ))
+    }
+
+    async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
+        let service = self.serving.service(&request.incident.target)?;
+        let isvc = service.inference_service.clone().ok_or_else(|| {
+            failed(format!(
+                "serving {:?}: rate limiting selects the predictor pods by inference_service",
+                service.name
+            ))
+        })?;
+        let namespace = service.namespace.as_deref();
+        let kube = self.serving.kube().await?;
+        let name = rate_limit_name(&service.name);
+        let existing = kube.envoy_filter(namespace, &name).await.map_err(failed)?;
+        if !self.enable {
+            return match (existing, execute) {
+                (None, _) => Ok(format!("envoyfilter {name}: not present (already removed)")),
+                (Some(_), false) => Ok(format!("would delete envoyfilter {name}")),
+                (Some(_), true) => {
+                    kube.delete_envoy_filter(namespace, &name)
+                        .await
+                        .map_err(failed)?;
+                    match kube.envoy_filter(namespace, &name).await.map_err(failed)? {
+                        None => Ok(format!(
+                            "envoyfilter {name} deleted (read back: gone); the rate limit is off"
+                        )),
+                        Some(_) => Err(failed(format!(
+                            "envoyfilter {name} still present after delete"
+                        ))),
+                    }
+                }
+            };
+        }
+        let (per_pod, how) = self.per_pod(request, &kube).await?;
+        let filter = rate_limit_filter(
+            &service.name,
+            namespace,
+            &isvc,
+            per_pod,
+            &request.incident.id.0,
+        );
+        let before = existing.as_ref().and_then(|f| {
+            f["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["value"]["token_bucket"]
+                ["max_tokens"]
+                .as_u64()
+        });
+        if before == Some(per_pod) {
+            return Ok(format!(
+                "envoyfilter {name}: already {per_pod} req/s per pod"
+            ));
+        }
+        if !execute {
+            return Ok(format!(
+                "would apply envoyfilter {name}: local rate limit {per_pod} req/s per pod ({how}), 429 beyond it (now: {})",
+                before.map_or("no limit".to_string(), |b| format!("{b} req/s per pod"))
+            ));
+        }
+        kube.apply_envoy_filter(namespace, &filter)
+            .await
+            .map_err(failed)?;
+        match kube.envoy_filter(namespace, &name).await.map_err(failed)? {
+            Some(_) => Ok(format!(
+                "envoyfilter {name} applied: {per_pod} req/s per pod ({how}), 429 beyond it (read back)"
+            )),
+            None => Err(failed(format!("envoyfilter {name} missing after apply"))),
+        }
+    }
+}
+
+macro_rules! handler {
+    ($type:ty) => {
+        impl ActionHandler for $type {
+            fn plan<'a>(
+                &'a self,
+                request: &'a ActionRequest,
+            ) -> BoxFuture<'a, Result<String, ActionError>> {
+                Box::pin(self.work(request, false))
+            }
+            fn execute<'a>(
+                &'a self,
+                request: &'a ActionRequest,
+            ) -> BoxFuture<'a, Result<String, ActionError>> {
+                Box::pin(self.work(request, true))
+            }
+        }
+    };
+}
+
+handler!(RollbackModel);
+handler!(ScaleReplicas);
+handler!(RateLimit);
+
+/// Runbook 2's handlers by catalogue name.
+pub fn handlers(serving: &Arc<Serving>, registry: &mut ActionRegistry) {
+    let entries: [(&str, Arc<dyn ActionHandler>); 4] = [
+        (
+            "rollback_model",
+            Arc::new(RollbackModel {
+                serving: serving.clone(),
+            }),
+        ),
+        (
+            "scale_replicas",
+            Arc::new(ScaleReplicas {
+                serving: serving.clone(),
+            }),
+        ),
+        (
+            "enable_rate_limit",
+            Arc::new(RateLimit {
+                serving: serving.clone(),
+                enable: true,
+            }),
+        ),
+        (
+            "disable_rate_limit",
+            Arc::new(RateLimit {
+                serving: serving.clone(),
+                enable: false,
+            }),
+        ),
+    ];
+    for (name, handler) in entries {
+        registry.insert(name.to_string(), handler);
+    }
+}

@@ -1,0 +1,164 @@
+//! Runbook 2 ("Serving latency or error spike") in the daemon: the scheduled SLO check that
+//! opens incidents (`serving_slo`, plain thresholds or burn rates), the evidence collectors
+//! ([`evidence`]), the cause judges ([`judges`]), the containment actions ([`actions`]:
+//! rollback, scale, rate limit) and the closure gates ([`gates`]), for every service listed
+//! under `serving:` in warden.yaml. The logic lives in `warden-serving`; this module connects
+//! it to Prometheus, Kubernetes, MLflow and the engine.
+
+pub mod actions;
+pub mod evidence;
+pub mod gates;
+pub mod judges;
+
+use std::sync::Arc;
+
+use warden_config::{Config, ServiceConfig};
+use warden_connect::PrometheusClient;
+use warden_core::{Finding, RunbookId, Severity, Target, TargetKind};
+use warden_engine::executor::ActionError;
+use warden_server::AppState;
+use warden_serving::slo;
+
+/// The built-in runbook serving incidents open.
+pub const RUNBOOK: &str = "serving-latency";
+
+/// What runbook 2's handlers share.
+pub struct Serving {
+    /// The configured services.
+    pub services: Vec<ServiceConfig>,
+    /// Prometheus, if configured.
+    pub prometheus: Option<PrometheusClient>,
+    /// The whole configuration (Kubernetes, MLflow, the model server).
+    pub config: Config,
+}
+
+impl Serving {
+    /// From the configuration; `None` when no service is listed.
+    pub fn from_config(config: &Config) -> Option<Arc<Self>> {
+        if config.serving.is_empty() {
+            return None;
+        }
+        let prometheus = config
+            .connectors
+            .prometheus
+            .as_ref()
+            .and_then(|p| PrometheusClient::from_config(p).ok());
+        Some(Arc::new(Self {
+            services: config.serving.clone(),
+            prometheus,
+            config: config.clone(),
+        }))
+    }
+
+    /// The service an incident is about (its target's name).
+    ///
+    /// # Errors
+    /// No `serving:` entry has that name.
+    pub fn service(&self, target: &Target) -> Result<&ServiceConfig, ActionError> {
+        self.services
+            .iter()
+            .find(|service| service.name == target.name)
+            .ok_or_else(|| ActionError {
+                message: format!(
+                    "no serving entry named {:?} in warden.yaml (serving:)",
+                    target.name
+                ),
+                retryable: false,
+            })
+    }
+
+    /// The Prometheus client.
+    ///
+    /// # Errors
+    /// Not configured.
+    pub fn prometheus(&self) -> Result<&PrometheusClient, ActionError> {
+        self.prometheus.as_ref().ok_or_else(|| ActionError {
+            message: "connectors.prometheus is not configured".into(),
+            retryable: false,
+        })
+    }
+
+    /// A Kubernetes client.
+    ///
+    /// # Errors
+    /// Not configured, or the kubeconfig cannot be loaded.
+    pub async fn kube(&self) -> Result<warden_kube::KubeClient, ActionError> {
+        let kubernetes = self
+            .config
+            .connectors
+            .kubernetes
+            .as_ref()
+            .ok_or_else(|| ActionError {
+                message: "connectors.kubernetes is not configured".into(),
+                retryable: false,
+            })?;
+        crate::feature_store::actions::kube_client(kubernetes).await
+    }
+}
+
+/// The incident target of a service.
+pub fn target(service: &ServiceConfig) -> Target {
+    let target = Target::new(TargetKind::Service, service.name.clone());
+    match &service.namespace {
+        Some(namespace) => target.in_namespace(namespace.clone()),
+        None => target,
+    }
+}
+
+/// Checks `service`'s SLO every `check_every` until the daemon stops; a sustained breach (or
+/// a firing burn-rate pair) is a `serving_slo` finding. Prometheus failures are counted and
+/// retried on the next beat.
+pub async fn run_detector(
+    service: ServiceConfig,
+    every: std::time::Duration,
+    prometheus: PrometheusClient,
+    state: AppState,
+    verbose: bool,
+) {
+    let mut sustain = slo::Sustain::default();
+    let name = format!("serving_slo:{}", service.name);
+    loop {
+        let now = state.manager.clock().now();
+        match slo::check(&prometheus, &service, now).await {
+            Ok(reading) => {
+                state.metrics.detector_run(&name, true);
+                if let Some(breach) = sustain.observe(&service, &reading) {
+                    let finding = Finding {
+                        runbook: RunbookId::new(RUNBOOK),
+                        target: target(&service),
+                        detector: "serving_slo".into(),
+                        severity: Severity::Critical,
+                        summary: format!("{}: {breach}", service.name),
+                        detected_at: now,
+                        measurements: reading.measurements(),
+                        cause_key: None,
+                    };
+                    match state.manager.ingest(&finding).await {
+                        Ok(ingested) => {
+                            state.metrics.detector_findings(&name);
+                            if let Err(err) = state.advance(ingested.incident()).await
+                                && verbose
+                            {
+                                eprintln!(
+                                    "warden: advancing {} failed: {err}",
+                                    ingested.incident()
+                                );
+                            }
+                        }
+                        Err(err) if verbose => {
+                            eprintln!("warden: {name} could not record its finding: {err}");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            Err(err) => {
+                state.metrics.detector_run(&name, false);
+                if verbose {
+                    eprintln!("warden: {name} failed: {err}");
+                }
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
