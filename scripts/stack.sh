@@ -412,6 +412,7 @@ ready_mlserver() {
   {
     echo "WARDEN_STACK_MLSERVER_URL=http://127.0.0.1:$port"
     echo "WARDEN_STACK_MLSERVER_METRICS_URL=http://127.0.0.1:$metrics"
+    echo "WARDEN_STACK_MLSERVER_BIN=$(venv_bin mlserver)"
   } >"$RUN/mlserver/env"
 }
 

@@ -119,6 +119,14 @@ pub enum Command {
                       warden feature-proxy --feature-server http://feast:6566 --max-age 2h --control-token-file proxy.token"
     )]
     FeatureProxy(Box<crate::commands::feast::ProxyArgs>),
+    /// Open-loop load on a V2 inference endpoint: p50/p95/p99, error rate, achieved rate
+    /// (the runbook's capacity-headroom check). Loopback and --allow-host hosts only.
+    #[command(
+        after_help = "Exit codes: 0 within the SLO, 1 outside it, 2 bad arguments, 3 endpoint unreachable.\n\n\
+                      Examples:\n  warden loadtest --endpoint http://127.0.0.1:8080 --model demand-forecast --rps 50 --duration 30s\n  \
+                      warden loadtest --endpoint http://10.0.0.7:8080 --allow-host 10.0.0.7 --model m --rps 200 --duration 1m --body request.json --format json"
+    )]
+    Loadtest(Box<crate::commands::loadtest::LoadtestArgs>),
     /// Feed alerts to Warden without the daemon.
     #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
     Alerts {

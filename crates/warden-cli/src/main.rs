@@ -113,6 +113,7 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         }
         Command::Feast { command } => commands::feast::run(format, command).await,
         Command::FeatureProxy(args) => commands::feast::proxy(format, *args).await,
+        Command::Loadtest(args) => commands::loadtest::run(format, *args).await,
         Command::Alerts { config, command } => match command {
             AlertsCommand::Ingest { file } => {
                 commands::alerts::ingest(format, &config, &file).await

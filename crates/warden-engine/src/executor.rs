@@ -117,6 +117,23 @@ fn jitter_seed(key: &str, attempt: u32) -> u64 {
 struct StepInputs<'r> {
     approvals: &'r [warden_core::Approval],
     earlier_results: BTreeMap<String, String>,
+    /// When the last containment step finished, if all have.
+    contained_at: Option<warden_core::Timestamp>,
+}
+
+/// When containment was done: the latest finish of its steps once every one is final (the
+/// incident's opening when the runbook has none).
+fn contained_at(
+    incident: &Incident,
+    runbook: &Runbook,
+    records: &HashMap<String, ActionRecord>,
+) -> Option<warden_core::Timestamp> {
+    let mut latest = incident.opened_at;
+    for step in runbook.phase(Phase::Containment) {
+        let record = records.get(&step.id).filter(|r| r.status.is_final())?;
+        latest = latest.max(record.updated_at);
+    }
+    Some(latest)
 }
 
 fn succeeded_results(records: &HashMap<String, ActionRecord>) -> BTreeMap<String, String> {
@@ -307,6 +324,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     let inputs = StepInputs {
                         approvals: &approvals,
                         earlier_results: succeeded_results(&records),
+                        contained_at: contained_at(&incident, runbook, &records),
                     };
                     self.run_step(&incident, runbook, step, record, inputs, &mut progress)
                         .await?
@@ -417,6 +435,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         let StepInputs {
             approvals,
             earlier_results,
+            contained_at,
         } = inputs;
         let capture;
         let handler: Option<&dyn ActionHandler> = match &step.kind {
@@ -438,6 +457,26 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             _ => None,
         };
         if let (StepKind::Gate(gate), Some(evaluator)) = (&step.kind, self.gates) {
+            // A gate judged before containment is done, or over a window reaching back before
+            // it, would pass on the data of before the incident or of its first minutes.
+            let Some(contained_at) = contained_at else {
+                progress.waiting.push((
+                    step.id.clone(),
+                    "gate: judged once containment is done".into(),
+                ));
+                return Ok(record);
+            };
+            let window = chrono::Duration::from_std(gate.hold_for).unwrap_or_default();
+            if self.manager.clock().now() < contained_at + window {
+                progress.waiting.push((
+                    step.id.clone(),
+                    format!(
+                        "gate: judged from {}, when its window holds only data after containment",
+                        (contained_at + window).format("%H:%M:%S UTC")
+                    ),
+                ));
+                return Ok(record);
+            }
             match evaluator.evaluate(incident, gate).await {
                 Ok(Some(verdict)) if verdict.passed => {
                     let note = format!("evaluated from the data: {}", verdict.explanation);

@@ -635,3 +635,88 @@ async fn cause_steps_are_judged_from_their_evidence_once_it_is_captured() {
     let waiting: Vec<&str> = progress.waiting.iter().map(|(s, _)| s.as_str()).collect();
     assert!(waiting.contains(&"raise-limits"), "{progress:?}");
 }
+
+/// Passes every gate it is asked about, counting the questions.
+struct AlwaysPasses(AtomicU32);
+
+impl warden_engine::executor::GateEvaluator for AlwaysPasses {
+    fn evaluate<'a>(
+        &'a self,
+        _incident: &'a warden_core::Incident,
+        _gate: &'a warden_runbook::Gate,
+    ) -> BoxFuture<'a, Result<Option<warden_engine::executor::GateVerdict>, String>> {
+        Box::pin(async move {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(warden_engine::executor::GateVerdict {
+                passed: true,
+                explanation: "fine".into(),
+            }))
+        })
+    }
+}
+
+#[tokio::test]
+async fn gates_are_judged_only_after_containment_and_over_data_after_it() {
+    let mut f = fixture().await;
+    f.runbook = warden_runbook::parse(
+        Path::new("test.yaml"),
+        &RUNBOOK.replace(
+            "{ check: rerun_succeeded }",
+            "{ check: rerun_succeeded, for: 5m }",
+        ),
+    )
+    .unwrap();
+    let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &scale);
+    let gates = AlwaysPasses(AtomicU32::new(0));
+    let executor = Executor::new(&f.manager, &actions, Mode::Live).with_gates(&gates);
+
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    let why = |progress: &warden_engine::executor::Progress| {
+        progress
+            .waiting
+            .iter()
+            .find(|(step, _)| step == "rerun")
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(why(&progress), "gate: judged once containment is done");
+    assert_eq!(gates.0.load(Ordering::SeqCst), 0, "not even asked");
+
+    // Containment done: the scale is approved and runs, the evidence is recorded by hand.
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            Decision::Approved,
+            Actor::User("ana".into()),
+            "ok",
+        )
+        .await
+        .unwrap();
+    executor
+        .complete_step(
+            &f.id,
+            &f.runbook,
+            "logs",
+            Outcome::Succeeded,
+            Actor::User("ana".into()),
+            "",
+        )
+        .await
+        .unwrap();
+    let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
+    // The gate's window is 5 minutes: it must hold data after containment only.
+    assert!(
+        why(&progress).starts_with("gate: judged from 03:05:00 UTC"),
+        "{progress:?}"
+    );
+    assert_eq!(gates.0.load(Ordering::SeqCst), 0);
+
+    f.manager.clock().advance(chrono::Duration::minutes(5));
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(gates.0.load(Ordering::SeqCst), 1);
+    let (state, _, result) = status(&f, "rerun").await;
+    assert_eq!(state, ActionStatus::Succeeded, "{result}");
+}

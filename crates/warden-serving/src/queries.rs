@@ -83,7 +83,9 @@ impl<'a> SloQueries<'a> {
         }
     }
 
-    /// Share of requests answered with a server error (5xx) over `window`.
+    /// Share of requests answered with a server error (5xx) over `window`. Without any 5xx
+    /// yet there is no 5xx series at all, so the numerator falls back to `vector(0)`: an
+    /// error rate of 0, not "no data" (which would keep a closure gate from ever passing).
     pub fn error_rate(&self, window: Duration) -> String {
         if let Some(query) = self.overridden("error_rate", window) {
             return query;
@@ -91,12 +93,12 @@ impl<'a> SloQueries<'a> {
         let w = promql_duration(window);
         match self.service.metrics {
             MetricsFlavor::Mlserver => format!(
-                "sum(rate(rest_server_requests_total{{path=\"{INFER}\",status_code=~\"5..\"}}[{w}])) / sum(rate(rest_server_requests_total{{path=\"{INFER}\"}}[{w}]))"
+                "(sum(rate(rest_server_requests_total{{path=\"{INFER}\",status_code=~\"5..\"}}[{w}])) or vector(0)) / sum(rate(rest_server_requests_total{{path=\"{INFER}\"}}[{w}]))"
             ),
             MetricsFlavor::Kserve => {
                 let s = self.knative_selector();
                 format!(
-                    "sum(rate(revision_app_request_count{{{s},response_code_class=\"5xx\"}}[{w}])) / sum(rate(revision_app_request_count{{{s}}}[{w}]))"
+                    "(sum(rate(revision_app_request_count{{{s},response_code_class=\"5xx\"}}[{w}])) or vector(0)) / sum(rate(revision_app_request_count{{{s}}}[{w}]))"
                 )
             }
         }

@@ -7,5 +7,6 @@ pub mod context;
 pub mod drift;
 pub mod feast;
 pub mod incidents;
+pub mod loadtest;
 pub mod runbooks;
 pub mod up;

@@ -253,7 +253,7 @@ impl RollbackModel {
                 let http = warden_connect::HttpClient::new(&server.endpoint)
                     .map_err(|e| failed(e.to_string()))?;
                 let url = http
-                    .url(&format!("v2/repository/models/{model}/load"), &[])
+                    .url(&format!("/v2/repository/models/{model}/load"), &[])
                     .map_err(|e| failed(e.to_string()))?;
                 let response = http
                     .send_raw(reqwest::Method::POST, url, Some(&json!({})))
@@ -431,7 +431,7 @@ impl RateLimit {
             None => {
                 let prometheus = self.serving.prometheus()?;
                 let query = format!(
-                    "avg_over_time(({})[1h:1m] offset 5m)",
+                    "avg_over_time(({})[1h:15s] offset 1m)",
                     warden_serving::queries::SloQueries::new(service)
                         .request_rate(warden_serving::slo::PLAIN_WINDOW)
                 );

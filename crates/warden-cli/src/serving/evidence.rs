@@ -226,13 +226,14 @@ impl Collector {
         let prometheus = self.serving.prometheus()?;
         let window = param_duration(request, "window").unwrap_or(Duration::from_secs(3600));
         let queries = SloQueries::new(service);
-        let current_query = queries.request_rate(PLAIN_WINDOW);
-        // The baseline is the same rate averaged over the window before the current one.
+        // "Now" is the last minute (less for a short baseline window); the baseline is that
+        // same rate averaged over the window before it, sampled every 15 s.
+        let short = PLAIN_WINDOW.min(window / 4).max(Duration::from_secs(10));
+        let current_query = queries.request_rate(short);
         let baseline_query = format!(
-            "avg_over_time(({current_query})[{}:{}] offset {})",
+            "avg_over_time(({current_query})[{}:15s] offset {})",
             promql_duration(window),
-            promql_duration(PLAIN_WINDOW),
-            promql_duration(PLAIN_WINDOW)
+            promql_duration(short)
         );
         let now = chrono::Utc::now();
         let value = |series: Vec<warden_connect::prometheus::Series>| {
