@@ -5,8 +5,16 @@
 #   scripts/bench.sh alert-storm [ALERTS] [CONCURRENCY]   10,000 duplicate alerts → incidents
 #   scripts/bench.sh drift [ROWS] [RUNS]                  ROWS reference + ROWS current, Parquet → JSON
 #   scripts/bench.sh feature-proxy [RPS] [SECONDS]        proxy latency on cache hits (needs: stack.sh up redis feast)
+#   scripts/bench.sh webhook-to-action [ROUNDS]           Alertmanager webhook → containment action (runbook 2's scale)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+webhook_to_action() {
+  local rounds=${1:-30} target
+  cargo build --release -q -p warden-cli --bin warden --example webhook_to_action
+  target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+  "$target/release/examples/webhook_to_action" "$target/release/warden" "$rounds"
+}
 
 alert_storm() {
   local alerts=${1:-10000} concurrency=${2:-16} port
@@ -118,5 +126,6 @@ case ${1:-} in
   drift) shift; drift "$@" ;;
   feature-proxy) shift; feature_proxy "$@" ;;
   alert-storm) shift; alert_storm "$@" ;;
-  *) sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  webhook-to-action) shift; webhook_to_action "$@" ;;
+  *) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

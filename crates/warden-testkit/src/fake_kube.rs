@@ -33,6 +33,8 @@ pub struct Seen {
     pub authorization: String,
     /// The JSON body (`null` when none).
     pub body: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 /// The fake cluster's state: one CronJob `feast-materialize` and one StatefulSet `redis`
@@ -77,6 +79,7 @@ pub(crate) fn record(
         content_type: header("content-type"),
         authorization: header("authorization"),
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
     });
 }
 
