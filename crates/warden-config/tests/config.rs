@@ -52,6 +52,48 @@ fn the_example_file_is_valid() {
     assert_eq!(airflow.endpoint.timeout, Duration::from_secs(10));
     let kubernetes = config.connectors.kubernetes.as_ref().unwrap();
     assert_eq!(kubernetes.kubeconfig, Some(PathBuf::from("~/.kube/config")));
+    let service = &config.serving[0];
+    assert_eq!(service.name, "demand-forecast");
+    assert_eq!(
+        service.hpa_name().as_deref(),
+        Some("demand-forecast-predictor")
+    );
+    let burn = service.burn_rate.as_ref().unwrap();
+    assert_eq!(
+        (burn.objective, burn.windows.len()),
+        (0.99, 2),
+        "default objective and SRE pairs"
+    );
+}
+
+#[test]
+fn serving_entries_are_validated_with_their_line() {
+    let kube = "connectors:\n  kubernetes: {kubeconfig: k}\n";
+    let error = only_error(&format!(
+        "{kube}serving:\n  - name: a\n    inference_service: a\n    error_rate: 1.5\n"
+    ));
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (6, "serving[0].error_rate")
+    );
+    assert!(error.message.contains("between 0 and 1"), "{error}");
+
+    let error = only_error("serving:\n  - name: a\n    inference_service: a\n");
+    assert_eq!(error.field, "serving[0].inference_service");
+    assert!(error.message.contains("needs connectors.kubernetes"));
+
+    let error = only_error(&format!(
+        "{kube}serving:\n  - name: a\n    burn_rate:\n      windows:\n        - {{long: 5m, short: 1h, factor: 14.4}}\n"
+    ));
+    assert_eq!(error.field, "serving[0].burn_rate.windows[0]");
+    assert!(error.message.contains("short < long"), "{error}");
+
+    let error = only_error("serving:\n  - name: a\n    queries: {p99: 'x'}\n");
+    assert_eq!(error.field, "serving[0].queries.p99");
+    assert!(error.message.contains("latency_p95_ms"), "{error}");
+
+    let error = only_error("serving:\n  - name: a\n  - name: a\n");
+    assert_eq!((error.line, error.field.as_str()), (3, "serving[1].name"));
 }
 
 #[test]
