@@ -65,24 +65,7 @@ pub async fn run(
                         ]),
                         cause_key: None,
                     };
-                    match state.manager.ingest(&finding).await {
-                        Ok(ingested) => {
-                            state.metrics.detector_findings(&detector.name);
-                            if let Err(err) = state.advance(ingested.incident()).await
-                                && verbose
-                            {
-                                eprintln!(
-                                    "warden: advancing {} failed: {err}",
-                                    ingested.incident()
-                                );
-                            }
-                        }
-                        Err(err) if verbose => eprintln!(
-                            "warden: detector {} could not record its finding: {err}",
-                            detector.name
-                        ),
-                        Err(_) => {}
-                    }
+                    report(&state, &detector.name, &finding, verbose).await;
                 }
             }
             Err(err) => {
@@ -93,5 +76,24 @@ pub async fn run(
             }
         }
         tokio::time::sleep(detector.every).await;
+    }
+}
+
+/// Records a detector's finding (opening, attaching to or reopening its incident) and
+/// advances the incident's runbook; failures are counted out and, in text mode, said.
+pub async fn report(state: &AppState, detector: &str, finding: &Finding, verbose: bool) {
+    match state.manager.ingest(finding).await {
+        Ok(ingested) => {
+            state.metrics.detector_findings(detector);
+            if let Err(err) = state.advance(ingested.incident()).await
+                && verbose
+            {
+                eprintln!("warden: advancing {} failed: {err}", ingested.incident());
+            }
+        }
+        Err(err) if verbose => {
+            eprintln!("warden: detector {detector} could not record its finding: {err}");
+        }
+        Err(_) => {}
     }
 }

@@ -8,19 +8,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{api_get, free_port, start, wait_ready, write_config};
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Stop, api_get, free_port, start, wait_ready, write_config};
 
 async fn proxy_mode(client: &reqwest::Client, proxy: &str) -> Option<String> {
     let status: serde_json::Value = client

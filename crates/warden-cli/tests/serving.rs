@@ -15,23 +15,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{api_get, free_port, wait_ready};
+use common::{Stop, api_get, free_port, wait_ready};
 use serde_json::{Value, json};
 use warden_testkit::fake_kube;
-
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn(dir: &Path, log: &str, program: &str, args: &[&str]) -> Stop {
     let log = std::fs::File::create(dir.join(log)).unwrap();

@@ -10,19 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{api_get, free_port, start, wait_ready, write_config};
+use common::{Stop, api_get, free_port, start, wait_ready, write_config};
 use warden_connect::MlflowClient;
 
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
-
-struct Stop(std::process::Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn a_recent_model_version_is_blamed_and_its_alias_rolled_back() {

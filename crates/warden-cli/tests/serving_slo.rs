@@ -9,16 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{api_get, extend_config, free_port, start, wait_ready, write_config};
-
-struct Stop(std::process::Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Stop, api_get, extend_config, free_port, start, wait_ready, write_config};
 
 #[tokio::test]
 async fn the_slo_check_opens_incidents_for_burning_and_sustained_breaches_only() {

@@ -185,9 +185,10 @@ fn bucket_label(bound: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A service with the runbook's defaults, for the crate's unit tests.
     pub(crate) fn service(metrics: MetricsFlavor) -> ServiceConfig {
         ServiceConfig {
             name: "demand-forecast".into(),

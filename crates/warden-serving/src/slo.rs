@@ -217,24 +217,7 @@ mod tests {
     use warden_config::{BurnRateConfig, MetricsFlavor};
 
     fn service() -> ServiceConfig {
-        ServiceConfig {
-            name: "demand-forecast".into(),
-            model: "demand-forecast".into(),
-            namespace: None,
-            inference_service: None,
-            deployment: None,
-            hpa: None,
-            pod_selector: None,
-            metrics: MetricsFlavor::Mlserver,
-            queries: Default::default(),
-            latency_p95_ms: 200.0,
-            error_rate: 0.01,
-            sustain: Duration::from_secs(120),
-            burn_rate: None,
-            check_every: None,
-            deployment_window: Duration::from_secs(3600),
-            hpa_lag: Duration::from_secs(300),
-        }
+        crate::queries::tests::service(MetricsFlavor::Mlserver)
     }
 
     fn reading(at: i64, p95: f64) -> SloReading {

@@ -138,23 +138,7 @@ pub async fn run_detector(feast: FeastConfig, every: Duration, state: AppState, 
             Ok(found) => {
                 state.metrics.detector_run("feature_store", true);
                 if let Some(finding) = finding(&found, now) {
-                    match state.manager.ingest(&finding).await {
-                        Ok(ingested) => {
-                            state.metrics.detector_findings("feature_store");
-                            if let Err(err) = state.advance(ingested.incident()).await
-                                && verbose
-                            {
-                                eprintln!(
-                                    "warden: advancing {} failed: {err}",
-                                    ingested.incident()
-                                );
-                            }
-                        }
-                        Err(err) if verbose => {
-                            eprintln!("warden: feature-store finding not recorded: {err}");
-                        }
-                        Err(_) => {}
-                    }
+                    crate::detectors::report(&state, "feature_store", &finding, verbose).await;
                 }
             }
             Err(err) => {

@@ -133,23 +133,7 @@ pub async fn run_detector(
                         measurements: reading.measurements(),
                         cause_key: None,
                     };
-                    match state.manager.ingest(&finding).await {
-                        Ok(ingested) => {
-                            state.metrics.detector_findings(&name);
-                            if let Err(err) = state.advance(ingested.incident()).await
-                                && verbose
-                            {
-                                eprintln!(
-                                    "warden: advancing {} failed: {err}",
-                                    ingested.incident()
-                                );
-                            }
-                        }
-                        Err(err) if verbose => {
-                            eprintln!("warden: {name} could not record its finding: {err}");
-                        }
-                        Err(_) => {}
-                    }
+                    crate::detectors::report(&state, &name, &finding, verbose).await;
                 }
             }
             Err(err) => {
