@@ -359,19 +359,28 @@ fn runbooks_show_marks_what_is_done_by_hand() {
     );
     assert_eq!(code(&output), 0);
     let runbook = &json(&output)["runbook"];
-    let rollback = runbook["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|step| step["id"] == "rollback")
-        .unwrap()
-        .clone();
+    let step = |id: &str| {
+        runbook["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let rollback = step("rollback");
     assert_eq!(rollback["phase"], "containment");
     assert_eq!(rollback["kind"]["type"], "action");
     assert_eq!(rollback["approval"], "manual");
     assert_eq!(
-        rollback["automated"], false,
-        "no rollback implementation yet: done by hand"
+        rollback["automated"], true,
+        "rollback_model is runbook 2's handler too"
+    );
+    let evaluate = step("evaluate");
+    assert_eq!(evaluate["kind"]["type"], "evidence");
+    assert_eq!(
+        evaluate["automated"], false,
+        "no evaluate_model collector yet: done by hand"
     );
 }
 

@@ -432,10 +432,19 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
     // Constant series: p95 at 120 ms holds for any window; the error rate at 2% never does.
+    // The built-in runbook with 3-second windows (a gate's window must lie after the incident
+    // opened, so 30 minutes would take 30 minutes).
+    std::fs::create_dir_all(dir.path().join("runbooks")).unwrap();
+    std::fs::write(
+        dir.path().join("runbooks/serving-latency.yaml"),
+        include_str!("../../warden-runbook/runbooks/serving-latency.yaml")
+            .replace("for: 30m }", "for: 3s }"),
+    )
+    .unwrap();
     extend_config(
         dir.path(),
         Some(&prometheus),
-        "gate_queries:\n  latency_p95_ms: \"vector(120)\"\n  error_rate: \"vector(0.02)\"\n",
+        "runbooks:\n  paths: [runbooks]\ngate_queries:\n  latency_p95_ms: \"vector(120)\"\n  error_rate: \"vector(0.02)\"\n",
     );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -476,7 +485,7 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
     child.wait().unwrap();
     let (_, p95) = &actions["p95-within-sla"];
     assert!(
-        p95.starts_with("passed by warden: evaluated from the data: < 200 for 30 min"),
+        p95.starts_with("passed by warden: evaluated from the data: < 200 for"),
         "{p95}"
     );
     assert_eq!(

@@ -13,7 +13,8 @@
 //!   linked from the incident's timeline, and the step's result names it;
 //! - a cause step with a registered [`crate::judge::CauseJudge`] is decided by it once its
 //!   `evidence_from` steps are done (confirmed or refuted, with a score and the reason); a
-//!   gate with an evaluator that has data for it is judged from that data;
+//!   gate with an evaluator that has data for it is judged from that data, once its window
+//!   lies after the incident opened and after the last containment action;
 //! - everything else (manual items, undecided causes and gates, and actions or collectors that
 //!   Warden does not automate yet) waits for a person to record its outcome with
 //!   [`Executor::complete_step`].
@@ -117,12 +118,14 @@ fn jitter_seed(key: &str, attempt: u32) -> u64 {
 struct StepInputs<'r> {
     approvals: &'r [warden_core::Approval],
     earlier_results: BTreeMap<String, String>,
-    /// When the last containment step finished, if all have.
+    /// Where closure gates' windows may start ([`contained_at`]).
     contained_at: Option<warden_core::Timestamp>,
 }
 
-/// When containment was done: the latest finish of its steps once every one is final (the
-/// incident's opening when the runbook has none).
+/// Where a closure gate's window may start: after the incident opened and after the last
+/// containment action that changed something (`None` while one is in flight). Containment
+/// steps still waiting for a decision do not hold gates back: if the service recovers before
+/// anyone decides, the data says so.
 fn contained_at(
     incident: &Incident,
     runbook: &Runbook,
@@ -130,8 +133,16 @@ fn contained_at(
 ) -> Option<warden_core::Timestamp> {
     let mut latest = incident.opened_at;
     for step in runbook.phase(Phase::Containment) {
-        let record = records.get(&step.id).filter(|r| r.status.is_final())?;
-        latest = latest.max(record.updated_at);
+        if !matches!(step.kind, StepKind::Action { .. }) {
+            continue;
+        }
+        match records.get(&step.id) {
+            Some(record) if record.status == ActionStatus::Running => return None,
+            Some(record) if record.status == ActionStatus::Succeeded => {
+                latest = latest.max(record.updated_at);
+            }
+            _ => {}
+        }
     }
     Some(latest)
 }
@@ -457,12 +468,12 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             _ => None,
         };
         if let (StepKind::Gate(gate), Some(evaluator)) = (&step.kind, self.gates) {
-            // A gate judged before containment is done, or over a window reaching back before
-            // it, would pass on the data of before the incident or of its first minutes.
+            // A gate whose window reached back before the incident, or before the last
+            // containment change, would pass on data from before the fix.
             let Some(contained_at) = contained_at else {
                 progress.waiting.push((
                     step.id.clone(),
-                    "gate: judged once containment is done".into(),
+                    "gate: judged once the containment action in flight is done".into(),
                 ));
                 return Ok(record);
             };
@@ -471,7 +482,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                 progress.waiting.push((
                     step.id.clone(),
                     format!(
-                        "gate: judged from {}, when its window holds only data after containment",
+                        "gate: judged from {}, when its window holds only data after the incident opened and containment acted",
                         (contained_at + window).format("%H:%M:%S UTC")
                     ),
                 ));

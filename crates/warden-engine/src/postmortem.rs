@@ -185,12 +185,30 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
 
     let status_of = |step: &str| input.actions.iter().find(|record| record.step == step);
     if let Some(runbook) = input.runbook {
+        // Every cause step, wherever the runbook puts it: confirmed ones first, by the
+        // score their judge gave (a responder's confirmation counts as certain).
         let _ = writeln!(out, "\n## Cause analysis\n");
-        for step in runbook.phase(Phase::Causes) {
-            let verdict = status_of(&step.id)
-                .and_then(|record| record.result.clone())
-                .unwrap_or_else(|| "not evaluated".to_string());
-            let _ = writeln!(out, "- **{}** — {verdict}", step.title);
+        let mut causes: Vec<(f64, &str, String)> = runbook
+            .steps
+            .iter()
+            .filter(|step| matches!(step.kind, warden_runbook::StepKind::Cause { .. }))
+            .map(|step| {
+                let verdict = status_of(&step.id)
+                    .and_then(|record| record.result.clone())
+                    .unwrap_or_else(|| "not evaluated".to_string());
+                let rank = if verdict.starts_with("confirmed") {
+                    1.0 + crate::judge::score_in(&verdict).unwrap_or(1.0)
+                } else if verdict.starts_with("refuted") {
+                    0.0
+                } else {
+                    0.5
+                };
+                (rank, step.title.as_str(), verdict)
+            })
+            .collect();
+        causes.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, title, verdict) in causes {
+            let _ = writeln!(out, "- **{title}** — {verdict}");
         }
         let _ = writeln!(out, "\n## Checklist\n");
         for phase in Phase::ALL {

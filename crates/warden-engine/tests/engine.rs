@@ -391,6 +391,23 @@ async fn postmortem_draft_has_every_section() {
         store.approvals_for(&id).await.unwrap(),
         store.audit_for(&id).await.unwrap(),
     );
+    // Three judged causes: the post-mortem lists confirmed ones first, highest score first.
+    let causes: Vec<&warden_runbook::Step> = runbooks[0]
+        .steps
+        .iter()
+        .filter(|step| matches!(step.kind, warden_runbook::StepKind::Cause { .. }))
+        .collect();
+    let mut actions = actions;
+    for (step, result) in causes.iter().zip([
+        "refuted by warden: no such message",
+        "confirmed by warden: score 0.40: weaker",
+        "confirmed by warden: score 0.90: stronger",
+    ]) {
+        let mut record = warden_core::ActionRecord::pending(&id, &step.id, f.clock.now());
+        record.status = warden_core::ActionStatus::Succeeded;
+        record.result = Some(result.to_string());
+        actions.push(record);
+    }
     let markdown = postmortem::render(&PostmortemInput {
         incident: &incident,
         runbook: Some(&runbooks[0]),
@@ -412,6 +429,12 @@ async fn postmortem_draft_has_every_section() {
         assert!(markdown.contains(section), "missing {section}:\n{markdown}");
     }
     assert!(markdown.contains("(42 min after opening)"), "{markdown}");
+    let position = |text: &str| markdown.find(text).unwrap_or(usize::MAX);
+    assert!(
+        position("score 0.90: stronger") < position("score 0.40: weaker")
+            && position("score 0.40: weaker") < position("refuted by warden: no such message"),
+        "{markdown}"
+    );
     assert!(
         markdown.contains("| validate.log | task validate |"),
         "{markdown}"

@@ -656,7 +656,7 @@ impl warden_engine::executor::GateEvaluator for AlwaysPasses {
 }
 
 #[tokio::test]
-async fn gates_are_judged_only_after_containment_and_over_data_after_it() {
+async fn gate_windows_start_after_the_last_containment_change() {
     let mut f = fixture().await;
     f.runbook = warden_runbook::parse(
         Path::new("test.yaml"),
@@ -671,6 +671,7 @@ async fn gates_are_judged_only_after_containment_and_over_data_after_it() {
     let gates = AlwaysPasses(AtomicU32::new(0));
     let executor = Executor::new(&f.manager, &actions, Mode::Live).with_gates(&gates);
 
+    // The pause runs now (auto); the gate's 5-minute window must lie after it.
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
     let why = |progress: &warden_engine::executor::Progress| {
         progress
@@ -680,10 +681,14 @@ async fn gates_are_judged_only_after_containment_and_over_data_after_it() {
             .map(|(_, why)| why.clone())
             .unwrap_or_default()
     };
-    assert_eq!(why(&progress), "gate: judged once containment is done");
+    assert!(
+        why(&progress).starts_with("gate: judged from 03:05:00 UTC"),
+        "{progress:?}"
+    );
     assert_eq!(gates.0.load(Ordering::SeqCst), 0, "not even asked");
 
-    // Containment done: the scale is approved and runs, the evidence is recorded by hand.
+    // Two minutes later the scale is approved and acts: the window moves past it.
+    f.manager.clock().advance(chrono::Duration::minutes(2));
     f.manager
         .decide(
             &f.id,
@@ -695,26 +700,20 @@ async fn gates_are_judged_only_after_containment_and_over_data_after_it() {
         )
         .await
         .unwrap();
-    executor
-        .complete_step(
-            &f.id,
-            &f.runbook,
-            "logs",
-            Outcome::Succeeded,
-            Actor::User("ana".into()),
-            "",
-        )
-        .await
-        .unwrap();
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
-    // The gate's window is 5 minutes: it must hold data after containment only.
     assert!(
-        why(&progress).starts_with("gate: judged from 03:05:00 UTC"),
+        why(&progress).starts_with("gate: judged from 03:07:00 UTC"),
         "{progress:?}"
     );
-    assert_eq!(gates.0.load(Ordering::SeqCst), 0);
+    f.manager.clock().advance(chrono::Duration::minutes(4));
+    executor.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(
+        gates.0.load(Ordering::SeqCst),
+        0,
+        "03:06 is still inside the window"
+    );
 
-    f.manager.clock().advance(chrono::Duration::minutes(5));
+    f.manager.clock().advance(chrono::Duration::minutes(1));
     executor.advance(&f.id, &f.runbook).await.unwrap();
     assert_eq!(gates.0.load(Ordering::SeqCst), 1);
     let (state, _, result) = status(&f, "rerun").await;

@@ -3,7 +3,6 @@
 //! read them cannot drift apart. Every verdict says which numbers decided; a confirmed cause
 //! carries the fix it points to ([`crate::fixes`]).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -435,15 +434,4 @@ pub fn traffic_beyond_capacity(traffic: &TrafficRate, hpa: &Value) -> Option<Ver
             "traffic {ratio:.1}x its baseline and the HPA below its maximum of {max}"
         ))
     })
-}
-
-/// A one-line ranking of judged causes for the post-mortem: highest score first.
-pub fn rank(verdicts: &BTreeMap<String, Verdict>) -> Vec<(String, f64)> {
-    let mut ranked: Vec<(String, f64)> = verdicts
-        .iter()
-        .filter(|(_, v)| v.confirmed)
-        .map(|(name, v)| (name.clone(), v.score))
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked
 }

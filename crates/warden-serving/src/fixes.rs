@@ -1,7 +1,8 @@
 //! The permanent fixes of runbook 2 (R2.7), one per cause, each a concrete merge patch with
 //! the reason it helps. The patches target KServe's InferenceService (`spec.predictor.*`,
 //! which KServe turns into the Knative / HPA settings) except circuit breaking, which is an
-//! Istio DestinationRule. They are proposals: a fix changes the service for good and goes
+//! Istio DestinationRule. Each is JSON, which is also YAML, and goes as is to `kubectl patch
+//! --type merge -p '…'`. They are proposals: a fix changes the service for good and goes
 //! through review, so Warden never applies them itself.
 
 use serde::Serialize;
@@ -29,37 +30,6 @@ impl Fix {
             "fix: {} — {} merge patch {} ({})",
             self.title, self.kind, self.patch, self.rationale
         )
-    }
-
-    /// The patch as YAML, ready for `kubectl patch --type merge --patch-file`.
-    pub fn yaml(&self) -> String {
-        let mut out = String::new();
-        yaml(&self.patch, 0, &mut out);
-        out
-    }
-}
-
-fn yaml(value: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match value {
-        Value::Object(fields) => {
-            for (key, value) in fields {
-                match value {
-                    Value::Object(_) | Value::Array(_) => {
-                        out.push_str(&format!("{pad}{key}:\n"));
-                        yaml(value, indent + 2, out);
-                    }
-                    scalar => out.push_str(&format!("{pad}{key}: {scalar}\n")),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                out.push_str(&format!("{pad}-\n"));
-                yaml(item, indent + 2, out);
-            }
-        }
-        scalar => out.push_str(&format!("{pad}{scalar}\n")),
     }
 }
 
@@ -140,9 +110,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixes_render_as_merge_patch_yaml() {
+    fn each_fix_is_a_merge_patch_named_in_one_line() {
         let fix = for_cause("cold_start").unwrap_or_else(|| all()[0].clone());
-        assert_eq!(fix.yaml(), "spec:\n  predictor:\n    minReplicas: 1\n");
         assert!(
             fix.line()
                 .contains(r#"{"spec":{"predictor":{"minReplicas":1}}}"#)
