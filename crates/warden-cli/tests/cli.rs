@@ -385,6 +385,34 @@ fn runbooks_show_marks_what_is_done_by_hand() {
 }
 
 #[test]
+fn judged_causes_and_gates_show_as_done_by_warden() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warden(
+        &["runbooks", "show", "serving-latency", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code(&output), 0);
+    let steps = json(&output)["runbook"]["steps"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let automated = |id: &str| {
+        steps
+            .iter()
+            .find(|step| step["id"] == id)
+            .map(|step| step["automated"].clone())
+            .unwrap()
+    };
+    assert_eq!(automated("recent-deployment"), true, "a cause with a judge");
+    assert_eq!(automated("p95-within-sla"), true, "a gate Warden judges");
+    assert_eq!(
+        automated("min-replicas"),
+        false,
+        "a permanent fix is a person's"
+    );
+}
+
+#[test]
 fn runbooks_lint_reports_file_line_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -355,6 +355,31 @@ pub const GATE_CHECKS: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// Causes Warden decides itself from their evidence (a judge per name; others wait for a
+/// responder).
+pub const JUDGED_CAUSES: &[&str] = &[
+    "recent_deployment",
+    "autoscaler_lagging",
+    "traffic_spike",
+    "cold_start",
+    "feature_store_latency",
+    "model_load_time",
+    "downstream_timeout",
+    "traffic_beyond_capacity",
+];
+
+/// Gate checks Warden judges from data when their connector is configured (any check with a
+/// query in `gate_queries:` is judged too).
+pub const JUDGED_GATES: &[&str] = &[
+    "latency_p95_ms",
+    "error_rate",
+    "autoscaler_stable",
+    "load_test_headroom",
+    "feature_freshness_minutes",
+    "online_matches_offline",
+    "materialization_succeeded",
+];
+
 /// Detectors a trigger may name.
 pub const DETECTORS: &[(&str, &str)] = &[
     ("pipeline_failed_runs", "failed KFP / Airflow runs (R1.1)"),

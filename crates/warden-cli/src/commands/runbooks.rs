@@ -28,7 +28,9 @@ fn automated(step: &Step) -> bool {
     match &step.kind {
         StepKind::Action { name } => catalog::action(name).is_some_and(|entry| entry.automated),
         StepKind::Evidence { name } => catalog::evidence(name).is_some_and(|entry| entry.automated),
-        StepKind::Cause { .. } | StepKind::Gate(_) | StepKind::Manual => false,
+        StepKind::Cause { name, .. } => catalog::JUDGED_CAUSES.contains(&name.as_str()),
+        StepKind::Gate(gate) => catalog::JUDGED_GATES.contains(&gate.check.as_str()),
+        StepKind::Manual => false,
     }
 }
 
