@@ -375,7 +375,6 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
     }
 
     // Run the incident to its end, recording only what a person must.
-    let mut responded: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut next_report = Instant::now();
     let detail = loop {
@@ -383,51 +382,50 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
         if detail["incident"]["state"] == "resolved" {
             break detail;
         }
-        for action in detail["actions"].as_array().unwrap() {
-            let step = action["step"].as_str().unwrap().to_string();
-            let waiting = matches!(action["status"].as_str(), Some("pending"));
-            if !waiting || responded.contains(&step) {
-                continue;
-            }
-            let fix = [
-                "min-replicas",
-                "feature-caching",
-                "predictor-resources",
-                "circuit-breakers",
-                "hpa-tuning",
-            ]
-            .contains(&step.as_str());
-            let gated_on_confirmed = fix
-                && detail["actions"].as_array().unwrap().iter().any(|a| {
-                    a["status"] == "succeeded"
-                        && a["result"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .starts_with("confirmed")
-                });
-            if fix && gated_on_confirmed {
-                complete(
-                    &client,
-                    &base,
-                    &id,
-                    &step,
-                    "succeeded",
-                    "patch applied through review",
-                )
-                .await;
-                responded.push(step);
-            } else if step == "feature-store-slow" {
-                complete(
-                    &client,
-                    &base,
-                    &id,
-                    &step,
-                    "refuted",
-                    "no Feast in this deployment",
-                )
-                .await;
-                responded.push(step);
-            }
+        // A person's part, one step per look (each answer changes what is pending): the
+        // permanent fix of a cause Warden confirmed, and the feature-store cause.
+        let record = |step: &str| {
+            detail["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["step"] == step)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let fixes = [
+            ("min-replicas", "cold-start"),
+            ("feature-caching", "feature-store-slow"),
+            ("predictor-resources", "model-load-time"),
+            ("circuit-breakers", "downstream-timeout"),
+            ("hpa-tuning", "over-capacity"),
+        ];
+        let due_fix = fixes.iter().find(|(fix, cause)| {
+            record(fix)["status"] == "pending"
+                && record(cause)["result"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("confirmed"))
+        });
+        if let Some((fix, _)) = due_fix {
+            complete(
+                &client,
+                &base,
+                &id,
+                fix,
+                "succeeded",
+                "patch applied through review",
+            )
+            .await;
+        } else if record("feature-store-slow")["status"] == "pending" {
+            complete(
+                &client,
+                &base,
+                &id,
+                "feature-store-slow",
+                "refuted",
+                "no Feast in this deployment",
+            )
+            .await;
         }
         if Instant::now() > next_report {
             next_report = Instant::now() + Duration::from_secs(20);
@@ -492,6 +490,19 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
     let (status, why) = result("rollback");
     assert_eq!(status, "succeeded");
     assert!(why.contains("canaryTrafficPercent 10 → 0"), "{why}");
+    // Every other cause was decided by Warden, not by the responder.
+    for cause in [
+        "recent-deployment",
+        "autoscaler-lagging",
+        "traffic-spike",
+        "cold-start",
+        "model-load-time",
+        "downstream-timeout",
+        "over-capacity",
+    ] {
+        let (_, why) = result(cause);
+        assert!(why.contains("by warden"), "{cause}: {why}");
+    }
     // Gates from the data.
     for gate in [
         "p95-within-sla",
