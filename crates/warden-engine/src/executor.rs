@@ -740,11 +740,24 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     IncidentState::Validating => "closure gates being checked",
                     _ => "every closure gate passed",
                 };
-                state = self
+                match self
                     .manager
                     .transition(&incident.id, next, Actor::System, reason)
-                    .await?
-                    .state;
+                    .await
+                {
+                    Ok(moved) => state = moved.state,
+                    // Another executor (the daemon's beat, or the API answering a responder)
+                    // moved the incident meanwhile: its state now is the one that counts.
+                    Err(EngineError::Transition(_)) => {
+                        return Ok(self
+                            .manager
+                            .store()
+                            .get_incident(&incident.id)
+                            .await?
+                            .map_or(state, |current| current.state));
+                    }
+                    Err(other) => return Err(other),
+                }
             }
         }
         Ok(state)
