@@ -13,6 +13,15 @@ use warden_engine::executor::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
 };
 
+/// A connector's error as an action's: retryable when the connector says so (timeouts,
+/// throttling, 5xx).
+pub(crate) fn connect_error(error: warden_connect::ConnectError) -> ActionError {
+    ActionError {
+        retryable: error.is_retryable(),
+        message: error.to_string(),
+    }
+}
+
 /// `notify`: sends the incident to the channel named by the step's `channel` parameter.
 struct Notify {
     channels: Vec<NotificationConfig>,
@@ -78,10 +87,7 @@ impl ActionHandler for Notify {
             let channel = self.channel(request)?;
             notify::send(channel, &notification(request))
                 .await
-                .map_err(|error| ActionError {
-                    retryable: error.is_retryable(),
-                    message: error.to_string(),
-                })
+                .map_err(connect_error)
         })
     }
 }

@@ -65,6 +65,28 @@ impl HttpClient {
         self
     }
 
+    /// The same client with the configured bearer token, if any (`field` names it in the
+    /// error when it cannot be read).
+    ///
+    /// # Errors
+    /// The token's environment variable or file cannot be read.
+    pub fn with_configured_bearer(
+        self,
+        field: &str,
+        token: Option<&warden_config::SecretRef>,
+    ) -> Result<Self, ConnectError> {
+        let Some(token) = token else {
+            return Ok(self);
+        };
+        let token = token
+            .resolve()
+            .map_err(|err| ConnectError::InvalidRequest {
+                url: self.base.to_string(),
+                message: format!("{field}: {err}"),
+            })?;
+        Ok(self.with_bearer(token))
+    }
+
     /// The base URL.
     pub fn base(&self) -> &Url {
         &self.base

@@ -183,16 +183,8 @@ impl KfpClient {
     /// # Errors
     /// A bad URL, or an unreadable token.
     pub fn from_config(config: &KfpConfig) -> Result<Self, ConnectError> {
-        let mut http = HttpClient::new(&config.endpoint)?;
-        if let Some(token) = &config.token {
-            let token = token
-                .resolve()
-                .map_err(|err| ConnectError::InvalidRequest {
-                    url: config.endpoint.url.to_string(),
-                    message: format!("connectors.kfp.token: {err}"),
-                })?;
-            http = http.with_bearer(token);
-        }
+        let http = HttpClient::new(&config.endpoint)?
+            .with_configured_bearer("connectors.kfp.token", config.token.as_ref())?;
         Ok(Self {
             http,
             namespace: config.namespace.clone(),

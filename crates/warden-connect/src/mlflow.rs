@@ -209,16 +209,8 @@ impl MlflowClient {
     /// # Errors
     /// When the HTTP client cannot be built or the token cannot be resolved.
     pub fn from_config(config: &MlflowConfig) -> Result<Self, ConnectError> {
-        let mut http = HttpClient::new(&config.endpoint)?;
-        if let Some(token) = &config.token {
-            let token = token
-                .resolve()
-                .map_err(|err| ConnectError::InvalidRequest {
-                    url: config.endpoint.url.to_string(),
-                    message: format!("connectors.mlflow.token: {err}"),
-                })?;
-            http = http.with_bearer(token);
-        }
+        let http = HttpClient::new(&config.endpoint)?
+            .with_configured_bearer("connectors.mlflow.token", config.token.as_ref())?;
         Ok(Self { http })
     }
 

@@ -73,18 +73,19 @@ impl SloReading {
     }
 }
 
-/// A scalar from an instant query: the first series' value; `None` for no data or NaN
-/// (a rate over no requests).
-async fn scalar(
+/// The value of an instant query (at `at`, or now): its first series' latest finite value;
+/// `None` for no data or NaN (a rate over no requests).
+///
+/// # Errors
+/// Prometheus unreachable or the query refused.
+pub async fn scalar(
     client: &PrometheusClient,
     query: &str,
-    at: DateTime<Utc>,
-) -> Result<Option<f64>, String> {
-    let series = client
-        .query(query, Some(at))
-        .await
-        .map_err(|err| err.to_string())?;
-    Ok(series
+    at: Option<DateTime<Utc>>,
+) -> Result<Option<f64>, warden_connect::ConnectError> {
+    Ok(client
+        .query(query, at)
+        .await?
         .iter()
         .filter_map(|s| s.points.last().map(|(_, v)| *v))
         .find(|v| v.is_finite()))
@@ -128,8 +129,12 @@ pub async fn check(
     at: DateTime<Utc>,
 ) -> Result<SloReading, String> {
     let queries = SloQueries::new(service);
-    let latency_p95_ms = scalar(client, &queries.latency_p95_ms(PLAIN_WINDOW), at).await?;
-    let error_rate = scalar(client, &queries.error_rate(PLAIN_WINDOW), at).await?;
+    let latency_p95_ms = scalar(client, &queries.latency_p95_ms(PLAIN_WINDOW), Some(at))
+        .await
+        .map_err(|e| e.to_string())?;
+    let error_rate = scalar(client, &queries.error_rate(PLAIN_WINDOW), Some(at))
+        .await
+        .map_err(|e| e.to_string())?;
     let mut reading = SloReading {
         at,
         latency_p95_ms,
@@ -150,11 +155,13 @@ pub async fn check(
                 "errors" => queries.error_rate(w),
                 _ => queries.slow_ratio(w),
             };
-            let long = scalar(client, &query(window.long), at)
-                .await?
+            let long = scalar(client, &query(window.long), Some(at))
+                .await
+                .map_err(|e| e.to_string())?
                 .map(|v| v / budget);
-            let short = scalar(client, &query(window.short), at)
-                .await?
+            let short = scalar(client, &query(window.short), Some(at))
+                .await
+                .map_err(|e| e.to_string())?
                 .map(|v| v / budget);
             let fires = burn_fires(window, long, short);
             let reading_pair = BurnReading {

@@ -22,11 +22,16 @@ use warden_engine::executor::{
 };
 use warden_kube::{KubeClient, Workload};
 
+use crate::actions::connect_error;
+use crate::feature_store::actions::kube_error;
+
 use super::Serving;
 
-fn failed(message: String) -> ActionError {
+/// A problem found in what was read (a value that did not stick, a missing setting):
+/// retrying the same request would find the same.
+fn refused(message: String) -> ActionError {
     ActionError {
-        retryable: message.contains("timed out") || message.contains("connect"),
+        retryable: false,
         message,
     }
 }
@@ -58,7 +63,7 @@ async fn kserve_rollback(
     let object = kube
         .inference_service(namespace, isvc)
         .await
-        .map_err(failed)?;
+        .map_err(kube_error)?;
     let predictor = &object["spec"]["predictor"];
     let status = &object["status"]["components"]["predictor"];
     let rolled_out = status["latestRolledoutRevision"]
@@ -85,7 +90,7 @@ async fn kserve_rollback(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let revisions = kube.revisions(namespace, isvc).await.map_err(failed)?;
+    let revisions = kube.revisions(namespace, isvc).await.map_err(kube_error)?;
     let uri = |r: &Value| {
         r["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"]
             .as_str()
@@ -120,15 +125,11 @@ async fn mlflow_rollback(
     let Some(config) = &serving.config.connectors.mlflow else {
         return Ok(Err("MLflow not configured".into()));
     };
-    let client =
-        warden_connect::MlflowClient::from_config(config).map_err(|e| failed(e.to_string()))?;
+    let client = warden_connect::MlflowClient::from_config(config).map_err(connect_error)?;
     let mut versions: Vec<u64> = client
         .search_model_versions(model)
         .await
-        .map_err(|e| ActionError {
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        })?
+        .map_err(connect_error)?
         .iter()
         .filter_map(|v| v.number())
         .collect();
@@ -141,10 +142,7 @@ async fn mlflow_rollback(
     let current = client
         .get_model_version_by_alias(model, alias)
         .await
-        .map_err(|e| ActionError {
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        })?
+        .map_err(connect_error)?
         .and_then(|v| v.number());
     Ok(match current {
         Some(v) if v == previous => Err(format!("{model}@{alias} already on version {previous}")),
@@ -178,10 +176,10 @@ impl RollbackModel {
                     let after = kube
                         .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}}))
                         .await
-                        .map_err(failed)?;
+                        .map_err(kube_error)?;
                     let read_back = after["spec"]["predictor"]["canaryTrafficPercent"].as_i64();
                     if read_back != Some(0) {
-                        return Err(failed(format!("inferenceservice {isvc}: canaryTrafficPercent reads {read_back:?} after the patch")));
+                        return Err(refused(format!("inferenceservice {isvc}: canaryTrafficPercent reads {read_back:?} after the patch")));
                     }
                     said.push(format!("inferenceservice {isvc}: canaryTrafficPercent {percent} → 0 (read back), traffic back on {back_to}"));
                 }
@@ -192,10 +190,10 @@ impl RollbackModel {
                     let after = kube
                         .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"model": {"storageUri": to}}}}))
                         .await
-                        .map_err(failed)?;
+                        .map_err(kube_error)?;
                     let read_back = after["spec"]["predictor"]["model"]["storageUri"].as_str().unwrap_or_default();
                     if read_back != to {
-                        return Err(failed(format!("inferenceservice {isvc}: storageUri reads {read_back} after the patch")));
+                        return Err(refused(format!("inferenceservice {isvc}: storageUri reads {read_back} after the patch")));
                     }
                     said.push(format!("inferenceservice {isvc}: storageUri {from} → {to} (read back)"));
                 }
@@ -213,26 +211,20 @@ impl RollbackModel {
                     .connectors
                     .mlflow
                     .as_ref()
-                    .ok_or_else(|| failed("MLflow not configured".into()))?;
-                let client = warden_connect::MlflowClient::from_config(config)
-                    .map_err(|e| failed(e.to_string()))?;
+                    .ok_or_else(|| refused("MLflow not configured".into()))?;
+                let client =
+                    warden_connect::MlflowClient::from_config(config).map_err(connect_error)?;
                 client
                     .set_alias(&model, &alias, &to)
                     .await
-                    .map_err(|e| ActionError {
-                        retryable: e.is_retryable(),
-                        message: e.to_string(),
-                    })?;
+                    .map_err(connect_error)?;
                 let now = client
                     .get_model_version_by_alias(&model, &alias)
                     .await
-                    .map_err(|e| ActionError {
-                        retryable: e.is_retryable(),
-                        message: e.to_string(),
-                    })?
+                    .map_err(connect_error)?
                     .map(|v| v.version);
                 if now.as_deref() != Some(to.as_str()) {
-                    return Err(failed(format!(
+                    return Err(refused(format!(
                         "{model}@{alias} reads {now:?} after moving it to {to}"
                     )));
                 }
@@ -250,20 +242,17 @@ impl RollbackModel {
             && server.model == model
         {
             if execute {
-                let http = warden_connect::HttpClient::new(&server.endpoint)
-                    .map_err(|e| failed(e.to_string()))?;
+                let http =
+                    warden_connect::HttpClient::new(&server.endpoint).map_err(connect_error)?;
                 let url = http
                     .url(&format!("/v2/repository/models/{model}/load"), &[])
-                    .map_err(|e| failed(e.to_string()))?;
+                    .map_err(connect_error)?;
                 let response = http
                     .send_raw(reqwest::Method::POST, url, Some(&json!({})))
                     .await
-                    .map_err(|e| ActionError {
-                        retryable: e.is_retryable(),
-                        message: e.to_string(),
-                    })?;
+                    .map_err(connect_error)?;
                 if response.status >= 300 {
-                    return Err(failed(format!(
+                    return Err(refused(format!(
                         "{} answered {} to the reload",
                         response.url, response.status
                     )));
@@ -274,7 +263,7 @@ impl RollbackModel {
             }
         }
         if said.is_empty() {
-            return Err(failed(format!(
+            return Err(refused(format!(
                 "serving {:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
                 service.name
             )));
@@ -302,7 +291,7 @@ impl ScaleReplicas {
             let object = kube
                 .inference_service(namespace, isvc)
                 .await
-                .map_err(failed)?;
+                .map_err(kube_error)?;
             let predictor = &object["spec"]["predictor"];
             let min = predictor["minReplicas"].as_i64().unwrap_or(1);
             let max = predictor["maxReplicas"].as_i64().unwrap_or(0);
@@ -322,10 +311,10 @@ impl ScaleReplicas {
             let after = kube
                 .patch_inference_service(namespace, isvc, &patch)
                 .await
-                .map_err(failed)?;
+                .map_err(kube_error)?;
             let read_back = after["spec"]["predictor"]["minReplicas"].as_i64();
             if read_back != Some(wanted) {
-                return Err(failed(format!(
+                return Err(refused(format!(
                     "inferenceservice {isvc}: minReplicas reads {read_back:?} after the patch"
                 )));
             }
@@ -334,13 +323,16 @@ impl ScaleReplicas {
             ));
         }
         let deployment = service.deployment.clone().ok_or_else(|| {
-            failed(format!(
+            refused(format!(
                 "serving {:?}: scaling needs inference_service or deployment",
                 service.name
             ))
         })?;
         let workload = Workload::Deployment(deployment);
-        let current = kube.replicas(namespace, &workload).await.map_err(failed)?;
+        let current = kube
+            .replicas(namespace, &workload)
+            .await
+            .map_err(kube_error)?;
         let wanted = i32::try_from(wanted).unwrap_or(i32::MAX);
         if current >= wanted {
             return Ok(format!(
@@ -355,7 +347,7 @@ impl ScaleReplicas {
         let now = kube
             .scale(namespace, &workload, wanted)
             .await
-            .map_err(failed)?;
+            .map_err(kube_error)?;
         Ok(format!(
             "{workload}: {current} → {now} replicas (read back)"
         ))
@@ -435,19 +427,12 @@ impl RateLimit {
                     warden_serving::queries::SloQueries::new(service)
                         .request_rate(warden_serving::slo::PLAIN_WINDOW)
                 );
-                let series = prometheus
-                    .query(&query, None)
+                let baseline = warden_serving::slo::scalar(prometheus, &query, None)
                     .await
-                    .map_err(|e| ActionError {
-                        retryable: e.is_retryable(),
-                        message: e.to_string(),
-                    })?;
-                let baseline = series
-                    .iter()
-                    .filter_map(|s| s.points.last().map(|(_, v)| *v))
-                    .find(|v| v.is_finite() && *v > 0.0)
+                    .map_err(connect_error)?
+                    .filter(|v| *v > 0.0)
                     .ok_or_else(|| {
-                        failed(format!(
+                        refused(format!(
                             "no baseline request rate ({query}): give the step params: {{rps: N}}"
                         ))
                     })?;
@@ -461,7 +446,7 @@ impl RateLimit {
             Some(selector) => kube
                 .pods(service.namespace.as_deref(), &selector)
                 .await
-                .map_err(failed)?
+                .map_err(kube_error)?
                 .iter()
                 .filter(|p| p.ready)
                 .count()
@@ -481,7 +466,7 @@ impl RateLimit {
     async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
         let service = self.serving.service(&request.incident.target)?;
         let isvc = service.inference_service.clone().ok_or_else(|| {
-            failed(format!(
+            refused(format!(
                 "serving {:?}: rate limiting selects the predictor pods by inference_service",
                 service.name
             ))
@@ -489,7 +474,10 @@ impl RateLimit {
         let namespace = service.namespace.as_deref();
         let kube = self.serving.kube().await?;
         let name = rate_limit_name(&service.name);
-        let existing = kube.envoy_filter(namespace, &name).await.map_err(failed)?;
+        let existing = kube
+            .envoy_filter(namespace, &name)
+            .await
+            .map_err(kube_error)?;
         if !self.enable {
             return match (existing, execute) {
                 (None, _) => Ok(format!("envoyfilter {name}: not present (already removed)")),
@@ -497,12 +485,16 @@ impl RateLimit {
                 (Some(_), true) => {
                     kube.delete_envoy_filter(namespace, &name)
                         .await
-                        .map_err(failed)?;
-                    match kube.envoy_filter(namespace, &name).await.map_err(failed)? {
+                        .map_err(kube_error)?;
+                    match kube
+                        .envoy_filter(namespace, &name)
+                        .await
+                        .map_err(kube_error)?
+                    {
                         None => Ok(format!(
                             "envoyfilter {name} deleted (read back: gone); the rate limit is off"
                         )),
-                        Some(_) => Err(failed(format!(
+                        Some(_) => Err(refused(format!(
                             "envoyfilter {name} still present after delete"
                         ))),
                     }
@@ -535,12 +527,16 @@ impl RateLimit {
         }
         kube.apply_envoy_filter(namespace, &filter)
             .await
-            .map_err(failed)?;
-        match kube.envoy_filter(namespace, &name).await.map_err(failed)? {
+            .map_err(kube_error)?;
+        match kube
+            .envoy_filter(namespace, &name)
+            .await
+            .map_err(kube_error)?
+        {
             Some(_) => Ok(format!(
                 "envoyfilter {name} applied: {per_pod} req/s per pod ({how}), 429 beyond it (read back)"
             )),
-            None => Err(failed(format!("envoyfilter {name} missing after apply"))),
+            None => Err(refused(format!("envoyfilter {name} missing after apply"))),
         }
     }
 }

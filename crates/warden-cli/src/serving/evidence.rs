@@ -15,9 +15,11 @@ use warden_engine::executor::{
 };
 use warden_serving::causes::{DeploymentChange, DeploymentHistory, FeatureLatency, TrafficRate};
 use warden_serving::queries::{SloQueries, promql_duration};
-use warden_serving::slo::PLAIN_WINDOW;
+use warden_serving::slo::{PLAIN_WINDOW, scalar};
 
 use super::Serving;
+use crate::actions::connect_error;
+use crate::feature_store::actions::kube_error;
 
 fn param_duration(request: &ActionRequest, name: &str) -> Option<Duration> {
     request
@@ -39,13 +41,6 @@ fn artifact(kind: &str, summary: String, source: String, mut body: Value) -> Col
         media_type: "application/json".into(),
         source,
         bytes: serde_json::to_vec_pretty(&body).unwrap_or_default(),
-    }
-}
-
-fn kube_error(message: String) -> ActionError {
-    ActionError {
-        retryable: message.contains("timed out") || message.contains("connect"),
-        message,
     }
 }
 
@@ -235,25 +230,13 @@ impl Collector {
             promql_duration(window),
             promql_duration(short)
         );
-        let now = chrono::Utc::now();
-        let value = |series: Vec<warden_connect::prometheus::Series>| {
-            series
-                .iter()
-                .filter_map(|s| s.points.last().map(|(_, v)| *v))
-                .find(|v| v.is_finite())
-        };
-        let current_rps = value(prometheus.query(&current_query, Some(now)).await.map_err(
-            |err| ActionError {
-                retryable: err.is_retryable(),
-                message: err.to_string(),
-            },
-        )?);
-        let baseline_rps = value(prometheus.query(&baseline_query, Some(now)).await.map_err(
-            |err| ActionError {
-                retryable: err.is_retryable(),
-                message: err.to_string(),
-            },
-        )?);
+        let now = Some(chrono::Utc::now());
+        let current_rps = scalar(prometheus, &current_query, now)
+            .await
+            .map_err(connect_error)?;
+        let baseline_rps = scalar(prometheus, &baseline_query, now)
+            .await
+            .map_err(connect_error)?;
         let traffic = TrafficRate {
             current_rps,
             baseline_rps,
@@ -345,22 +328,12 @@ impl Collector {
         let service = self.serving.service(&request.incident.target)?;
         let query = SloQueries::new(service).feature_latency_p95_ms(Duration::from_secs(300));
         let latency = match (&query, self.serving.prometheus()) {
-            (Some(query), Ok(prometheus)) => {
-                let series = prometheus
-                    .query(query, None)
+            (Some(query), Ok(prometheus)) => FeatureLatency {
+                p95_ms: scalar(prometheus, query, None)
                     .await
-                    .map_err(|err| ActionError {
-                        retryable: err.is_retryable(),
-                        message: err.to_string(),
-                    })?;
-                FeatureLatency {
-                    p95_ms: series
-                        .iter()
-                        .filter_map(|s| s.points.last().map(|(_, v)| *v))
-                        .find(|v| v.is_finite()),
-                    source: query.clone(),
-                }
-            }
+                    .map_err(connect_error)?,
+                source: query.clone(),
+            },
             _ => FeatureLatency {
                 p95_ms: None,
                 source: "not measured: set serving[].queries.feature_latency_p95_ms".into(),

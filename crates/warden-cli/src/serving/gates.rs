@@ -111,13 +111,9 @@ impl ServingGates {
             "max_over_time(({})[1h:1m])",
             SloQueries::new(service).request_rate(PLAIN_WINDOW)
         );
-        let peak = prometheus
-            .query(&peak_query, None)
+        let peak = warden_serving::slo::scalar(prometheus, &peak_query, None)
             .await
             .map_err(|e| e.to_string())?
-            .iter()
-            .filter_map(|s| s.points.last().map(|(_, v)| *v))
-            .find(|v| v.is_finite())
             .unwrap_or(1.0)
             .max(1.0);
         let rps = (peak * factor).min(200.0);
