@@ -127,6 +127,39 @@ pub enum Command {
                       warden loadtest --endpoint http://10.0.0.7:8080 --allow-host 10.0.0.7 --model m --rps 200 --duration 1m --body request.json --format json"
     )]
     Loadtest(Box<crate::commands::loadtest::LoadtestArgs>),
+    /// Model accuracy on prediction logs joined to actuals (MAE, RMSE, MAPE, sMAPE, WAPE,
+    /// bias, MASE with bootstrap intervals), or of a model scored through a V2 endpoint.
+    #[command(
+        after_help = "Exit codes: 0 evaluated, 2 bad input, 3 endpoint unreachable.\n\n\
+                      Examples:\n  warden evaluate --predictions prediction-logs/ --actuals actuals.csv --key store_id,item_id,date --by model_version\n  \
+                      warden evaluate --actuals recent_actuals.csv --endpoint http://127.0.0.1:8080 --model demand-forecast --feature price,promo,day_of_week --actual units"
+    )]
+    Evaluate(Box<crate::commands::evaluate::EvaluateArgs>),
+    /// Predictions (and features) before vs after a deployment: distributions through the
+    /// drift engine, per segment, the series that moved most, the paired change.
+    #[command(
+        after_help = "Exit codes: 0 no drift, 1 the prediction or a feature drifted, 2 bad input.\n\n\
+                      Example:\n  warden compare --before prediction-logs/2026-11-20/ --after prediction-logs/2026-11-24/ --key store_id,item_id,date"
+    )]
+    Compare(Box<crate::commands::compare::CompareArgs>),
+    /// Data checks against a schema or a reference; `parity`: training/serving skew.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input.\n\n\
+                      Examples:\n  warden validate --data recent_actuals.csv --schema actuals.schema.yaml\n  \
+                      warden validate --data recent_actuals.csv --reference last_month.parquet --key store_id,date\n  \
+                      warden validate parity --training train.parquet --serving prediction-logs/ --key store_id,date"
+    )]
+    Validate(Box<crate::commands::validate::ValidateArgs>),
+    /// Rollout gates for shadow or canary traffic.
+    #[command(
+        after_help = "Example:\n  warden rollout gate --champion logs/champion/ --challenger logs/shadow/ --actuals actuals.csv --key store_id,date"
+    )]
+    Rollout {
+        /// Which gate.
+        #[command(subcommand)]
+        command: crate::commands::rollout::RolloutCommand,
+    },
     /// Feed alerts to Warden without the daemon.
     #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
     Alerts {

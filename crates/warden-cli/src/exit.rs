@@ -1,6 +1,6 @@
 //! Exit codes, the same for every command (documented in the README):
 //! 0 ok; 1 something was detected or a check failed; 2 usage or input error;
-//! 3 runtime or connectivity error.
+//! 3 runtime or connectivity error; 4 a gate that cannot decide yet.
 
 /// A process exit code with a meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub enum Code {
     Input = 2,
     /// A runtime or connectivity error.
     Runtime = 3,
+    /// A gate that cannot decide yet (`warden rollout gate`: hold).
+    Hold = 4,
 }
 
 impl From<Code> for std::process::ExitCode {

@@ -114,6 +114,10 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         Command::Feast { command } => commands::feast::run(format, command).await,
         Command::FeatureProxy(args) => commands::feast::proxy(format, *args).await,
         Command::Loadtest(args) => commands::loadtest::run(format, *args).await,
+        Command::Evaluate(args) => commands::evaluate::run(format, *args).await,
+        Command::Compare(args) => commands::compare::run(format, *args).await,
+        Command::Validate(args) => commands::validate::run(format, *args).await,
+        Command::Rollout { command } => commands::rollout::run(format, command).await,
         Command::Alerts { config, command } => match command {
             AlertsCommand::Ingest { file } => {
                 commands::alerts::ingest(format, &config, &file).await

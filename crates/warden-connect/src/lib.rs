@@ -8,6 +8,7 @@
 pub mod airflow;
 pub mod error;
 pub mod http;
+pub mod inference;
 pub mod kfp;
 pub mod mlflow;
 pub mod notify;
@@ -18,6 +19,7 @@ pub mod redis_store;
 pub use airflow::AirflowClient;
 pub use error::ConnectError;
 pub use http::HttpClient;
+pub use inference::InferenceClient;
 pub use kfp::KfpClient;
 pub use mlflow::MlflowClient;
 pub use probe::{ProbeReport, ProbeStatus, probe_connectors};

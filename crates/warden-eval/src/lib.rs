@@ -11,11 +11,13 @@
 //!   freshness) and training/serving parity.
 //! - [`compare`]: prediction and feature distributions before vs after, per segment, the
 //!   entities that moved most, and the paired change on overlapping keys.
+//! - [`synthetic`]: seeded prediction logs and actuals for tests and benchmarks.
 
 pub mod compare;
 pub mod metrics;
 pub mod regression;
 pub mod schema;
+pub mod synthetic;
 pub mod table;
 pub mod validate;
 

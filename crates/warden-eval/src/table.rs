@@ -88,6 +88,41 @@ impl Scored {
     }
 }
 
+/// Two scored groups as one, versions renamed to `labels`: for comparing a champion's log
+/// with a challenger's. Returns the combined rows and each side's rows in it.
+pub fn two_arms(first: Scored, second: Scored, labels: [&str; 2]) -> (Scored, Vec<u32>, Vec<u32>) {
+    let n_first = first.len();
+    let n_second = second.len();
+    let timestamp = match (first.timestamp, second.timestamp) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            Some(a)
+        }
+        _ => None,
+    };
+    let chain = |a: Vec<f64>, b: Vec<f64>| a.into_iter().chain(b).collect::<Vec<_>>();
+    let chain64 = |a: Vec<u64>, b: Vec<u64>| a.into_iter().chain(b).collect::<Vec<_>>();
+    let combined = Scored {
+        prediction: chain(first.prediction, second.prediction),
+        actual: chain(first.actual, second.actual),
+        version: std::iter::repeat_n(0, n_first)
+            .chain(std::iter::repeat_n(1, n_second))
+            .collect(),
+        versions: labels.iter().map(|l| (*l).to_string()).collect(),
+        timestamp,
+        series: chain64(first.series, second.series),
+        key: chain64(first.key, second.key),
+        segment: None,
+        predictions_read: first.predictions_read + second.predictions_read,
+        unmatched: first.unmatched + second.unmatched,
+        missing_values: first.missing_values + second.missing_values,
+        duplicate_actuals: first.duplicate_actuals.max(second.duplicate_actuals),
+    };
+    let first_rows = (0..n_first as u32).collect();
+    let second_rows = (n_first as u32..(n_first + n_second) as u32).collect();
+    (combined, first_rows, second_rows)
+}
+
 fn mix(hash: u64, value: u64) -> u64 {
     (hash.rotate_left(23) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
@@ -144,20 +179,37 @@ fn categorical(dataset: &Dataset, name: &str) -> Result<(Vec<u32>, Vec<String>),
     }
 }
 
-/// The series keys: as mapped, or the keys whose type is not a date or time.
+/// Whether a key column holds dates or times: typed so, or text that reads as one.
+fn is_time_key(dataset: &Dataset, name: &str) -> bool {
+    match dataset.field(name).map(|f| f.kind) {
+        Ok(Some(ColumnKind::Timestamp)) => true,
+        Ok(Some(ColumnKind::Categorical)) => {
+            match dataset.read_column(name, ColumnKind::Categorical) {
+                Ok(Column {
+                    values: ColumnValues::Categorical { levels, .. },
+                    ..
+                }) => {
+                    !levels.is_empty()
+                        && levels
+                            .iter()
+                            .take(3)
+                            .all(|l| warden_data::dataset::parse_timestamp(l).is_some())
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The series keys: as mapped, or the keys that are not dates or times.
 pub fn series_keys(dataset: &Dataset, map: &ColumnMap) -> Vec<String> {
     if let Some(series) = &map.series {
         return series.clone();
     }
     map.keys
         .iter()
-        .filter(|key| {
-            key.as_str() != map.timestamp
-                && dataset
-                    .field(key)
-                    .map(|f| f.kind != Some(ColumnKind::Timestamp))
-                    .unwrap_or(true)
-        })
+        .filter(|key| key.as_str() != map.timestamp && !is_time_key(dataset, key))
         .cloned()
         .collect()
 }

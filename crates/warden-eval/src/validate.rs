@@ -61,14 +61,22 @@ impl Schema {
     }
 
     /// Learns a schema from reference data: its columns and types, null rates (plus one
-    /// point), numeric ranges and category sets (not of the keys), with a 0.1% tolerance.
+    /// point), numeric ranges and category sets (not of the keys), with a 0.1% tolerance;
+    /// `ignore`d columns (model version, request ids) get no rule.
     ///
     /// # Errors
     /// The reference cannot be read.
-    pub fn learn(reference: &Dataset, keys: &[String]) -> Result<Self, EvalError> {
+    pub fn learn(
+        reference: &Dataset,
+        keys: &[String],
+        ignore: &[String],
+    ) -> Result<Self, EvalError> {
         let mut columns = BTreeMap::new();
         for field in reference.fields() {
             let Some(kind) = field.kind else { continue };
+            if ignore.contains(&field.name) {
+                continue;
+            }
             let column = reference.read_column(&field.name, kind)?;
             let rows = column.len().max(1) as f64;
             let mut rule = ColumnRule {
@@ -423,6 +431,14 @@ pub fn parity(
                 .map(|i| (row, serving_index[i].1 as usize))
         })
         .collect();
+    if pairs.is_empty() {
+        return Err(EvalError::Invalid(format!(
+            "no key ({}) of {} is in {}: nothing to compare",
+            keys.join(", "),
+            training.location(),
+            serving.location()
+        )));
+    }
     let training_only = training_keys.iter().filter(|h| **h != NULL_KEY).count() - pairs.len();
     let key_columns: Vec<(String, Vec<u32>, Vec<String>)> = keys
         .iter()
@@ -483,10 +499,9 @@ pub fn parity(
             examples,
         });
     }
-    let ok = !pairs.is_empty()
-        && report
-            .iter()
-            .all(|f| share(f.mismatches, f.compared) <= max_mismatch_rate);
+    let ok = report
+        .iter()
+        .all(|f| share(f.mismatches, f.compared) <= max_mismatch_rate);
     Ok(Parity {
         ok,
         matched_keys: pairs.len(),

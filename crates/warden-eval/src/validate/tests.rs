@@ -61,7 +61,7 @@ fn data_like_its_reference_passes_and_a_shifted_encoding_fails() {
         "same.csv",
         "id,price,channel\n4,11.0,store\n5,10.0,web\n",
     );
-    let schema = Schema::learn(&reference, &["id".into()]).expect("learns");
+    let schema = Schema::learn(&reference, &["id".into()], &[]).expect("learns");
     assert!(validate(&same, &schema, 0).expect("runs").ok);
     // Prices in cents and an upper-cased channel: an encoding change.
     let shifted = write(
@@ -105,4 +105,18 @@ fn parity_finds_the_feature_encoded_differently_for_the_same_keys() {
         .expect("promo");
     assert_eq!(promo.mismatches, 1);
     assert_eq!(promo.examples, ["store_id=1,date=2026-11-01: yes vs 1"]);
+}
+
+#[test]
+fn parity_without_a_shared_key_is_an_error_not_a_skew() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let training = write(dir.path(), "train.csv", "id,price\n1,10\n");
+    let serving = write(dir.path(), "serve.csv", "id,price\n2,10\n");
+    let error = parity(&training, &serving, &["id".into()], &[], 1e-6, 0.0)
+        .expect_err("nothing in common")
+        .to_string();
+    assert!(
+        error.contains("train.csv") && error.contains("serve.csv"),
+        "{error}"
+    );
 }
