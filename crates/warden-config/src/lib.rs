@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod model;
+pub mod models;
 pub mod raw;
 pub mod secret;
 pub mod serving;
@@ -31,6 +32,7 @@ pub use model::{
     NotificationTarget, ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, ServerConfig,
     StoreConfig,
 };
+pub use models::{ModelColumns, ModelConfig};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use serving::{BurnRateConfig, BurnWindow, MetricsFlavor, ServiceConfig};
 

@@ -39,6 +39,8 @@ pub struct Config {
     pub gate_queries: std::collections::BTreeMap<String, String>,
     /// Served models runbook 2 watches and acts on.
     pub serving: Vec<crate::serving::ServiceConfig>,
+    /// Registered models runbook 5 watches.
+    pub models: Vec<crate::models::ModelConfig>,
 }
 
 /// A scheduled detector: a PromQL expression against a threshold, sustained.

@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// Served models runbook 2 watches (`serving[]`).
     #[serde(default)]
     pub serving: Vec<Spanned<crate::serving::RawService>>,
+    /// Registered models runbook 5 watches (`models[]`).
+    #[serde(default)]
+    pub models: Vec<Spanned<crate::models::RawModel>>,
 }
 
 /// `detectors[]`: one scheduled detector.

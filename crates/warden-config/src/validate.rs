@@ -12,6 +12,7 @@ use warden_core::{RunbookId, format_duration, parse_duration};
 use crate::model::{
     DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
 };
+mod models;
 mod serving;
 
 use crate::raw::{self, RawConfig, RawSecret};
@@ -84,6 +85,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let notifications = check.notifications(&raw.notifications);
     let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
     let serving = check.serving(&raw.serving, raw.connectors.kubernetes.is_some());
+    let models = check.models(&raw.models);
     let mut gate_queries = std::collections::BTreeMap::new();
     for (check_name, query) in &raw.gate_queries {
         let field = format!("gate_queries.{check_name}");
@@ -104,6 +106,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             detectors,
             gate_queries,
             serving,
+            models,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));

@@ -97,6 +97,44 @@ fn serving_entries_are_validated_with_their_line() {
 }
 
 #[test]
+fn model_entries_are_validated_with_their_line_and_get_defaults() {
+    let error = only_error(
+        "models:\n  - name: demand-forecast\n    predictions: logs/\n    actuals: actuals.csv\n",
+    );
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (4, "models[0].columns.keys")
+    );
+    let error = only_error("models:\n  - name: m\n    predictions: logs/\n    metric: r2\n");
+    assert_eq!((error.line, error.field.as_str()), (4, "models[0].metric"));
+    assert!(error.message.contains("wape"), "{error}");
+    let error = only_error("models:\n  - name: m\n    predictions: logs/\n    min_effect: -1\n");
+    assert_eq!(error.field, "models[0].min_effect");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warden.yaml");
+    std::fs::write(
+        &path,
+        "models:\n  - name: m\n    predictions: s3://logs/m/\n    actuals: actuals.csv\n    training_data: train/v{version}.parquet\n    columns: {keys: [store_id, date]}\n",
+    )
+    .unwrap();
+    let config = warden_config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
+    let model = &config.models[0];
+    assert_eq!(model.alias, "champion");
+    assert_eq!(model.metric, "wape");
+    assert_eq!(model.predictions, "s3://logs/m/");
+    assert_eq!(
+        model.actuals.as_deref(),
+        Some(dir.path().join("actuals.csv").to_str().unwrap())
+    );
+    assert_eq!(
+        model.training_data_of("2").as_deref(),
+        Some(dir.path().join("train/v2.parquet").to_str().unwrap())
+    );
+    assert_eq!(model.columns.prediction, "prediction");
+}
+
+#[test]
 fn a_minimal_file_gets_safe_defaults() {
     let config = parse(Path::new("/etc/warden/warden.yaml"), "version: 1\n").unwrap();
     assert_eq!(
