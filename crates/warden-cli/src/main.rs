@@ -9,6 +9,7 @@ mod detectors;
 mod exit;
 mod feature_store;
 mod gates;
+mod models;
 mod output;
 mod serving;
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use warden_data::{ColumnKind, ColumnValues, Dataset, NULL_CODE};
 use warden_drift::DriftOptions;
-use warden_drift::engine::{Reference, Side};
+use warden_drift::engine::{Reference, Rows, Side};
 use warden_drift::options::Roles;
 use warden_drift::report::DriftReport;
 
@@ -62,6 +62,17 @@ pub struct Comparison {
     pub paired: Option<PairedChange>,
 }
 
+fn rows(side: &Side) -> Vec<u32> {
+    match &side.rows {
+        Rows::All => (0..side.dataset.rows() as u32).collect(),
+        Rows::Some(rows) => rows.clone(),
+    }
+}
+
+fn pick<T: Copy>(values: &[T], rows: &[u32]) -> Vec<T> {
+    rows.iter().map(|&r| values[r as usize]).collect()
+}
+
 fn text(dataset: &Dataset, name: &str) -> Result<(Vec<u32>, Vec<String>), EvalError> {
     match dataset.read_column(name, ColumnKind::Categorical)?.values {
         ColumnValues::Categorical { codes, levels } => Ok((codes, levels)),
@@ -69,17 +80,32 @@ fn text(dataset: &Dataset, name: &str) -> Result<(Vec<u32>, Vec<String>), EvalEr
     }
 }
 
-fn predictions(dataset: &Dataset, map: &ColumnMap) -> Result<Vec<f64>, EvalError> {
-    match dataset
+/// The side's predictions and key hashes over `columns`, in the side's row order.
+fn side_values(
+    side: &Side,
+    map: &ColumnMap,
+    columns: &[String],
+) -> Result<(Vec<f64>, Vec<u64>), EvalError> {
+    let selected = rows(side);
+    let predictions = match side
+        .dataset
         .read_column(&map.prediction, ColumnKind::Numeric)?
         .values
     {
-        ColumnValues::Numeric(values) => Ok(values),
-        _ => Err(EvalError::Invalid(format!(
-            "{}: not numeric",
-            map.prediction
-        ))),
-    }
+        ColumnValues::Numeric(values) => pick(&values, &selected),
+        _ => {
+            return Err(EvalError::Invalid(format!(
+                "{}: not numeric",
+                map.prediction
+            )));
+        }
+    };
+    let hashes = if columns.is_empty() {
+        Vec::new()
+    } else {
+        pick(&key_hashes(&side.dataset, columns)?, &selected)
+    };
+    Ok((predictions, hashes))
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -101,7 +127,9 @@ fn per_series(hashes: &[u64], values: &[f64]) -> HashMap<u64, (f64, usize, usize
     map
 }
 
-fn label(dataset: &Dataset, columns: &[String], row: usize) -> Result<String, EvalError> {
+fn label(side: &Side, columns: &[String], row: usize) -> Result<String, EvalError> {
+    let row = rows(side)[row] as usize;
+    let dataset = &side.dataset;
     let mut parts = Vec::new();
     for column in columns {
         let (codes, levels) = text(dataset, column)?;
@@ -118,25 +146,25 @@ fn label(dataset: &Dataset, columns: &[String], row: usize) -> Result<String, Ev
     Ok(parts.join(","))
 }
 
-/// Compares `before` with `after`; `top` movers at most.
+/// Compares `before` with `after` (data sets or rows of them); `top` movers at most.
 ///
 /// # Errors
 /// Unreadable data, a mapped column missing, or the drift engine's refusal.
 pub fn compare(
-    before: Dataset,
-    after: Dataset,
+    before: Side,
+    after: Side,
     map: &ColumnMap,
     segments: &[String],
     top: usize,
 ) -> Result<Comparison, EvalError> {
-    let before_predictions = predictions(&before, map)?;
-    let after_predictions = predictions(&after, map)?;
-    let series = series_keys(&after, map);
+    let series = series_keys(&after.dataset, map);
+    let (before_predictions, before_series_hashes) = side_values(&before, map, &series)?;
+    let (after_predictions, after_series_hashes) = side_values(&after, map, &series)?;
     let movers = if series.is_empty() {
         Vec::new()
     } else {
-        let before_series = per_series(&key_hashes(&before, &series)?, &before_predictions);
-        let after_series = per_series(&key_hashes(&after, &series)?, &after_predictions);
+        let before_series = per_series(&before_series_hashes, &before_predictions);
+        let after_series = per_series(&after_series_hashes, &after_predictions);
         let mut moved: Vec<(f64, u64)> = after_series
             .iter()
             .filter_map(|(hash, (sum, n, _))| {
@@ -164,14 +192,16 @@ pub fn compare(
     let paired = if map.keys.is_empty() {
         None
     } else {
-        let mut index: Vec<(u64, u32)> = key_hashes(&before, &map.keys)?
+        let (_, before_keys) = side_values(&before, map, &map.keys)?;
+        let (_, after_keys) = side_values(&after, map, &map.keys)?;
+        let mut index: Vec<(u64, u32)> = before_keys
             .into_iter()
             .enumerate()
             .filter(|(_, h)| *h != NULL_KEY)
             .map(|(row, h)| (h, row as u32))
             .collect();
         index.sort_by_key(|(h, _)| *h);
-        let changes: Vec<(f64, f64)> = key_hashes(&after, &map.keys)?
+        let changes: Vec<(f64, f64)> = after_keys
             .iter()
             .enumerate()
             .filter_map(|(row, h)| {
@@ -203,19 +233,20 @@ pub fn compare(
         })
     };
     let has = |d: &Dataset, name: &str| d.fields().iter().any(|f| f.name == name);
+    let after_dataset = after.dataset.clone();
     let mut roles = Roles {
         prediction: Some(map.prediction.clone()),
         segments: segments.to_vec(),
         ..Roles::default()
     };
-    if has(&after, &map.timestamp) {
+    if has(&after_dataset, &map.timestamp) {
         roles.timestamp = Some(map.timestamp.clone());
     }
     for reserved in [&map.model_name, &map.model_version, &map.actual]
         .into_iter()
         .chain(&map.keys)
     {
-        if has(&after, reserved) && !segments.contains(reserved) {
+        if has(&after_dataset, reserved) && !segments.contains(reserved) {
             roles.ignore.push(reserved.clone());
         }
     }
@@ -228,11 +259,7 @@ pub fn compare(
         roles,
         ..DriftOptions::default()
     };
-    let drift = warden_drift::run(
-        &Reference::Data(Side::all(before)),
-        &Side::all(after),
-        &options,
-    )?;
+    let drift = warden_drift::run(&Reference::Data(before), &after, &options)?;
     Ok(Comparison {
         prediction_mean_before: mean(&before_predictions),
         prediction_mean_after: mean(&after_predictions),
@@ -282,7 +309,7 @@ mod tests {
             keys: vec!["store_id".into(), "date".into()],
             ..ColumnMap::default()
         };
-        let c = compare(before, after, &map, &[], 3).expect("compares");
+        let c = compare(Side::all(before), Side::all(after), &map, &[], 3).expect("compares");
         assert_eq!(c.movers[0].series, "store_id=7");
         assert!((c.movers[0].change - 30.0).abs() < 1e-9, "{:?}", c.movers);
         assert_eq!(c.movers[1].change, 0.0);

@@ -9,10 +9,12 @@
 //!   champion), significantly and by at least a minimum effect; business-metric series too.
 //! - [`validate`]: data checks (columns, types, nulls, ranges, duplicate keys, categories,
 //!   freshness) and training/serving parity.
+//! - [`causes`]: runbook 5's causes decided from the evidence artifacts.
 //! - [`compare`]: prediction and feature distributions before vs after, per segment, the
 //!   entities that moved most, and the paired change on overlapping keys.
 //! - [`synthetic`]: seeded prediction logs and actuals for tests and benchmarks.
 
+pub mod causes;
 pub mod compare;
 pub mod metrics;
 pub mod regression;

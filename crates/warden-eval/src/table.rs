@@ -353,6 +353,23 @@ pub fn load(
     })
 }
 
+/// The rows of `dataset` whose `column` reads `value` as text.
+///
+/// # Errors
+/// The column is missing or unreadable.
+pub fn rows_where(dataset: &Dataset, column: &str, value: &str) -> Result<Vec<u32>, EvalError> {
+    let (codes, levels) = categorical(dataset, column)?;
+    let Some(code) = levels.iter().position(|l| l == value) else {
+        return Ok(Vec::new());
+    };
+    Ok(codes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == code as u32)
+        .map(|(row, _)| row as u32)
+        .collect())
+}
+
 /// A column read as numbers, for the feature comparisons.
 ///
 /// # Errors

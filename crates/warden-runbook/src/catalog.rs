@@ -267,31 +267,36 @@ pub const EVIDENCE: &[Entry] = &[
         params: &[],
         automated: true,
     },
-    entry(
-        "prediction_sample",
-        "prediction samples from the degraded period",
-        &[p("rows", Number)],
-    ),
-    entry(
-        "compare_predictions",
-        "prediction distributions before vs after the deployment",
-        &[],
-    ),
-    entry(
-        "evaluate_model",
-        "the model version's accuracy on recent actuals",
-        &[],
-    ),
-    entry(
-        "validate_data",
-        "data quality checks on recent actuals",
-        &[],
-    ),
-    entry(
-        "registry_metadata",
-        "both versions' registry metadata and run metrics",
-        &[],
-    ),
+    Entry {
+        name: "prediction_sample",
+        summary: "prediction samples of the newest version from the degraded period",
+        params: &[p("rows", Number)],
+        automated: true,
+    },
+    Entry {
+        name: "compare_predictions",
+        summary: "predictions and features of the newest version vs the one before (warden compare)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "evaluate_model",
+        summary: "both versions' accuracy on actuals and the regression test (warden evaluate)",
+        params: &[p("season", Number)],
+        automated: true,
+    },
+    Entry {
+        name: "validate_data",
+        summary: "data checks on recent actuals and training data, training/serving parity (warden validate)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "registry_metadata",
+        summary: "both versions' registry metadata and training-run metrics (MLflow)",
+        params: &[],
+        automated: true,
+    },
 ];
 
 /// Closure gate checks; `threshold` says whether `below`/`above` applies.
@@ -366,6 +371,10 @@ pub const JUDGED_CAUSES: &[&str] = &[
     "model_load_time",
     "downstream_timeout",
     "traffic_beyond_capacity",
+    "training_serving_skew",
+    "overfitting",
+    "concept_drift",
+    "data_quality",
 ];
 
 /// Gate checks Warden judges from data when their connector is configured (any check with a
@@ -378,6 +387,8 @@ pub const JUDGED_GATES: &[&str] = &[
     "feature_freshness_minutes",
     "online_matches_offline",
     "materialization_succeeded",
+    "previous_version_serving",
+    "metrics_recovered",
 ];
 
 /// Detectors a trigger may name.

@@ -66,7 +66,14 @@ pub async fn run(format: Format, args: CompareArgs) -> Result<Code, Failure> {
         let before = open(&args.before)?;
         let after = open(&args.after)?;
         output::progress("warden: comparing …");
-        compare(before, after, &map, &args.segments, args.top).map_err(eval_failure)
+        compare(
+            warden_drift::Side::all(before),
+            warden_drift::Side::all(after),
+            &map,
+            &args.segments,
+            args.top,
+        )
+        .map_err(eval_failure)
     })
     .await?;
     match format {

@@ -147,6 +147,16 @@ pub async fn run(
             )));
         }
     }
+    for model in &config.models {
+        if let Some(every) = model.check_every {
+            detector_tasks.push(tokio::spawn(crate::models::run_detector(
+                model.clone(),
+                every,
+                state.clone(),
+                format == Format::Text,
+            )));
+        }
+    }
     // Runbooks advance on every event and also on this beat: it resumes actions that were in
     // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
     let beat = tokio::spawn(advance_loop(
@@ -265,6 +275,9 @@ fn gate_evaluators(
     if let Some(serving) = crate::serving::Serving::from_config(config) {
         evaluators.push(Arc::new(crate::serving::gates::ServingGates::new(serving)));
     }
+    if let Some(models) = crate::models::Models::from_config(config) {
+        evaluators.push(Arc::new(crate::models::gates::ModelGates::new(models)));
+    }
     Ok(match evaluators.len() {
         0 => None,
         1 => evaluators.pop(),
@@ -300,6 +313,9 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
     if let Some(serving) = crate::serving::Serving::from_config(config) {
         collectors.extend(crate::serving::evidence::collectors(&serving));
     }
+    if let Some(models) = crate::models::Models::from_config(config) {
+        collectors.extend(crate::models::evidence::collectors(&models));
+    }
     if collectors.is_empty() {
         return Ok(None);
     }
@@ -310,9 +326,14 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
     Ok(Some((Arc::new(collectors), Arc::new(store))))
 }
 
-/// The cause judges the configuration allows (runbook 2's, with services under `serving:`).
+/// The cause judges the configuration allows (runbook 2's, with services under `serving:`;
+/// runbook 5's, with models under `models:`).
 fn cause_judges(config: &warden_config::Config) -> warden_engine::judge::JudgeRegistry {
-    crate::serving::Serving::from_config(config)
+    let mut judges = crate::serving::Serving::from_config(config)
         .map(|serving| crate::serving::judges::judges(&serving))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !config.models.is_empty() {
+        judges.extend(crate::models::judges::judges());
+    }
+    judges
 }

@@ -160,12 +160,12 @@ struct RollbackModel {
 
 impl RollbackModel {
     async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
-        let service = self.serving.service(&request.incident.target)?;
+        let service = self.serving.rollback_target(&request.incident.target)?;
         let model = text_param(request, "model")
             .unwrap_or(&service.model)
             .to_string();
         let alias = text_param(request, "alias")
-            .unwrap_or("champion")
+            .unwrap_or(&service.alias)
             .to_string();
         let namespace = service.namespace.as_deref();
         let mut said = Vec::new();
@@ -264,7 +264,7 @@ impl RollbackModel {
         }
         if said.is_empty() {
             return Err(refused(format!(
-                "serving {:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
+                "{:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
                 service.name
             )));
         }

@@ -33,9 +33,10 @@ pub struct Serving {
 }
 
 impl Serving {
-    /// From the configuration; `None` when no service is listed.
+    /// From the configuration; `None` when no service is listed (nor a model under
+    /// `models:`, whose rollback is this module's `rollback_model`).
     pub fn from_config(config: &Config) -> Option<Arc<Self>> {
-        if config.serving.is_empty() {
+        if config.serving.is_empty() && config.models.is_empty() {
             return None;
         }
         let prometheus = config
@@ -67,6 +68,42 @@ impl Serving {
             })
     }
 
+    /// What `rollback_model` moves for an incident: a `serving:` service, or a model under
+    /// `models:` (runbook 5).
+    ///
+    /// # Errors
+    /// Neither has the target's name.
+    pub fn rollback_target(&self, target: &Target) -> Result<RollbackTarget, ActionError> {
+        if let Ok(service) = self.service(target) {
+            return Ok(RollbackTarget {
+                name: service.name.clone(),
+                model: service.model.clone(),
+                alias: "champion".into(),
+                namespace: service.namespace.clone(),
+                inference_service: service.inference_service.clone(),
+            });
+        }
+        let model = self
+            .config
+            .models
+            .iter()
+            .find(|m| m.name == target.name)
+            .ok_or_else(|| ActionError {
+                message: format!(
+                    "no serving or models entry named {:?} in warden.yaml",
+                    target.name
+                ),
+                retryable: false,
+            })?;
+        Ok(RollbackTarget {
+            name: model.name.clone(),
+            model: model.name.clone(),
+            alias: model.alias.clone(),
+            namespace: model.namespace.clone(),
+            inference_service: model.inference_service.clone(),
+        })
+    }
+
     /// The Prometheus client.
     ///
     /// # Errors
@@ -94,6 +131,20 @@ impl Serving {
             })?;
         crate::feature_store::actions::kube_client(kubernetes).await
     }
+}
+
+/// What a rollback moves.
+pub struct RollbackTarget {
+    /// The `serving:` or `models:` entry's name.
+    pub name: String,
+    /// The registered model.
+    pub model: String,
+    /// Its serving alias (a step's `alias` parameter wins).
+    pub alias: String,
+    /// Kubernetes namespace.
+    pub namespace: Option<String>,
+    /// KServe InferenceService.
+    pub inference_service: Option<String>,
 }
 
 /// The incident target of a service.
