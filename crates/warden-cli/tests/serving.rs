@@ -20,36 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, wait_ready};
+use common::{Stop, api_get, free_port, spawn, wait_http, wait_ready};
 use serde_json::{Value, json};
 use warden_testkit::fake_kube;
-
-fn spawn(dir: &Path, log: &str, program: &str, args: &[&str]) -> Stop {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    Stop(
-        Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("{program}: {err}")),
-    )
-}
-
-async fn wait_http(client: &reqwest::Client, url: &str, what: &str, dir: &Path, log: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if let Ok(response) = client.get(url).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-    panic!("{what} not ready at {url}; its log:\n{text}");
-}
 
 fn control(dir: &Path, delay_ms: u64, error_rate: f64) {
     let path = dir.join("control.json");

@@ -89,3 +89,32 @@ pub async fn api_get(client: &reqwest::Client, url: &str) -> serde_json::Value {
         .await
         .unwrap()
 }
+
+/// Starts `program` in `dir` with its output in `dir/log`; killed when dropped.
+pub fn spawn(dir: &Path, log: &str, program: &str, args: &[&str]) -> Stop {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    Stop(
+        Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| panic!("{program}: {err}")),
+    )
+}
+
+/// Waits up to 90 s for `url` to answer 2xx; panics with the component's log otherwise.
+pub async fn wait_http(client: &reqwest::Client, url: &str, what: &str, dir: &Path, log: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+    panic!("{what} not ready at {url}; its log:\n{text}");
+}
