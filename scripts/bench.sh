@@ -5,6 +5,7 @@
 #   scripts/bench.sh alert-storm [ALERTS] [CONCURRENCY]   10,000 duplicate alerts → incidents
 #   scripts/bench.sh drift [ROWS] [RUNS]                  ROWS reference + ROWS current, Parquet → JSON
 #   scripts/bench.sh feature-proxy [RPS] [SECONDS]        proxy latency on cache hits (needs: stack.sh up redis feast)
+#   scripts/bench.sh model-quality [ROWS]                 evaluate / compare / validate / rollout gate on ROWS predictions
 #   scripts/bench.sh webhook-to-action [ROUNDS]           Alertmanager webhook → containment action (runbook 2's scale)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -122,7 +123,59 @@ PY
   ps -o rss= -p "$BENCH_PID" | awk '{printf "proxy RSS after the run: %.0f MB\n", $1/1024}'
 }
 
+# Whole-process wall time and peak RSS of runbook 5's commands on ROWS generated predictions
+# (Parquet, 10 files) joined to as many actuals. Data is generated once per size in
+# ${WARDEN_BENCH_DATA:-/tmp/warden-bench}; it is never committed.
+model_quality() {
+  local rows=${1:-10000000} target data
+  cargo build --release -q -p warden-cli --bin warden -p warden-eval --example model_logs
+  target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+  data=${WARDEN_BENCH_DATA:-/tmp/warden-bench}/model-$rows
+  if [[ ! -f $data/actuals/part-009.parquet ]]; then
+    "$target/release/examples/model_logs" "$rows" "$data" >&2
+  fi
+  local keys=store_id,item_id,date
+  python3 - "$target/release/warden" "$data" "$keys" <<'PY'
+import json, os, subprocess, sys, time
+warden, data, keys = sys.argv[1:]
+runs = {
+    "evaluate --by model_version": ["evaluate", "--predictions", f"{data}/logs", "--actuals", f"{data}/actuals",
+                                    "--key", keys, "--by", "model_version", "--season", "7"],
+    "compare (half vs half)": ["compare", "--before", f"{data}/logs/part-00[0-4].parquet",
+                               "--after", f"{data}/logs/part-00[5-9].parquet", "--key", keys, "--segment", "region"],
+    "validate --reference": ["validate", "--data", f"{data}/logs", "--reference", f"{data}/logs/part-000.parquet",
+                             "--key", keys, "--ignore", "model_version,timestamp,date"],
+    "rollout gate": ["rollout", "gate", "--champion", f"{data}/logs/part-00[0-4].parquet",
+                     "--challenger", f"{data}/logs/part-00[5-9].parquet", "--actuals", f"{data}/actuals", "--key", keys],
+}
+for name, args in runs.items():
+    start = time.monotonic()
+    child = subprocess.Popen([warden, *args, "--format", "json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    stdout = child.stdout.read()
+    # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would keep the largest so far).
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - start
+    rss = usage.ru_maxrss / 1024
+    code = os.waitstatus_to_exitcode(status)
+    out = json.loads(stdout or b"{}")
+    detail = {
+        "evaluate --by model_version": lambda o: f"rows {o.get('evaluated')}, wape by version " + ", ".join(
+            f"{g['group']}: {g['accuracy']['wape']['value']:.4f}" for g in o.get("groups", [])),
+        "compare (half vs half)": lambda o: f"drifted {[c['name'] for c in o['drift']['columns'] if c['drifted']]}",
+        "validate --reference": lambda o: f"ok {o.get('ok')}, {len(o.get('checks', []))} checks",
+        "rollout gate": lambda o: f"decision {o.get('decision')}, change {o['accuracy']['relative_change']:+.3f}",
+    }[name]
+    try:
+        said = detail(out)
+    except Exception as error:  # a failed run prints its error document instead
+        said = json.dumps(out)[:300]
+    print(f"{name}: wall {wall:.2f} s, peak RSS {rss:.0f} MB, exit {code}, {said}")
+PY
+}
+
 case ${1:-} in
+  model-quality) shift; model_quality "$@" ;;
   drift) shift; drift "$@" ;;
   feature-proxy) shift; feature_proxy "$@" ;;
   alert-storm) shift; alert_storm "$@" ;;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, spawn, wait_http, wait_ready};
+use common::{Stop, api_get, free_port, spawn_group, wait_http, wait_ready};
 use serde_json::{Value, json};
 
 const MODEL: &str = "demand-forecast";
@@ -281,7 +281,7 @@ async fn a_regressed_model_is_rolled_back_diagnosed_and_closed_on_real_mlflow_an
     let mlflow_port = free_port();
     let mlflow_url = format!("http://127.0.0.1:{mlflow_port}");
     let mlflow_bin = Path::new(&mlflow_python).parent().unwrap().join("mlflow");
-    let _mlflow = spawn(
+    let _mlflow = spawn_group(
         root,
         "mlflow.log",
         mlflow_bin.to_str().unwrap(),

@@ -17,6 +17,8 @@ pub struct RawModel {
     pub name: Spanned<String>,
     /// The serving alias (default `champion`).
     pub alias: Option<Spanned<String>>,
+    /// Or, for stage-based registries, the serving stage (e.g. `Production`).
+    pub stage: Option<Spanned<String>>,
     /// Prediction logs: a file, directory, glob or `s3://` prefix.
     pub predictions: Spanned<String>,
     /// Actuals joined on `columns.keys` (default: the logs carry an actual column).
@@ -94,8 +96,10 @@ pub struct ModelColumns {
 pub struct ModelConfig {
     /// Registered model name; incidents' target.
     pub name: String,
-    /// Serving alias.
+    /// Serving alias (unused with `stage`).
     pub alias: String,
+    /// Serving stage, for stage-based registries.
+    pub stage: Option<String>,
     /// Prediction logs location.
     pub predictions: String,
     /// Actuals location.

@@ -405,6 +405,55 @@ impl MlflowClient {
         }
     }
 
+    /// Moves `version` to a legacy registry stage (`Staging`, `Production`, `Archived`,
+    /// `None`), archiving the versions already there when `archive_existing` — the stage-based
+    /// setups' way to promote or roll back. Returns the version as MLflow now has it.
+    ///
+    /// # Errors
+    /// Transport and API errors (an unknown version is a 404).
+    pub async fn transition_stage(
+        &self,
+        name: &str,
+        version: &str,
+        stage: &str,
+        archive_existing: bool,
+    ) -> Result<ModelVersion, ConnectError> {
+        let envelope: ModelVersionEnvelope = self
+            .http
+            .send_body(
+                Method::POST,
+                &format!("{API}/model-versions/transition-stage"),
+                &json!({
+                    "name": name,
+                    "version": version,
+                    "stage": stage,
+                    "archive_existing_versions": archive_existing,
+                }),
+            )
+            .await?;
+        Ok(envelope.model_version)
+    }
+
+    /// The newest version in each of `stages`.
+    ///
+    /// # Errors
+    /// Transport and API errors.
+    pub async fn latest_versions(
+        &self,
+        name: &str,
+        stages: &[&str],
+    ) -> Result<Vec<ModelVersion>, ConnectError> {
+        let envelope: ModelVersionsEnvelope = self
+            .http
+            .send_body(
+                Method::POST,
+                &format!("{API}/registered-models/get-latest-versions"),
+                &json!({ "name": name, "stages": stages }),
+            )
+            .await?;
+        Ok(envelope.model_versions)
+    }
+
     /// A run with its latest metrics and params.
     ///
     /// # Errors

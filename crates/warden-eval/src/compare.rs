@@ -62,13 +62,6 @@ pub struct Comparison {
     pub paired: Option<PairedChange>,
 }
 
-fn rows(side: &Side) -> Vec<u32> {
-    match &side.rows {
-        Rows::All => (0..side.dataset.rows() as u32).collect(),
-        Rows::Some(rows) => rows.clone(),
-    }
-}
-
 fn pick<T: Copy>(values: &[T], rows: &[u32]) -> Vec<T> {
     rows.iter().map(|&r| values[r as usize]).collect()
 }
@@ -80,19 +73,23 @@ fn text(dataset: &Dataset, name: &str) -> Result<(Vec<u32>, Vec<String>), EvalEr
     }
 }
 
-/// The side's predictions and key hashes over `columns`, in the side's row order.
+/// The side's predictions and key hashes over `columns`, in the side's row order (read
+/// whole and kept as they are for a side of all rows: no copies of 10M-row columns).
 fn side_values(
     side: &Side,
     map: &ColumnMap,
     columns: &[String],
 ) -> Result<(Vec<f64>, Vec<u64>), EvalError> {
-    let selected = rows(side);
+    let select = |values: Vec<f64>| match &side.rows {
+        Rows::All => values,
+        Rows::Some(rows) => pick(&values, rows),
+    };
     let predictions = match side
         .dataset
         .read_column(&map.prediction, ColumnKind::Numeric)?
         .values
     {
-        ColumnValues::Numeric(values) => pick(&values, &selected),
+        ColumnValues::Numeric(values) => select(values),
         _ => {
             return Err(EvalError::Invalid(format!(
                 "{}: not numeric",
@@ -103,7 +100,11 @@ fn side_values(
     let hashes = if columns.is_empty() {
         Vec::new()
     } else {
-        pick(&key_hashes(&side.dataset, columns)?, &selected)
+        let all = key_hashes(&side.dataset, columns)?;
+        match &side.rows {
+            Rows::All => all,
+            Rows::Some(rows) => pick(&all, rows),
+        }
     };
     Ok((predictions, hashes))
 }
@@ -128,7 +129,10 @@ fn per_series(hashes: &[u64], values: &[f64]) -> HashMap<u64, (f64, usize, usize
 }
 
 fn label(side: &Side, columns: &[String], row: usize) -> Result<String, EvalError> {
-    let row = rows(side)[row] as usize;
+    let row = match &side.rows {
+        Rows::All => row,
+        Rows::Some(rows) => rows[row] as usize,
+    };
     let dataset = &side.dataset;
     let mut parts = Vec::new();
     for column in columns {

@@ -93,25 +93,25 @@ impl Scored {
 pub fn two_arms(first: Scored, second: Scored, labels: [&str; 2]) -> (Scored, Vec<u32>, Vec<u32>) {
     let n_first = first.len();
     let n_second = second.len();
+    // Extended in place: the first side's buffers grow, the second's are freed as they go.
+    fn join<T>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+        a.extend(b);
+        a
+    }
     let timestamp = match (first.timestamp, second.timestamp) {
-        (Some(mut a), Some(b)) => {
-            a.extend(b);
-            Some(a)
-        }
+        (Some(a), Some(b)) => Some(join(a, b)),
         _ => None,
     };
-    let chain = |a: Vec<f64>, b: Vec<f64>| a.into_iter().chain(b).collect::<Vec<_>>();
-    let chain64 = |a: Vec<u64>, b: Vec<u64>| a.into_iter().chain(b).collect::<Vec<_>>();
     let combined = Scored {
-        prediction: chain(first.prediction, second.prediction),
-        actual: chain(first.actual, second.actual),
+        prediction: join(first.prediction, second.prediction),
+        actual: join(first.actual, second.actual),
         version: std::iter::repeat_n(0, n_first)
             .chain(std::iter::repeat_n(1, n_second))
             .collect(),
         versions: labels.iter().map(|l| (*l).to_string()).collect(),
         timestamp,
-        series: chain64(first.series, second.series),
-        key: chain64(first.key, second.key),
+        series: join(first.series, second.series),
+        key: join(first.key, second.key),
         segment: None,
         predictions_read: first.predictions_read + second.predictions_read,
         unmatched: first.unmatched + second.unmatched,
@@ -230,8 +230,15 @@ pub fn load(
     by: Option<&str>,
 ) -> Result<Scored, EvalError> {
     let rows = predictions.rows();
-    let prediction = numeric(predictions, &map.prediction)?;
-    let (actual, duplicate_actuals) = match actuals {
+    // Memory is what bounds a 10M-row evaluation: every per-row vector is read once, the
+    // prediction keys are hashed once, the actuals' index carries its values (the actuals'
+    // columns are dropped before the predictions' are read), and rows are compacted in place.
+    let key = if map.keys.is_empty() {
+        vec![NULL_KEY; rows]
+    } else {
+        key_hashes(predictions, &map.keys)?
+    };
+    let (mut actual, duplicate_actuals) = match actuals {
         None => (numeric(predictions, &map.actual)?, 0),
         Some(actuals) => {
             if map.keys.is_empty() {
@@ -239,27 +246,8 @@ pub fn load(
                     "joining predictions to actuals needs the key columns (--key or keys: in the mapping)".into(),
                 ));
             }
-            let actual_values = numeric(actuals, &map.actual)?;
-            let mut index: Vec<(u64, u32)> = key_hashes(actuals, &map.keys)?
-                .into_iter()
-                .enumerate()
-                .filter(|(_, h)| *h != NULL_KEY)
-                .map(|(row, h)| (h, row as u32))
-                .collect();
-            // Stable: among equal keys the last row ends up last, and wins.
-            index.sort_by_key(|(h, _)| *h);
-            let mut duplicates = 0;
-            index.dedup_by(|later, earlier| {
-                if later.0 == earlier.0 {
-                    duplicates += 1;
-                    *earlier = *later;
-                    true
-                } else {
-                    false
-                }
-            });
-            let keys = key_hashes(predictions, &map.keys)?;
-            let joined = keys
+            let (index, duplicates) = actuals_index(actuals, map)?;
+            let joined = key
                 .iter()
                 .map(|h| {
                     if *h == NULL_KEY {
@@ -267,46 +255,22 @@ pub fn load(
                     }
                     index
                         .binary_search_by_key(h, |(k, _)| *k)
-                        .map_or(f64::NAN, |i| actual_values[index[i].1 as usize])
+                        .map_or(f64::NAN, |i| index[i].1)
                 })
                 .collect();
             (joined, duplicates)
         }
     };
-    let (version_codes, version_levels) = if has(predictions, &map.model_version) {
-        categorical(predictions, &map.model_version)?
-    } else {
-        (vec![0; rows], vec!["all".to_string()])
-    };
-    let timestamp = if has(predictions, &map.timestamp) {
-        match predictions
-            .read_column(&map.timestamp, ColumnKind::Timestamp)?
-            .values
-        {
-            ColumnValues::Timestamp(values) => Some(values),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    let series = key_hashes(predictions, &series_keys(predictions, map))?;
-    let key = if map.keys.is_empty() {
-        vec![NULL_KEY; rows]
-    } else {
-        key_hashes(predictions, &map.keys)?
-    };
-    let segment = by
-        .map(|column| categorical(predictions, column))
-        .transpose()?;
-
-    let keep: Vec<usize> = (0..rows)
-        .filter(|&row| prediction[row].is_finite() && actual[row].is_finite())
-        .collect();
+    let mut prediction = numeric(predictions, &map.prediction)?;
     let unmatched = if actuals.is_some() {
         actual.iter().filter(|a| a.is_nan()).count()
     } else {
         0
     };
+    let keep: Vec<u32> = (0..rows)
+        .filter(|&row| prediction[row].is_finite() && actual[row].is_finite())
+        .map(|row| row as u32)
+        .collect();
     let missing_values = rows - keep.len() - unmatched;
     if keep.is_empty() {
         return Err(EvalError::Invalid(format!(
@@ -314,43 +278,118 @@ pub fn load(
             predictions.location()
         )));
     }
-    // Versions that never appear among the kept rows are dropped and codes renumbered.
-    let mut renumber = vec![u32::MAX; version_levels.len() + 1];
-    let mut versions = Vec::new();
-    let mut version = Vec::with_capacity(keep.len());
-    for &row in &keep {
-        let code = version_codes[row];
-        let slot = if code == NULL_CODE {
-            version_levels.len()
-        } else {
-            code as usize
-        };
-        if renumber[slot] == u32::MAX {
-            renumber[slot] = versions.len() as u32;
-            versions.push(if code == NULL_CODE {
-                "unknown".to_string()
-            } else {
-                version_levels[slot].clone()
-            });
+    compact(&mut prediction, &keep);
+    compact(&mut actual, &keep);
+    let mut key = key;
+    compact(&mut key, &keep);
+    let (version, versions) = if has(predictions, &map.model_version) {
+        let (mut codes, levels) = categorical(predictions, &map.model_version)?;
+        compact(&mut codes, &keep);
+        renumber_versions(codes, &levels)
+    } else {
+        (vec![0; keep.len()], vec!["all".to_string()])
+    };
+    let timestamp = if has(predictions, &map.timestamp) {
+        match predictions
+            .read_column(&map.timestamp, ColumnKind::Timestamp)?
+            .values
+        {
+            ColumnValues::Timestamp(mut values) => {
+                compact(&mut values, &keep);
+                Some(values)
+            }
+            _ => None,
         }
-        version.push(renumber[slot]);
-    }
-    let pick_f64 = |values: &[f64]| keep.iter().map(|&r| values[r]).collect::<Vec<_>>();
-    let pick_u64 = |values: &[u64]| keep.iter().map(|&r| values[r]).collect::<Vec<_>>();
+    } else {
+        None
+    };
+    let mut series = key_hashes(predictions, &series_keys(predictions, map))?;
+    compact(&mut series, &keep);
+    let segment = match by {
+        Some(column) => {
+            let (mut codes, levels) = categorical(predictions, column)?;
+            compact(&mut codes, &keep);
+            Some((codes, levels))
+        }
+        None => None,
+    };
     Ok(Scored {
-        prediction: pick_f64(&prediction),
-        actual: pick_f64(&actual),
+        prediction,
+        actual,
         version,
         versions,
-        timestamp: timestamp.map(|t| keep.iter().map(|&r| t[r]).collect()),
-        series: pick_u64(&series),
-        key: pick_u64(&key),
-        segment: segment.map(|(codes, levels)| (keep.iter().map(|&r| codes[r]).collect(), levels)),
+        timestamp,
+        series,
+        key,
+        segment,
         predictions_read: rows,
         unmatched,
         missing_values,
         duplicate_actuals,
     })
+}
+
+/// The actuals as `(key hash, actual)` sorted by hash, one per key (the last row of a
+/// repeated key wins), and how many rows repeated a key.
+fn actuals_index(
+    actuals: &Dataset,
+    map: &ColumnMap,
+) -> Result<(Vec<(u64, f64)>, usize), EvalError> {
+    let values = numeric(actuals, &map.actual)?;
+    let mut index: Vec<(u64, f64)> = key_hashes(actuals, &map.keys)?
+        .into_iter()
+        .zip(values)
+        .filter(|(h, _)| *h != NULL_KEY)
+        .collect();
+    // Stable: among equal keys the last row ends up last, and wins.
+    index.sort_by_key(|(h, _)| *h);
+    let mut duplicates = 0;
+    index.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            duplicates += 1;
+            *earlier = *later;
+            true
+        } else {
+            false
+        }
+    });
+    index.shrink_to_fit();
+    Ok((index, duplicates))
+}
+
+/// Keeps the rows `keep` (increasing) of `values`, in place.
+fn compact<T: Copy>(values: &mut Vec<T>, keep: &[u32]) {
+    for (to, &from) in keep.iter().enumerate() {
+        values[to] = values[from as usize];
+    }
+    values.truncate(keep.len());
+    values.shrink_to_fit();
+}
+
+/// Version codes renumbered in order of appearance, versions never seen dropped, missing
+/// versions named `unknown`.
+fn renumber_versions(codes: Vec<u32>, levels: &[String]) -> (Vec<u32>, Vec<String>) {
+    let mut renumber = vec![u32::MAX; levels.len() + 1];
+    let mut versions = Vec::new();
+    let mut version = codes;
+    for code in &mut version {
+        let slot = if *code == NULL_CODE {
+            levels.len()
+        } else {
+            *code as usize
+        };
+        if renumber[slot] == u32::MAX {
+            renumber[slot] = versions.len() as u32;
+            versions.push(
+                levels
+                    .get(slot)
+                    .cloned()
+                    .unwrap_or_else(|| "unknown".to_string()),
+            );
+        }
+        *code = renumber[slot];
+    }
+    (version, versions)
 }
 
 /// The rows of `dataset` whose `column` reads `value` as text.

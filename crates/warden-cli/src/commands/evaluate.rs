@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 use warden_connect::inference::{InferenceClient, Layout, RowError};
 use warden_data::{ColumnKind, ColumnValues, Dataset};
-use warden_eval::metrics::{Accuracy, Estimate, Metric, accuracy, accuracy_by};
+use warden_eval::metrics::{Accuracy, Estimate, Metric, accuracy_overall_and_by};
 use warden_eval::{ColumnMap, EvalError, Scored, table};
 
 use crate::exit::{Code, Failure};
@@ -177,11 +177,12 @@ pub struct Group {
 }
 
 fn evaluation(source: String, scored: &Scored, by: Option<String>, season: usize) -> Evaluation {
-    let groups = match (&by, &scored.segment) {
-        (Some(_), Some((codes, names))) => accuracy_by(scored, codes, names, season),
-        (Some(_), None) => accuracy_by(scored, &scored.version, &scored.versions, season),
-        _ => Vec::new(),
+    let codes = match (&by, &scored.segment) {
+        (Some(_), Some((codes, names))) => Some((codes.as_slice(), names.as_slice())),
+        (Some(_), None) => Some((scored.version.as_slice(), scored.versions.as_slice())),
+        _ => None,
     };
+    let (overall, groups) = accuracy_overall_and_by(scored, codes, season);
     Evaluation {
         source,
         predictions: scored.predictions_read,
@@ -189,7 +190,7 @@ fn evaluation(source: String, scored: &Scored, by: Option<String>, season: usize
         without_actual: scored.unmatched,
         missing_values: scored.missing_values,
         duplicate_actuals: scored.duplicate_actuals,
-        overall: accuracy(scored, None, season),
+        overall,
         by,
         groups: groups
             .into_iter()

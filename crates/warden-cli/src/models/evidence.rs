@@ -369,11 +369,9 @@ impl Collector {
             .models
             .mlflow()
             .ok_or_else(|| failed("connectors.mlflow is not configured".into()))?;
-        let alias = client
-            .get_model_version_by_alias(&model.name, &model.alias)
+        let alias = Models::registry_serving_version(&client, &model)
             .await
-            .map_err(connect_error)?
-            .map(|v| v.version);
+            .map_err(connect_error)?;
         let mut versions = Vec::new();
         for version in [&analysis.baseline, &analysis.candidate] {
             let found = client
@@ -394,19 +392,18 @@ impl Collector {
         Ok(artifact(
             "registry_metadata",
             format!(
-                "MLflow {}: versions {} and {}, {}@{} = {}",
+                "MLflow {}: versions {} and {}, {} = {}",
                 model.name,
                 analysis.baseline,
                 analysis.candidate,
-                model.name,
-                model.alias,
+                Models::serving_name(&model),
                 alias.as_deref().unwrap_or("unset")
             ),
             format!("mlflow registered model {}", model.name),
             json!({
                 "model": model.name,
-                "alias": model.alias,
-                "alias_version": alias,
+                "serving": Models::serving_name(&model),
+                "serving_version": alias,
                 "training_metric": model.training_metric,
                 "baseline": versions[0],
                 "candidate": versions[1],

@@ -41,17 +41,14 @@ impl ModelGates {
             return Ok(None);
         };
         let analysis = super::analyse_async(model).await?;
-        let alias = client
-            .get_model_version_by_alias(&model.name, &model.alias)
+        let serving = Models::registry_serving_version(&client, model)
             .await
-            .map_err(|e| e.to_string())?
-            .map(|v| v.version);
-        let on_previous = alias.as_deref() == Some(analysis.baseline.as_str());
+            .map_err(|e| e.to_string())?;
+        let on_previous = serving.as_deref() == Some(analysis.baseline.as_str());
         let mut said = vec![format!(
-            "MLflow {}@{} = {} (the version before {} is {})",
-            model.name,
-            model.alias,
-            alias.as_deref().unwrap_or("unset"),
+            "MLflow {} = {} (the version before {} is {})",
+            Models::serving_name(model),
+            serving.as_deref().unwrap_or("unset"),
             analysis.candidate,
             analysis.baseline
         )];

@@ -72,6 +72,36 @@ impl Models {
             })
     }
 
+    /// The version the registry says serves: the alias's, or the newest in the stage.
+    ///
+    /// # Errors
+    /// MLflow unreachable or answering an error.
+    pub async fn registry_serving_version(
+        client: &warden_connect::MlflowClient,
+        model: &ModelConfig,
+    ) -> Result<Option<String>, warden_connect::ConnectError> {
+        match &model.stage {
+            Some(stage) => Ok(client
+                .latest_versions(&model.name, &[stage.as_str()])
+                .await?
+                .into_iter()
+                .next()
+                .map(|v| v.version)),
+            None => Ok(client
+                .get_model_version_by_alias(&model.name, &model.alias)
+                .await?
+                .map(|v| v.version)),
+        }
+    }
+
+    /// How the registry names what serves: `name@alias` or `name/Stage`.
+    pub fn serving_name(model: &ModelConfig) -> String {
+        match &model.stage {
+            Some(stage) => format!("{}/{stage}", model.name),
+            None => format!("{}@{}", model.name, model.alias),
+        }
+    }
+
     /// An MLflow client, if configured.
     pub fn mlflow(&self) -> Option<warden_connect::MlflowClient> {
         self.config
@@ -245,5 +275,195 @@ pub async fn run_detector(
             }
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_eval::metrics::SplitMix;
+
+    fn config() -> ModelConfig {
+        ModelConfig {
+            name: "demand-forecast".into(),
+            alias: "champion".into(),
+            stage: None,
+            predictions: "logs/".into(),
+            actuals: None,
+            columns: warden_config::ModelColumns {
+                timestamp: "timestamp".into(),
+                keys: vec![],
+                series: None,
+                model_version: "model_version".into(),
+                prediction: "prediction".into(),
+                actual: "actual".into(),
+                features: vec![],
+            },
+            metric: "wape".into(),
+            min_effect: 0.1,
+            alpha: 0.05,
+            min_rows: 30,
+            check_every: None,
+            tolerance: 0.1,
+            training_data: None,
+            reference: None,
+            training_metric: None,
+            inference_service: None,
+            namespace: None,
+        }
+    }
+
+    /// Version 1 for 10 days, version 2 (errors × 3) for 5, then version 1 again for `after`.
+    fn history(after: i64) -> Scored {
+        let mut rng = SplitMix(3);
+        let mut scored = Scored {
+            versions: vec!["1".into(), "2".into()],
+            timestamp: Some(Vec::new()),
+            ..Scored::default()
+        };
+        let days = (0..10)
+            .map(|d| (d, 0))
+            .chain((10..15).map(|d| (d, 1)))
+            .chain((15..15 + after).map(|d| (d, 0)));
+        for (day, version) in days {
+            for series in 0..20_u64 {
+                let noise = rng.below(21) as f64 - 10.0;
+                let scale = if version == 1 { 3.0 } else { 1.0 };
+                scored.prediction.push(100.0 + noise * scale);
+                scored.actual.push(100.0);
+                scored.version.push(version);
+                scored.series.push(series + 1);
+                scored.key.push(table::NULL_KEY);
+                if let Some(t) = scored.timestamp.as_mut() {
+                    t.push(day * 86_400_000);
+                }
+            }
+        }
+        scored
+    }
+
+    fn analysis_of(scored: Scored) -> Analysis {
+        let comparison = regression::versions(&scored, "1", "2", &options(&config()));
+        Analysis {
+            serving_now: serving_now(&scored).unwrap_or_default(),
+            baseline: "1".into(),
+            candidate: "2".into(),
+            comparison,
+            scored,
+        }
+    }
+
+    #[test]
+    fn a_regressed_version_still_serving_is_a_finding() {
+        let analysis = analysis_of(history(0));
+        assert_eq!(analysis.serving_now, "2");
+        let finding =
+            finding(&config(), &analysis, chrono::DateTime::UNIX_EPOCH).expect("regressed");
+        assert_eq!(finding.runbook.as_str(), RUNBOOK);
+        assert_eq!(finding.target.name, "demand-forecast");
+        assert!(
+            finding.summary.contains("version 2 wape") && finding.summary.contains("for version 1"),
+            "{}",
+            finding.summary
+        );
+        assert!(finding.measurements["relative_change"] > 1.0);
+    }
+
+    /// Stage-based registries on the harness's real MLflow: the rollback moves the version
+    /// before the newest into Production (the newest archived), reads it back, and a second
+    /// run changes nothing.
+    #[tokio::test]
+    async fn rollback_moves_the_production_stage_back_on_real_mlflow() {
+        let Some(url) = warden_testkit::stack::require("MLFLOW_URL") else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!(
+            "warden-stage-{}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        std::fs::write(
+            dir.path().join("warden.yaml"),
+            format!(
+                "connectors:\n  mlflow:\n    url: {url}\nmodels:\n  - name: {name}\n    predictions: logs/\n    stage: Production\n"
+            ),
+        )
+        .expect("write");
+        let config = warden_config::load(&dir.path().join("warden.yaml")).expect("valid");
+        let client = Models::from_config(&config)
+            .expect("models")
+            .mlflow()
+            .expect("mlflow");
+        client.create_registered_model(&name).await.expect("model");
+        for source in ["s3://models/v1", "s3://models/v2"] {
+            client
+                .create_model_version(&name, source, None)
+                .await
+                .expect("version");
+        }
+        client
+            .transition_stage(&name, "1", "Production", false)
+            .await
+            .expect("v1 live");
+        // The deployment: version 2 to Production, version 1 archived.
+        client
+            .transition_stage(&name, "2", "Production", true)
+            .await
+            .expect("v2 live");
+
+        let registry = crate::actions::registry(&config);
+        let handler = registry
+            .get("rollback_model")
+            .expect("registered for models");
+        let finding = Finding {
+            runbook: RunbookId::new(RUNBOOK),
+            target: target(&config.models[0]),
+            detector: "model_regression".into(),
+            severity: Severity::High,
+            summary: "worse".into(),
+            detected_at: chrono::Utc::now(),
+            measurements: Default::default(),
+            cause_key: None,
+        };
+        let request = warden_engine::executor::ActionRequest {
+            incident: warden_core::Incident::open(
+                warden_core::IncidentId("INC-S".into()),
+                &finding,
+                chrono::Utc::now(),
+            ),
+            step: "rollback".into(),
+            params: Default::default(),
+            idempotency_key: "INC-S/rollback".into(),
+            earlier_results: Default::default(),
+        };
+        let plan = handler.plan(&request).await.expect("plan");
+        assert!(
+            plan.contains("would move MLflow") && plan.contains("version 1 to Production"),
+            "{plan}"
+        );
+        let done = handler.execute(&request).await.expect("rollback");
+        assert!(
+            done.contains(&format!(
+                "MLflow {name}/Production: version 2 → 1 (read back; 2 archived)"
+            )),
+            "{done}"
+        );
+        let live = client
+            .latest_versions(&name, &["Production"])
+            .await
+            .expect("read");
+        assert_eq!(live.first().map(|v| v.version.as_str()), Some("1"));
+        let archived = client.get_model_version(&name, "2").await.expect("read");
+        assert_eq!(archived.current_stage.as_deref(), Some("Archived"));
+        let again = handler.execute(&request).await.expect("idempotent");
+        assert!(again.contains("already on version 1"), "{again}");
+    }
+
+    #[test]
+    fn a_regressed_version_already_rolled_back_is_not() {
+        let analysis = analysis_of(history(2));
+        assert_eq!(analysis.serving_now, "1");
+        assert_eq!(analysis.comparison.verdict, Verdict::Worse);
+        assert!(finding(&config(), &analysis, chrono::DateTime::UNIX_EPOCH).is_none());
     }
 }

@@ -203,6 +203,52 @@ impl RollbackModel {
                 KserveRollback::Already(why) => said.push(why),
             }
         }
+        if let Some(stage) = &service.stage {
+            said.push(self.stage_rollback(&model, stage, execute).await?);
+        } else {
+            self.alias_rollback(&model, &alias, execute, &mut said)
+                .await?;
+        }
+        if let Some(server) = &self.serving.config.connectors.model_server
+            && server.model == model
+        {
+            if execute {
+                let http =
+                    warden_connect::HttpClient::new(&server.endpoint).map_err(connect_error)?;
+                let url = http
+                    .url(&format!("/v2/repository/models/{model}/load"), &[])
+                    .map_err(connect_error)?;
+                let response = http
+                    .send_raw(reqwest::Method::POST, url, Some(&json!({})))
+                    .await
+                    .map_err(connect_error)?;
+                if response.status >= 300 {
+                    return Err(refused(format!(
+                        "{} answered {} to the reload",
+                        response.url, response.status
+                    )));
+                }
+                said.push(format!("model server reloaded {model}"));
+            } else {
+                said.push(format!("would reload {model} on {}", server.endpoint.url));
+            }
+        }
+        if said.is_empty() {
+            return Err(refused(format!(
+                "{:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
+                service.name
+            )));
+        }
+        Ok(said.join("; "))
+    }
+    async fn alias_rollback(
+        &self,
+        model: &str,
+        alias: &str,
+        execute: bool,
+        said: &mut Vec<String>,
+    ) -> Result<(), ActionError> {
+        let (model, alias) = (model.to_string(), alias.to_string());
         match mlflow_rollback(&self.serving, &model, &alias).await? {
             Ok((from, to)) if execute => {
                 let config = self
@@ -238,37 +284,73 @@ impl RollbackModel {
             Err(why) if self.serving.config.connectors.mlflow.is_some() => said.push(why),
             Err(_) => {}
         }
-        if let Some(server) = &self.serving.config.connectors.model_server
-            && server.model == model
-        {
-            if execute {
-                let http =
-                    warden_connect::HttpClient::new(&server.endpoint).map_err(connect_error)?;
-                let url = http
-                    .url(&format!("/v2/repository/models/{model}/load"), &[])
-                    .map_err(connect_error)?;
-                let response = http
-                    .send_raw(reqwest::Method::POST, url, Some(&json!({})))
-                    .await
-                    .map_err(connect_error)?;
-                if response.status >= 300 {
-                    return Err(refused(format!(
-                        "{} answered {} to the reload",
-                        response.url, response.status
-                    )));
-                }
-                said.push(format!("model server reloaded {model}"));
-            } else {
-                said.push(format!("would reload {model} on {}", server.endpoint.url));
+        Ok(())
+    }
+
+    /// Stage-based registries: the version before the newest goes to `stage` and the
+    /// versions there are archived (MLflow's `archive_existing_versions`), read back.
+    async fn stage_rollback(
+        &self,
+        model: &str,
+        stage: &str,
+        execute: bool,
+    ) -> Result<String, ActionError> {
+        let config = self
+            .serving
+            .config
+            .connectors
+            .mlflow
+            .as_ref()
+            .ok_or_else(|| refused("MLflow not configured".into()))?;
+        let client = warden_connect::MlflowClient::from_config(config).map_err(connect_error)?;
+        let mut versions: Vec<u64> = client
+            .search_model_versions(model)
+            .await
+            .map_err(connect_error)?
+            .iter()
+            .filter_map(|v| v.number())
+            .collect();
+        versions.sort_unstable();
+        let (Some(&newest), Some(&previous)) = (versions.last(), versions.iter().rev().nth(1))
+        else {
+            return Ok(format!("model {model} has no version before its newest"));
+        };
+        let in_stage = || async {
+            client
+                .latest_versions(model, &[stage])
+                .await
+                .map_err(connect_error)
+                .map(|v| v.into_iter().next().and_then(|v| v.number()))
+        };
+        match in_stage().await? {
+            Some(v) if v == previous => {
+                return Ok(format!("{model}/{stage} already on version {previous}"));
             }
+            Some(v) if v != newest => {
+                return Ok(format!(
+                    "{model}/{stage} is on version {v}, not the newest ({newest}): left alone"
+                ));
+            }
+            None => return Ok(format!("{model} has no version in {stage}")),
+            Some(_) => {}
         }
-        if said.is_empty() {
-            return Err(refused(format!(
-                "{:?}: nothing to roll back with (configure inference_service, connectors.mlflow or connectors.model_server)",
-                service.name
-            )));
+        if !execute {
+            return Ok(format!(
+                "would move MLflow {model} version {previous} to {stage}, archiving version {newest}"
+            ));
         }
-        Ok(said.join("; "))
+        client
+            .transition_stage(model, &previous.to_string(), stage, true)
+            .await
+            .map_err(connect_error)?;
+        match in_stage().await? {
+            Some(v) if v == previous => Ok(format!(
+                "MLflow {model}/{stage}: version {newest} → {previous} (read back; {newest} archived)"
+            )),
+            now => Err(refused(format!(
+                "{model}/{stage} reads {now:?} after moving version {previous} there"
+            ))),
+        }
     }
 }
 

@@ -79,6 +79,7 @@ impl Serving {
                 name: service.name.clone(),
                 model: service.model.clone(),
                 alias: "champion".into(),
+                stage: None,
                 namespace: service.namespace.clone(),
                 inference_service: service.inference_service.clone(),
             });
@@ -99,6 +100,7 @@ impl Serving {
             name: model.name.clone(),
             model: model.name.clone(),
             alias: model.alias.clone(),
+            stage: model.stage.clone(),
             namespace: model.namespace.clone(),
             inference_service: model.inference_service.clone(),
         })
@@ -141,6 +143,8 @@ pub struct RollbackTarget {
     pub model: String,
     /// Its serving alias (a step's `alias` parameter wins).
     pub alias: String,
+    /// Or its serving stage (stage-based registries).
+    pub stage: Option<String>,
     /// Kubernetes namespace.
     pub namespace: Option<String>,
     /// KServe InferenceService.

@@ -118,3 +118,34 @@ pub async fn wait_http(client: &reqwest::Client, url: &str, what: &str, dir: &Pa
     let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
     panic!("{what} not ready at {url}; its log:\n{text}");
 }
+
+/// A server started in its own process group; the whole group is killed when the test ends,
+/// passed or not (MLflow forks workers that would outlive a killed parent).
+pub struct StopGroup(pub Child);
+
+impl Drop for StopGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// [`spawn`] in a process group of its own.
+pub fn spawn_group(dir: &Path, log: &str, program: &str, args: &[&str]) -> StopGroup {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    StopGroup(
+        Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .process_group(0)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| panic!("{program}: {err}")),
+    )
+}

@@ -56,6 +56,20 @@ impl Checker<'_> {
                 .alias
                 .as_ref()
                 .map_or_else(|| "champion".to_string(), |a| self.text(&at("alias"), a));
+            let stage = model.stage.as_ref().map(|stage| {
+                let text = self.text(&at("stage"), stage);
+                if model.alias.is_some() {
+                    self.error(stage, &at("stage"), "give alias or stage, not both");
+                }
+                if !["Staging", "Production"].contains(&text.as_str()) {
+                    self.error(
+                        stage,
+                        &at("stage"),
+                        "a serving stage is Staging or Production",
+                    );
+                }
+                text
+            });
             let predictions = self.location(&at("predictions"), &model.predictions);
             let actuals = model
                 .actuals
@@ -118,6 +132,7 @@ impl Checker<'_> {
             models.push(ModelConfig {
                 name,
                 alias,
+                stage,
                 predictions,
                 actuals,
                 columns: ModelColumns {
