@@ -32,7 +32,7 @@ pub use model::{
     NotificationTarget, ObjectStoreConfig, PrometheusConfig, Role, RunbooksConfig, ServerConfig,
     StoreConfig,
 };
-pub use models::{ModelColumns, ModelConfig};
+pub use models::{BusinessMetric, BusinessSource, ModelColumns, ModelConfig};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use serving::{BurnRateConfig, BurnWindow, MetricsFlavor, ServiceConfig};
 

@@ -48,6 +48,51 @@ pub struct RawModel {
     pub inference_service: Option<Spanned<String>>,
     /// Its namespace.
     pub namespace: Option<Spanned<String>>,
+    /// A business metric tested like accuracy: before vs since the deployment.
+    pub business: Option<Spanned<RawBusiness>>,
+}
+
+/// `models[].business` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBusiness {
+    /// PromQL for the metric (needs `connectors.prometheus`).
+    pub query: Option<String>,
+    /// Or a data location with a timestamp column and the value column.
+    pub data: Option<String>,
+    /// The value column of `data` (default `value`).
+    pub column: Option<String>,
+    /// The timestamp column of `data` (default `timestamp`).
+    pub timestamp: Option<String>,
+    /// Higher is better (conversion, revenue); default false (lower is better).
+    #[serde(default)]
+    pub higher_is_better: bool,
+}
+
+/// Where a business metric comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusinessSource {
+    /// A PromQL expression, read with range queries.
+    Query(String),
+    /// A data location: timestamp and value columns.
+    Data {
+        /// The location.
+        location: String,
+        /// The timestamp column.
+        timestamp: String,
+        /// The value column.
+        column: String,
+    },
+}
+
+/// A business metric of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusinessMetric {
+    /// Where it comes from.
+    pub source: BusinessSource,
+    /// Higher is better.
+    pub higher_is_better: bool,
 }
 
 /// `models[].columns` as written.
@@ -128,6 +173,8 @@ pub struct ModelConfig {
     pub inference_service: Option<String>,
     /// Its namespace.
     pub namespace: Option<String>,
+    /// A business metric tested before vs since the deployment.
+    pub business: Option<BusinessMetric>,
 }
 
 impl ModelConfig {

@@ -110,6 +110,19 @@ fn model_entries_are_validated_with_their_line_and_get_defaults() {
     assert!(error.message.contains("wape"), "{error}");
     let error = only_error("models:\n  - name: m\n    predictions: logs/\n    min_effect: -1\n");
     assert_eq!(error.field, "models[0].min_effect");
+    let error = only_error(
+        "models:\n  - name: m\n    predictions: logs/\n    business: {query: 'sum(rate(orders[5m]))'}\n",
+    );
+    assert_eq!((error.line, error.field.as_str()), (4, "models[0].business"));
+    assert!(error.message.contains("connectors.prometheus"), "{error}");
+    let error = only_error(
+        "models:\n  - name: m\n    predictions: logs/\n    business: {higher_is_better: true}\n",
+    );
+    assert!(error.message.contains("query (PromQL) or data"), "{error}");
+    let error = only_error(
+        "models:\n  - name: m\n    predictions: logs/\n    alias: champion\n    stage: Production\n",
+    );
+    assert_eq!(error.field, "models[0].stage");
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("warden.yaml");

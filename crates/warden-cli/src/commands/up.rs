@@ -147,9 +147,11 @@ pub async fn run(
             )));
         }
     }
+    let models = crate::models::Models::from_config(&config);
     for model in &config.models {
-        if let Some(every) = model.check_every {
+        if let (Some(every), Some(models)) = (model.check_every, &models) {
             detector_tasks.push(tokio::spawn(crate::models::run_detector(
+                models.clone(),
                 model.clone(),
                 every,
                 state.clone(),

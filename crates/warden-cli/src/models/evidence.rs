@@ -96,7 +96,9 @@ impl Collector {
         request: &ActionRequest,
     ) -> Result<(warden_config::ModelConfig, Analysis), ActionError> {
         let model = self.models.model(&request.incident.target)?.clone();
-        let analysis = super::analyse_async(&model).await.map_err(failed)?;
+        let analysis = super::analyse_async(&self.models, &model)
+            .await
+            .map_err(failed)?;
         Ok((model, analysis))
     }
 
@@ -224,6 +226,7 @@ impl Collector {
                 "baseline": {"version": analysis.baseline, "accuracy": baseline},
                 "candidate": {"version": analysis.candidate, "accuracy": candidate},
                 "regression": c,
+                "business": analysis.business,
             }),
         ))
     }

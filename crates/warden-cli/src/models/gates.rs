@@ -40,7 +40,7 @@ impl ModelGates {
         let Some(client) = self.models.mlflow() else {
             return Ok(None);
         };
-        let analysis = super::analyse_async(model).await?;
+        let analysis = super::analyse_async(&self.models, model).await?;
         let serving = Models::registry_serving_version(&client, model)
             .await
             .map_err(|e| e.to_string())?;
@@ -119,7 +119,7 @@ impl ModelGates {
         model: &ModelConfig,
         gate: &Gate,
     ) -> Result<Option<GateVerdict>, String> {
-        let analysis = super::analyse_async(model).await?;
+        let analysis = super::analyse_async(&self.models, model).await?;
         let scored = &analysis.scored;
         let Some(times) = &scored.timestamp else {
             return Ok(None);

@@ -4,6 +4,7 @@
 //! shared `rollback_model` action, which finds its target here too. The statistics live in
 //! `warden-eval`; this module connects them to the logs, MLflow and the model server.
 
+pub mod deployment;
 pub mod evidence;
 pub mod gates;
 pub mod judges;
@@ -42,6 +43,8 @@ pub struct Analysis {
     pub serving_now: String,
     /// Candidate against baseline.
     pub comparison: Comparison,
+    /// The business metric before vs since the candidate, when configured.
+    pub business: Option<Comparison>,
 }
 
 impl Models {
@@ -163,12 +166,22 @@ pub fn serving_now(scored: &Scored) -> Option<String> {
     Some(scored.versions[scored.version[row] as usize].clone())
 }
 
-/// Loads and tests the newest version against the one before it. Blocking.
+/// Loads and tests the newest version against the one before it; logs without a version
+/// column are split by the registry's deployment, when there is one. Blocking.
 ///
 /// # Errors
 /// Unreadable data, or fewer than two versions in the logs.
-pub fn analyse(model: &ModelConfig) -> Result<Analysis, String> {
-    let scored = load(model)?;
+pub fn analyse(
+    model: &ModelConfig,
+    registry: Option<&deployment::RegistryDeployment>,
+) -> Result<Analysis, String> {
+    let mut scored = load(model)?;
+    let mut serving = serving_now(&scored).unwrap_or_default();
+    if let Some(registry) = registry
+        && deployment::label_by_registry(&mut scored, registry)
+    {
+        serving = registry.serving.clone().unwrap_or_default();
+    }
     let order = scored.versions_by_first_seen();
     let (Some((candidate, _)), Some((baseline, _))) = (order.last(), order.iter().rev().nth(1))
     else {
@@ -180,23 +193,41 @@ pub fn analyse(model: &ModelConfig) -> Result<Analysis, String> {
     };
     let comparison = regression::versions(&scored, baseline, candidate, &options(model));
     Ok(Analysis {
-        serving_now: serving_now(&scored).unwrap_or_default(),
+        serving_now: serving,
         baseline: baseline.clone(),
         candidate: candidate.clone(),
         comparison,
+        business: None,
         scored,
     })
 }
 
-/// Runs [`analyse`] off the async runtime.
+/// [`analyse`] off the async runtime, with the registry's deployment and the business
+/// metric's comparison.
 ///
 /// # Errors
-/// As [`analyse`], or the worker dying.
-pub async fn analyse_async(model: &ModelConfig) -> Result<Analysis, String> {
-    let model = model.clone();
-    tokio::task::spawn_blocking(move || analyse(&model))
+/// As [`analyse`], the worker dying, or the business metric unreadable.
+pub async fn analyse_async(models: &Models, model: &ModelConfig) -> Result<Analysis, String> {
+    let registry = deployment::from_registry(models, model).await;
+    let config = model.clone();
+    let mut analysis = tokio::task::spawn_blocking(move || analyse(&config, registry.as_ref()))
         .await
-        .map_err(|e| format!("analysis worker failed: {e}"))?
+        .map_err(|e| format!("analysis worker failed: {e}"))??;
+    if model.business.is_some() {
+        let deployed = analysis.scored.timestamp.as_ref().and_then(|times| {
+            analysis
+                .scored
+                .rows_of_version(&analysis.candidate)
+                .iter()
+                .map(|&r| times[r as usize])
+                .filter(|t| *t != NULL_TIMESTAMP)
+                .min()
+        });
+        if let Some(deployed) = deployed {
+            analysis.business = deployment::business(models, model, deployed).await?;
+        }
+    }
+    Ok(analysis)
 }
 
 /// The incident target of a model.
@@ -208,43 +239,65 @@ pub fn target(model: &ModelConfig) -> Target {
     }
 }
 
-/// The finding a regression makes, if the newest version is worse and still serving.
+/// The finding a regression makes — accuracy or the business metric significantly worse —
+/// if the newest version is still the one serving.
 pub fn finding(
     model: &ModelConfig,
     analysis: &Analysis,
     now: warden_core::Timestamp,
 ) -> Option<Finding> {
-    let c = &analysis.comparison;
     // A rolled-back version stays worse in the history; only the one serving now counts.
-    if c.verdict != Verdict::Worse || analysis.serving_now != analysis.candidate {
+    if analysis.serving_now != analysis.candidate {
+        return None;
+    }
+    let c = &analysis.comparison;
+    let business = analysis
+        .business
+        .as_ref()
+        .filter(|b| b.verdict == Verdict::Worse);
+    if c.verdict != Verdict::Worse && business.is_none() {
         return None;
     }
     let metric = c.metric.name();
+    let mut summary = format!(
+        "{}: version {} {metric} {} vs {} for version {} ({:+.0}%, p = {:.4}, {}: {})",
+        model.name,
+        c.candidate,
+        crate::commands::evaluate::shown(c.metric, c.candidate_value),
+        crate::commands::evaluate::shown(c.metric, c.baseline_value),
+        c.baseline,
+        100.0 * c.relative_change,
+        c.p_worse,
+        c.method,
+        c.verdict.name()
+    );
+    let mut measurements: std::collections::BTreeMap<String, f64> = [
+        (format!("{metric}_candidate"), c.candidate_value),
+        (format!("{metric}_baseline"), c.baseline_value),
+        ("relative_change".to_string(), c.relative_change),
+        ("p_worse".to_string(), c.p_worse),
+    ]
+    .into_iter()
+    .collect();
+    if let Some(b) = business {
+        summary.push_str(&format!(
+            "; business metric {:.4} since the deployment vs {:.4} before ({:+.0}% worse, p = {:.4})",
+            b.candidate_value,
+            b.baseline_value,
+            100.0 * b.relative_change,
+            b.p_worse
+        ));
+        measurements.insert("business_before".into(), b.baseline_value);
+        measurements.insert("business_after".into(), b.candidate_value);
+    }
     Some(Finding {
         runbook: RunbookId::new(RUNBOOK),
         target: target(model),
         detector: "model_regression".into(),
         severity: Severity::High,
-        summary: format!(
-            "{}: version {} {metric} {} vs {} for version {} ({:+.0}%, p = {:.4}, {})",
-            model.name,
-            c.candidate,
-            crate::commands::evaluate::shown(c.metric, c.candidate_value),
-            crate::commands::evaluate::shown(c.metric, c.baseline_value),
-            c.baseline,
-            100.0 * c.relative_change,
-            c.p_worse,
-            c.method
-        ),
+        summary,
         detected_at: now,
-        measurements: [
-            (format!("{metric}_candidate"), c.candidate_value),
-            (format!("{metric}_baseline"), c.baseline_value),
-            ("relative_change".to_string(), c.relative_change),
-            ("p_worse".to_string(), c.p_worse),
-        ]
-        .into_iter()
-        .collect(),
+        measurements,
         cause_key: Some(format!("version {}", c.candidate)),
     })
 }
@@ -253,6 +306,7 @@ pub fn finding(
 /// version serving now is a `model_regression` finding. Unreadable logs are counted and
 /// retried on the next beat.
 pub async fn run_detector(
+    models: Arc<Models>,
     model: ModelConfig,
     every: std::time::Duration,
     state: AppState,
@@ -260,7 +314,7 @@ pub async fn run_detector(
 ) {
     let name = format!("model_regression:{}", model.name);
     loop {
-        match analyse_async(&model).await {
+        match analyse_async(&models, &model).await {
             Ok(analysis) => {
                 state.metrics.detector_run(&name, true);
                 if let Some(finding) = finding(&model, &analysis, state.manager.clock().now()) {
@@ -310,6 +364,7 @@ mod tests {
             training_metric: None,
             inference_service: None,
             namespace: None,
+            business: None,
         }
     }
 
@@ -349,6 +404,7 @@ mod tests {
             baseline: "1".into(),
             candidate: "2".into(),
             comparison,
+            business: None,
             scored,
         }
     }
@@ -457,6 +513,36 @@ mod tests {
         assert_eq!(archived.current_stage.as_deref(), Some("Archived"));
         let again = handler.execute(&request).await.expect("idempotent");
         assert!(again.contains("already on version 1"), "{again}");
+    }
+
+    #[test]
+    fn a_business_metric_drop_alone_is_a_finding_too() {
+        let mut analysis = analysis_of(history(0));
+        // Accuracy as good as before …
+        let same = regression::versions(&analysis.scored, "1", "1", &options(&config()));
+        analysis.comparison = Comparison {
+            candidate: "2".into(),
+            ..same
+        };
+        assert!(finding(&config(), &analysis, chrono::DateTime::UNIX_EPOCH).is_none());
+        // … but conversion fell from 5% to 4%.
+        let before: Vec<f64> = (0..48).map(|i| 0.050 + f64::from(i % 5) * 0.001).collect();
+        let after: Vec<f64> = (0..48).map(|i| 0.040 + f64::from(i % 5) * 0.001).collect();
+        analysis.business = Some(regression::business_series(
+            &before,
+            &after,
+            true,
+            &options(&config()),
+        ));
+        let finding =
+            finding(&config(), &analysis, chrono::DateTime::UNIX_EPOCH).expect("business worse");
+        assert!(
+            finding
+                .summary
+                .contains("business metric 0.0419 since the deployment vs 0.0519 before"),
+            "{}",
+            finding.summary
+        );
     }
 
     #[test]

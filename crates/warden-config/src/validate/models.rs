@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::Checker;
-use crate::models::{METRICS, ModelColumns, ModelConfig, RawModel};
+use crate::models::{BusinessMetric, BusinessSource, METRICS, ModelColumns, ModelConfig, RawModel};
 
 impl Checker<'_> {
     /// A data location: URLs (`s3://…`) as written, paths relative to the config file.
@@ -38,7 +38,11 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn models(&mut self, raw: &[Spanned<RawModel>]) -> Vec<ModelConfig> {
+    pub(super) fn models(
+        &mut self,
+        raw: &[Spanned<RawModel>],
+        have_prometheus: bool,
+    ) -> Vec<ModelConfig> {
         let mut names = BTreeSet::new();
         let mut models = Vec::new();
         for (index, spanned) in raw.iter().enumerate() {
@@ -126,6 +130,43 @@ impl Checker<'_> {
                 model.check_every.as_ref(),
                 Duration::from_secs(86_400),
             );
+            let business = model.business.as_ref().and_then(|spanned| {
+                let b = &spanned.value;
+                let field = at("business");
+                let source = match (&b.query, &b.data) {
+                    (Some(query), None) => {
+                        if !have_prometheus {
+                            self.error(
+                                spanned,
+                                &field,
+                                "a business query needs connectors.prometheus",
+                            );
+                        }
+                        BusinessSource::Query(query.trim().to_string())
+                    }
+                    (None, Some(data)) => BusinessSource::Data {
+                        location: if data.contains("://") {
+                            data.clone()
+                        } else {
+                            self.base.join(data).display().to_string()
+                        },
+                        timestamp: b.timestamp.clone().unwrap_or_else(|| "timestamp".into()),
+                        column: b.column.clone().unwrap_or_else(|| "value".into()),
+                    },
+                    _ => {
+                        self.error(
+                            spanned,
+                            &field,
+                            "give query (PromQL) or data (a file), one of them",
+                        );
+                        return None;
+                    }
+                };
+                Some(BusinessMetric {
+                    source,
+                    higher_is_better: b.higher_is_better,
+                })
+            });
             let optional = |checker: &mut Self, field: &str, value: &Option<Spanned<String>>| {
                 value.as_ref().map(|value| checker.text(&at(field), value))
             };
@@ -164,6 +205,7 @@ impl Checker<'_> {
                 training_metric: optional(self, "training_metric", &model.training_metric),
                 inference_service: optional(self, "inference_service", &model.inference_service),
                 namespace: optional(self, "namespace", &model.namespace),
+                business,
             });
         }
         models

@@ -1,0 +1,208 @@
+//! What else tells a deployment apart besides the logs' version column: the registry (for
+//! logs that carry no version, the newest registered version's registry time splits them)
+//! and a business metric (PromQL or a data file) tested before vs since the deployment with
+//! the same statistics as accuracy.
+
+use chrono::{DateTime, Utc};
+use warden_config::{BusinessSource, ModelConfig};
+use warden_data::{ColumnKind, ColumnValues, Dataset, NULL_TIMESTAMP};
+use warden_eval::Scored;
+use warden_eval::regression::{self, Comparison};
+
+use super::Models;
+
+/// The registry's view of the latest deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryDeployment {
+    /// The newest registered version.
+    pub candidate: String,
+    /// The one before it.
+    pub baseline: String,
+    /// When the newest version was last changed in the registry (created, or moved to a
+    /// stage): the deployment, as far as the registry can tell.
+    pub deployed_ms: i64,
+    /// The version the alias (or stage) names now.
+    pub serving: Option<String>,
+}
+
+/// The registry's latest deployment, if MLflow is configured and has two versions.
+pub async fn from_registry(models: &Models, model: &ModelConfig) -> Option<RegistryDeployment> {
+    let client = models.mlflow()?;
+    let mut versions = client.search_model_versions(&model.name).await.ok()?;
+    versions.sort_by_key(|v| v.number());
+    let newest = versions.last()?;
+    let previous = versions.iter().rev().nth(1)?;
+    let serving = Models::registry_serving_version(&client, model)
+        .await
+        .ok()
+        .flatten();
+    Some(RegistryDeployment {
+        candidate: newest.version.clone(),
+        baseline: previous.version.clone(),
+        deployed_ms: newest
+            .last_updated_timestamp
+            .or(newest.creation_timestamp)?,
+        serving,
+    })
+}
+
+/// Logs without a version column (one version `all`): rows before the deployment become the
+/// baseline version's, rows since the candidate's. Anything else is left as it is.
+pub fn label_by_registry(scored: &mut Scored, deployment: &RegistryDeployment) -> bool {
+    let Some(times) = &scored.timestamp else {
+        return false;
+    };
+    if scored.versions != ["all"] {
+        return false;
+    }
+    scored.versions = vec![deployment.baseline.clone(), deployment.candidate.clone()];
+    for (version, time) in scored.version.iter_mut().zip(times) {
+        *version = u32::from(*time != NULL_TIMESTAMP && *time >= deployment.deployed_ms);
+    }
+    true
+}
+
+fn split(points: impl Iterator<Item = (i64, f64)>, deployed_ms: i64) -> (Vec<f64>, Vec<f64>) {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for (at, value) in points.filter(|(_, v)| v.is_finite()) {
+        if at < deployed_ms {
+            before.push(value);
+        } else {
+            after.push(value);
+        }
+    }
+    (before, after)
+}
+
+/// The business metric before vs since `deployed_ms`, over equal spans (at most 7 days
+/// each), if the model has one.
+///
+/// # Errors
+/// Prometheus or the data unreadable.
+pub async fn business(
+    models: &Models,
+    model: &ModelConfig,
+    deployed_ms: i64,
+) -> Result<Option<Comparison>, String> {
+    let Some(metric) = &model.business else {
+        return Ok(None);
+    };
+    let now = Utc::now().timestamp_millis();
+    let span = (now - deployed_ms).clamp(60_000, 7 * 86_400_000);
+    let (before, after) = match &metric.source {
+        BusinessSource::Query(query) => {
+            let prometheus = models
+                .config
+                .connectors
+                .prometheus
+                .as_ref()
+                .ok_or("connectors.prometheus is not configured")?;
+            let client = warden_connect::PrometheusClient::from_config(prometheus)
+                .map_err(|e| e.to_string())?;
+            let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+            let step = ((2 * span / 1000) / 200).max(15) as u32;
+            let series = client
+                .query_range(query, at(deployed_ms - span), at(now), step)
+                .await
+                .map_err(|e| e.to_string())?;
+            let points = series
+                .into_iter()
+                .next()
+                .map(|s| s.points)
+                .unwrap_or_default();
+            split(
+                points.into_iter().map(|(t, v)| (t.timestamp_millis(), v)),
+                deployed_ms,
+            )
+        }
+        BusinessSource::Data {
+            location,
+            timestamp,
+            column,
+        } => {
+            let (location, timestamp, column) =
+                (location.clone(), timestamp.clone(), column.clone());
+            tokio::task::spawn_blocking(move || -> Result<(Vec<f64>, Vec<f64>), String> {
+                let data = Dataset::open(&location).map_err(|e| e.to_string())?;
+                let times = match data
+                    .read_column(&timestamp, ColumnKind::Timestamp)
+                    .map_err(|e| e.to_string())?
+                    .values
+                {
+                    ColumnValues::Timestamp(t) => t,
+                    _ => return Err(format!("{location}: {timestamp} is not a timestamp")),
+                };
+                let values = match data
+                    .read_column(&column, ColumnKind::Numeric)
+                    .map_err(|e| e.to_string())?
+                    .values
+                {
+                    ColumnValues::Numeric(v) => v,
+                    _ => return Err(format!("{location}: {column} is not numeric")),
+                };
+                Ok(split(
+                    times
+                        .into_iter()
+                        .zip(values)
+                        .filter(|(t, _)| *t != NULL_TIMESTAMP && *t >= deployed_ms - span),
+                    deployed_ms,
+                ))
+            })
+            .await
+            .map_err(|e| e.to_string())??
+        }
+    };
+    if before.is_empty() || after.is_empty() {
+        return Ok(None);
+    }
+    let mut comparison = regression::business_series(
+        &before,
+        &after,
+        metric.higher_is_better,
+        &super::options(model),
+    );
+    comparison.note = format!(
+        "business metric, {}",
+        comparison.note.trim_start_matches("business metric, ")
+    );
+    Ok(Some(comparison))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_without_versions_are_split_at_the_registry_time() {
+        let mut scored = Scored {
+            prediction: vec![1.0; 4],
+            actual: vec![1.0; 4],
+            version: vec![0; 4],
+            versions: vec!["all".into()],
+            timestamp: Some(vec![10, 20, 30, NULL_TIMESTAMP]),
+            series: vec![1; 4],
+            key: vec![0; 4],
+            ..Scored::default()
+        };
+        let deployment = RegistryDeployment {
+            candidate: "7".into(),
+            baseline: "6".into(),
+            deployed_ms: 20,
+            serving: Some("7".into()),
+        };
+        assert!(label_by_registry(&mut scored, &deployment));
+        assert_eq!(scored.versions, ["6", "7"]);
+        assert_eq!(scored.version, [0, 1, 1, 0]);
+        // Logs that carry versions are left alone.
+        assert!(!label_by_registry(&mut scored, &deployment));
+    }
+
+    #[test]
+    fn points_split_at_the_deployment() {
+        let (before, after) = split(
+            vec![(1, 1.0), (5, f64::NAN), (9, 2.0), (10, 3.0)].into_iter(),
+            9,
+        );
+        assert_eq!((before, after), (vec![1.0], vec![2.0, 3.0]));
+    }
+}
