@@ -379,8 +379,13 @@ fn runbooks_show_marks_what_is_done_by_hand() {
     let evaluate = step("evaluate");
     assert_eq!(evaluate["kind"]["type"], "evidence");
     assert_eq!(
-        evaluate["automated"], false,
-        "no evaluate_model collector yet: done by hand"
+        evaluate["automated"], true,
+        "runbook 5's evaluate_model collector"
+    );
+    let root_cause = step("root-cause");
+    assert_eq!(
+        root_cause["automated"], false,
+        "documenting the root cause is a person's step"
     );
 }
 

@@ -113,7 +113,10 @@ fn model_entries_are_validated_with_their_line_and_get_defaults() {
     let error = only_error(
         "models:\n  - name: m\n    predictions: logs/\n    business: {query: 'sum(rate(orders[5m]))'}\n",
     );
-    assert_eq!((error.line, error.field.as_str()), (4, "models[0].business"));
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (4, "models[0].business")
+    );
     assert!(error.message.contains("connectors.prometheus"), "{error}");
     let error = only_error(
         "models:\n  - name: m\n    predictions: logs/\n    business: {higher_is_better: true}\n",
