@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{api_get, extend_config, free_port, start, wait_ready, write_config};
+use common::{Stop, api_get, extend_config, free_port, start, wait_ready, write_config};
 
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
 
@@ -58,7 +58,7 @@ async fn up_serves_the_api_and_stops_on_sigterm() {
     write_config(dir.path());
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
 
@@ -80,12 +80,12 @@ async fn up_serves_the_api_and_stops_on_sigterm() {
     );
 
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -123,7 +123,7 @@ async fn kill_9_at_random_points_loses_no_acknowledged_incident() {
     for _trial in 0..50 {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut child = start(dir.path(), port);
+        let mut child = Stop(start(dir.path(), port));
         wait_ready(&client, &base).await;
         // xorshift: a reproducible "random" kill point between 5 and 80 ms.
         seed ^= seed << 13;
@@ -147,19 +147,19 @@ async fn kill_9_at_random_points_loses_no_acknowledged_incident() {
             })
         };
         tokio::time::sleep(kill_after).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         let acked = sender.await.unwrap();
         next_service += 40;
         acknowledged.extend(acked);
     }
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     wait_ready(&client, &base).await;
     let targets = incident_targets(&client, &base).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert!(
         acknowledged.len() > 50,
         "the trials acknowledged too few alerts to mean anything: {}",
@@ -267,7 +267,7 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
     for _trial in 0..50 {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut child = start(dir.path(), port);
+        let mut child = Stop(start(dir.path(), port));
         wait_ready(&client, &base).await;
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -293,15 +293,15 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
             })
         };
         tokio::time::sleep(Duration::from_millis(5 + seed % 76)).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
         let _ = sender.await;
     }
 
     // A surviving process finishes what was interrupted.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let statuses = loop {
@@ -330,16 +330,16 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
     }
 
     // Completed actions are never executed again, across another crash and restart.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     wait_ready(&client, &base).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = deliveries.lock().unwrap().clone();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert_eq!(after, before, "a restart re-sent a completed notification");
     let repeated = before.values().filter(|count| **count > 1).count();
     eprintln!(
@@ -367,7 +367,7 @@ async fn scheduled_promql_detectors_open_incidents_from_real_prometheus() {
     );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -392,8 +392,8 @@ async fn scheduled_promql_detectors_open_incidents_from_real_prometheus() {
         .text()
         .await
         .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let count = |line_start: &str| -> u64 {
         metrics
             .lines()
@@ -448,7 +448,7 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
     );
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(dir.path(), port);
+    let mut child = Stop(start(dir.path(), port));
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
     post_alert(&client, &base, "demand-forecast").await.unwrap();
@@ -481,8 +481,8 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let (_, p95) = &actions["p95-within-sla"];
     assert!(
         p95.starts_with("passed by warden: evaluated from the data: < 200 for"),

@@ -15,10 +15,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, spawn_group, wait_http, wait_ready};
+use common::{Stop, api_get, free_port, spawn_group, start_logged, wait_http, wait_ready};
 use serde_json::{Value, json};
 
 const MODEL: &str = "demand-forecast";
@@ -417,26 +417,7 @@ async fn a_regressed_model_is_rolled_back_diagnosed_and_closed_on_real_mlflow_an
         ),
     )
     .unwrap();
-    let warden = {
-        let log = std::fs::File::create(root.join("warden.log")).unwrap();
-        Stop(
-            Command::new(env!("CARGO_BIN_EXE_warden"))
-                .args([
-                    "up",
-                    "--config",
-                    "warden.yaml",
-                    "--listen",
-                    &format!("127.0.0.1:{warden_port}"),
-                    "--advance-every",
-                    "2s",
-                ])
-                .current_dir(root)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let warden = start_logged(root, warden_port, "2s");
     wait_ready(&client, &base).await;
 
     // The detector opens the incident and the rollback moves the alias back to version 1.

@@ -15,12 +15,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, spawn, wait_http, wait_ready};
+use common::{Stop, api_get, free_port, spawn, start_logged, wait_http, wait_ready};
 use serde_json::{Value, json};
 use warden_testkit::fake_kube;
 
@@ -256,26 +256,7 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
         ),
     )
     .unwrap();
-    let warden = {
-        let log = std::fs::File::create(root.join("warden.log")).unwrap();
-        Stop(
-            Command::new(env!("CARGO_BIN_EXE_warden"))
-                .args([
-                    "up",
-                    "--config",
-                    "warden.yaml",
-                    "--listen",
-                    &format!("127.0.0.1:{warden_port}"),
-                    "--advance-every",
-                    "2s",
-                ])
-                .current_dir(root)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let warden = start_logged(root, warden_port, "2s");
     wait_ready(&client, &base).await;
 
     // A baseline of normal traffic (the traffic judge compares with the minute before).

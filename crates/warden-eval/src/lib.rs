@@ -48,3 +48,18 @@ pub enum EvalError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Reads a YAML or JSON file into `T`; errors name the file (and serde's field and line).
+///
+/// # Errors
+/// Unreadable or invalid.
+pub fn read_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|error| EvalError::File {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })?;
+    serde_saphyr::from_str(&text).map_err(|error| EvalError::File {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    })
+}

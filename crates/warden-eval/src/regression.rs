@@ -165,15 +165,7 @@ fn bootstrap(scored: &Scored, baseline: &[u32], candidate: &[u32], metric: Metri
         .zip(&cand_resamples)
         .map(|(b, c)| size(metric, c.value(metric)) / size(metric, b.value(metric)) - 1.0)
         .collect();
-    let finite = changes.iter().filter(|c| c.is_finite()).count().max(1) as f64;
-    let not_worse = changes
-        .iter()
-        .filter(|c| c.is_finite() && **c <= 0.0)
-        .count() as f64;
-    let not_better = changes
-        .iter()
-        .filter(|c| c.is_finite() && **c >= 0.0)
-        .count() as f64;
+    let (p_worse, p_better) = one_sided(&changes);
     Comparison {
         method: "bootstrap",
         metric,
@@ -185,11 +177,29 @@ fn bootstrap(scored: &Scored, baseline: &[u32], candidate: &[u32], metric: Metri
         candidate_rows: candidate.len(),
         relative_change: cand / base - 1.0,
         interval: (quantile(&mut changes, 0.025), quantile(&mut changes, 0.975)),
-        p_worse: (not_worse + 1.0) / (finite + 1.0),
-        p_better: (not_better + 1.0) / (finite + 1.0),
+        p_worse,
+        p_better,
         verdict: Verdict::Inconclusive,
         note: String::new(),
     }
+}
+
+/// One-sided bootstrap p-values from resampled relative changes: `(worse, better)` — the
+/// share of changes on the other side of zero, plus one in numerator and denominator.
+fn one_sided(changes: &[f64]) -> (f64, f64) {
+    let finite = changes.iter().filter(|c| c.is_finite()).count() as f64;
+    let not_worse = changes
+        .iter()
+        .filter(|c| c.is_finite() && **c <= 0.0)
+        .count() as f64;
+    let not_better = changes
+        .iter()
+        .filter(|c| c.is_finite() && **c >= 0.0)
+        .count() as f64;
+    (
+        (not_worse + 1.0) / (finite + 1.0),
+        (not_better + 1.0) / (finite + 1.0),
+    )
 }
 
 /// `(baseline row, candidate row)` for keys both sides scored, in the candidate's time order.
@@ -446,15 +456,7 @@ pub fn business_series(
             change(rb, ra)
         })
         .collect();
-    let finite = changes.iter().filter(|c| c.is_finite()).count().max(1) as f64;
-    let not_worse = changes
-        .iter()
-        .filter(|c| c.is_finite() && **c <= 0.0)
-        .count() as f64;
-    let not_better = changes
-        .iter()
-        .filter(|c| c.is_finite() && **c >= 0.0)
-        .count() as f64;
+    let (p_worse, p_better) = one_sided(&changes);
     let mut comparison = Comparison {
         method: "bootstrap",
         metric: Metric::Mae,
@@ -466,8 +468,8 @@ pub fn business_series(
         candidate_rows: after.len(),
         relative_change: change(b, a),
         interval: (quantile(&mut changes, 0.025), quantile(&mut changes, 0.975)),
-        p_worse: (not_worse + 1.0) / (finite + 1.0),
-        p_better: (not_better + 1.0) / (finite + 1.0),
+        p_worse,
+        p_better,
         verdict: Verdict::Inconclusive,
         note: if higher_is_better {
             "business metric, higher is better: the change is how much lower it is".into()

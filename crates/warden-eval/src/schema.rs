@@ -53,14 +53,7 @@ impl ColumnMap {
     /// # Errors
     /// Unreadable or invalid, naming the file and the field.
     pub fn from_file(path: &Path) -> Result<Self, EvalError> {
-        let text = std::fs::read_to_string(path).map_err(|error| EvalError::File {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })?;
-        serde_saphyr::from_str(&text).map_err(|error| EvalError::File {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })
+        crate::read_yaml(path)
     }
 
     /// The columns that are not features: timestamp, keys, name, version, prediction, actual.

@@ -50,14 +50,7 @@ impl Schema {
     /// # Errors
     /// Unreadable or invalid, naming the file.
     pub fn from_file(path: &Path) -> Result<Self, EvalError> {
-        let text = std::fs::read_to_string(path).map_err(|error| EvalError::File {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })?;
-        serde_saphyr::from_str(&text).map_err(|error| EvalError::File {
-            path: path.display().to_string(),
-            message: error.to_string(),
-        })
+        crate::read_yaml(path)
     }
 
     /// Learns a schema from reference data: its columns and types, null rates (plus one

@@ -18,22 +18,12 @@ use warden_eval::validate::{Schema, parity, validate};
 
 use super::{Analysis, Models, column_map};
 use crate::actions::connect_error;
+use crate::serving::evidence::artifact;
 
 fn failed(message: String) -> ActionError {
     ActionError {
         message,
         retryable: false,
-    }
-}
-
-fn artifact(kind: &str, summary: String, source: String, mut body: Value) -> Collected {
-    body["kind"] = json!(kind);
-    Collected {
-        summary,
-        name: format!("{}.json", kind.replace('_', "-")),
-        media_type: "application/json".into(),
-        source,
-        bytes: serde_json::to_vec_pretty(&body).unwrap_or_default(),
     }
 }
 

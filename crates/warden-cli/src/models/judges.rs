@@ -2,10 +2,11 @@
 //! their `kind` and applies the rule of `warden_eval::causes`. Missing evidence (a collector
 //! failed, no training data configured) leaves the cause to a responder.
 
-use serde_json::Value;
 use warden_engine::executor::BoxFuture;
 use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
 use warden_eval::causes::{self, Verdict};
+
+use crate::serving::judges::of_kind;
 
 /// Which cause.
 #[derive(Clone, Copy)]
@@ -18,13 +19,6 @@ enum Cause {
 
 struct Judge {
     cause: Cause,
-}
-
-fn of_kind(request: &JudgeRequest, kind: &str) -> Option<Value> {
-    request
-        .all_json()
-        .into_iter()
-        .find(|artifact| artifact["kind"] == kind)
 }
 
 impl Judge {

@@ -116,6 +116,25 @@ async fn kserve_rollback(
     }
 }
 
+/// The newest registered version of `model` and the one before it.
+async fn newest_two(
+    client: &warden_connect::MlflowClient,
+    model: &str,
+) -> Result<Option<(u64, u64)>, ActionError> {
+    let mut versions: Vec<u64> = client
+        .search_model_versions(model)
+        .await
+        .map_err(connect_error)?
+        .iter()
+        .filter_map(|v| v.number())
+        .collect();
+    versions.sort_unstable();
+    Ok(versions
+        .last()
+        .copied()
+        .zip(versions.iter().rev().nth(1).copied()))
+}
+
 /// What an MLflow rollback would change: `(model, alias, from, to)` or why not.
 async fn mlflow_rollback(
     serving: &Serving,
@@ -126,15 +145,7 @@ async fn mlflow_rollback(
         return Ok(Err("MLflow not configured".into()));
     };
     let client = warden_connect::MlflowClient::from_config(config).map_err(connect_error)?;
-    let mut versions: Vec<u64> = client
-        .search_model_versions(model)
-        .await
-        .map_err(connect_error)?
-        .iter()
-        .filter_map(|v| v.number())
-        .collect();
-    versions.sort_unstable();
-    let (Some(&newest), Some(&previous)) = (versions.last(), versions.iter().rev().nth(1)) else {
+    let Some((newest, previous)) = newest_two(&client, model).await? else {
         return Ok(Err(format!(
             "model {model} has no version before its newest"
         )));
@@ -303,16 +314,7 @@ impl RollbackModel {
             .as_ref()
             .ok_or_else(|| refused("MLflow not configured".into()))?;
         let client = warden_connect::MlflowClient::from_config(config).map_err(connect_error)?;
-        let mut versions: Vec<u64> = client
-            .search_model_versions(model)
-            .await
-            .map_err(connect_error)?
-            .iter()
-            .filter_map(|v| v.number())
-            .collect();
-        versions.sort_unstable();
-        let (Some(&newest), Some(&previous)) = (versions.last(), versions.iter().rev().nth(1))
-        else {
+        let Some((newest, previous)) = newest_two(&client, model).await? else {
             return Ok(format!("model {model} has no version before its newest"));
         };
         let in_stage = || async {

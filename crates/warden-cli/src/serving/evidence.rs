@@ -33,7 +33,8 @@ fn param_number(request: &ActionRequest, name: &str) -> Option<f64> {
     request.params.get(name).and_then(Value::as_f64)
 }
 
-fn artifact(kind: &str, summary: String, source: String, mut body: Value) -> Collected {
+/// A JSON evidence artifact with its `kind` (how judges find it), named after the kind.
+pub(crate) fn artifact(kind: &str, summary: String, source: String, mut body: Value) -> Collected {
     body["kind"] = json!(kind);
     Collected {
         summary,

@@ -30,7 +30,8 @@ struct Judge {
     cause: Cause,
 }
 
-fn of_kind(request: &JudgeRequest, kind: &str) -> Option<Value> {
+/// The artifact of `kind` among a judge's evidence.
+pub(crate) fn of_kind(request: &JudgeRequest, kind: &str) -> Option<Value> {
     request
         .all_json()
         .into_iter()

@@ -149,3 +149,26 @@ pub fn spawn_group(dir: &Path, log: &str, program: &str, args: &[&str]) -> StopG
             .unwrap_or_else(|err| panic!("{program}: {err}")),
     )
 }
+
+/// `warden up` on `port` advancing every `advance_every` (e.g. `2s`), its log in
+/// `dir/warden.log`; killed when dropped.
+pub fn start_logged(dir: &Path, port: u16, advance_every: &str) -> Stop {
+    let log = std::fs::File::create(dir.join("warden.log")).unwrap();
+    Stop(
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args([
+                "up",
+                "--config",
+                "warden.yaml",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--advance-every",
+                advance_every,
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
