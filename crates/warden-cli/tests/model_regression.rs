@@ -18,7 +18,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, spawn_group, start_logged, wait_http, wait_ready};
+use common::{
+    Stop, api_get, complete, free_port, spawn_group, start_logged, step_result, wait_http,
+    wait_ready,
+};
 use serde_json::{Value, json};
 
 const MODEL: &str = "demand-forecast";
@@ -237,23 +240,6 @@ fn tuned_runbook() -> String {
         );
     assert_ne!(tuned, builtin);
     tuned
-}
-
-async fn complete(client: &reqwest::Client, base: &str, id: &str, step: &str, note: &str) {
-    let response = client
-        .post(format!(
-            "{base}/api/v1/incidents/{id}/steps/{step}/complete"
-        ))
-        .bearer_auth("responder-token")
-        .json(&json!({"outcome": "succeeded", "note": note}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "completing {step}: {}",
-        response.status()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,7 +477,7 @@ async fn a_regressed_model_is_rolled_back_diagnosed_and_closed_on_real_mlflow_an
                 .any(|a| a["step"] == *step && a["status"] == "pending")
         });
         if let Some((step, note)) = pending {
-            complete(&client, &base, &id, step, note).await;
+            complete(&client, &base, &id, step, "succeeded", note).await;
         }
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(root.join("warden.log")).unwrap_or_default();
@@ -506,20 +492,7 @@ async fn a_regressed_model_is_rolled_back_diagnosed_and_closed_on_real_mlflow_an
             action["step"], action["status"], action["result"]
         );
     }
-    let result = |step: &str| {
-        detail["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["step"] == step)
-            .map(|a| {
-                (
-                    a["status"].as_str().unwrap_or_default().to_string(),
-                    a["result"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .unwrap_or_default()
-    };
+    let result = |step: &str| step_result(&detail, step);
     let (status, why) = result("rollback");
     assert_eq!(status, "succeeded", "{why}");
     assert!(

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, free_port, spawn, start_logged, wait_http, wait_ready};
+use common::{
+    Stop, api_get, complete, free_port, spawn, start_logged, step_result, wait_http, wait_ready,
+};
 use serde_json::{Value, json};
 use warden_testkit::fake_kube;
 
@@ -59,30 +61,6 @@ async fn incidents(client: &reqwest::Client, base: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-async fn complete(
-    client: &reqwest::Client,
-    base: &str,
-    id: &str,
-    step: &str,
-    outcome: &str,
-    note: &str,
-) {
-    let response = client
-        .post(format!(
-            "{base}/api/v1/incidents/{id}/steps/{step}/complete"
-        ))
-        .bearer_auth("responder-token")
-        .json(&json!({"outcome": outcome, "note": note}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "completing {step}: {}",
-        response.status()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,20 +379,7 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
     stop_load.store(true, Ordering::Relaxed);
     load.abort();
 
-    let result = |step: &str| {
-        detail["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["step"] == step)
-            .map(|a| {
-                (
-                    a["status"].as_str().unwrap_or_default().to_string(),
-                    a["result"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .unwrap_or_default()
-    };
+    let result = |step: &str| step_result(&detail, step);
     // Causes judged by Warden from the evidence, not by the responder.
     let (status, why) = result("recent-deployment");
     assert_eq!(status, "succeeded");

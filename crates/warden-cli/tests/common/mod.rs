@@ -172,3 +172,44 @@ pub fn start_logged(dir: &Path, port: u16, advance_every: &str) -> Stop {
             .unwrap(),
     )
 }
+
+/// Records `outcome` (e.g. `succeeded`, `refuted`) for a step as the responder.
+pub async fn complete(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    step: &str,
+    outcome: &str,
+    note: &str,
+) {
+    let response = client
+        .post(format!(
+            "{base}/api/v1/incidents/{id}/steps/{step}/complete"
+        ))
+        .bearer_auth("responder-token")
+        .json(&serde_json::json!({"outcome": outcome, "note": note}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "completing {step}: {}",
+        response.status()
+    );
+}
+
+/// A step's `(status, result)` in an incident's detail (`GET /api/v1/incidents/{id}`).
+pub fn step_result(detail: &serde_json::Value, step: &str) -> (String, String) {
+    detail["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["step"] == step)
+        .map(|a| {
+            (
+                a["status"].as_str().unwrap_or_default().to_string(),
+                a["result"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .unwrap_or_default()
+}
