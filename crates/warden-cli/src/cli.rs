@@ -160,6 +160,15 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::commands::rollout::RolloutCommand,
     },
+    /// Pipeline failures (runbook 1): classify a failed task's cause from its log and events.
+    #[command(
+        after_help = "Example:\n  warden pipelines classify --log task.log --events events.txt --format json"
+    )]
+    Pipelines {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::commands::pipelines::PipelinesCommand,
+    },
     /// Feed alerts to Warden without the daemon.
     #[command(after_help = "Example:\n  warden alerts ingest alert.json --config warden.yaml")]
     Alerts {

@@ -119,6 +119,7 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         Command::Compare(args) => commands::compare::run(format, *args).await,
         Command::Validate(args) => commands::validate::run(format, *args).await,
         Command::Rollout { command } => commands::rollout::run(format, command).await,
+        Command::Pipelines { command } => commands::pipelines::run(format, command),
         Command::Alerts { config, command } => match command {
             AlertsCommand::Ingest { file } => {
                 commands::alerts::ingest(format, &config, &file).await

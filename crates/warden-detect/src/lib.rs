@@ -6,7 +6,9 @@
 //!   sample.
 //! - [`gate`]: closure gates evaluated on a series ("p95 < 200 ms for 30 consecutive
 //!   minutes"), instead of a person watching a dashboard.
+//! - [`classify`]: which cause a failed pipeline task's log and events point to (rules as data).
 
+pub mod classify;
 pub mod gate;
 pub mod threshold;
 

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod feast;
 pub mod incidents;
 pub mod loadtest;
+pub mod pipelines;
 pub mod rollout;
 pub mod runbooks;
 pub mod up;

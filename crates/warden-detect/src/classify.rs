@@ -1,0 +1,419 @@
+//! The pipeline-failure classifier (runbook 1, R1.6): which of the runbook's causes a failed
+//! task's log and its pod's events point to — a missing or expired secret, unreachable artifact
+//! storage, a resource limit, an incompatible version or missing dependency, or something else —
+//! with the lines that decided, a confidence, whether a retry can cure it (R1.7: timeouts,
+//! throttling, spot eviction), and the concrete fix (R1.8).
+//!
+//! The rules are data (`rules/pipeline-failures.yaml`, built in; users add or replace rules
+//! with their own file). Every rule that matches any line adds its weight to its cause once;
+//! the cause with the highest score wins. A failure that matches no rule is `other` and is
+//! flagged as a new failure mode with a suggested pattern for the rules file (R1.9).
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// The built-in rules file.
+pub const BUILTIN_RULES: &str = include_str!("../rules/pipeline-failures.yaml");
+
+/// The causes the runbook names.
+pub const CAUSES: [&str; 5] = [
+    "missing_expired_secret",
+    "artifact_storage_unreachable",
+    "resource_limit",
+    "incompatible_version_missing_dependency",
+    "other",
+];
+
+/// Most evidence lines reported.
+const MAX_EVIDENCE: usize = 8;
+
+/// A rule as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Unique id (a later file's rule with the same id replaces it).
+    pub id: String,
+    /// One of [`CAUSES`].
+    pub cause: String,
+    /// The regular expression.
+    pub pattern: String,
+    /// Its weight (default 1).
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// A retry can cure it.
+    #[serde(default)]
+    pub transient: bool,
+    /// The fix, with `{1}`, `{2}` for the first and second captured values.
+    #[serde(default)]
+    pub fix: String,
+    /// Where the message format comes from.
+    #[serde(default)]
+    pub source: String,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rules: Vec<RawRule>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// As written.
+    pub raw: RawRule,
+    regex: Regex,
+}
+
+/// Why a rules file was refused, naming the file and the rule.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RulesError(pub String);
+
+/// The rule set: the built-in rules, then each user file's (same id: replaced).
+#[derive(Debug, Clone)]
+pub struct Rules(Vec<Rule>);
+
+impl Rules {
+    /// The built-in rules.
+    ///
+    /// # Errors
+    /// Never for the shipped file (a test checks it); the signature is shared with [`Rules::parse`].
+    pub fn builtin() -> Result<Self, RulesError> {
+        Self::parse("built-in rules", BUILTIN_RULES)
+    }
+
+    /// Rules from YAML text; `name` names the file in errors.
+    ///
+    /// # Errors
+    /// Invalid YAML, an unknown cause, a pattern that does not compile, a duplicate id.
+    pub fn parse(name: &str, text: &str) -> Result<Self, RulesError> {
+        let file: RulesFile =
+            serde_saphyr::from_str(text).map_err(|e| RulesError(format!("{name}: {e}")))?;
+        let mut rules: Vec<Rule> = Vec::new();
+        for raw in file.rules {
+            if !CAUSES.contains(&raw.cause.as_str()) {
+                return Err(RulesError(format!(
+                    "{name}: rule {}: unknown cause {:?} (one of {})",
+                    raw.id,
+                    raw.cause,
+                    CAUSES.join(", ")
+                )));
+            }
+            if rules.iter().any(|r| r.raw.id == raw.id) {
+                return Err(RulesError(format!(
+                    "{name}: rule {} is listed twice",
+                    raw.id
+                )));
+            }
+            let regex = Regex::new(&raw.pattern)
+                .map_err(|e| RulesError(format!("{name}: rule {}: pattern: {e}", raw.id)))?;
+            rules.push(Rule { raw, regex });
+        }
+        Ok(Self(rules))
+    }
+
+    /// These rules with `other`'s added: a rule of `other` with an id already here replaces it.
+    pub fn extended(mut self, other: Rules) -> Self {
+        for rule in other.0 {
+            match self.0.iter_mut().find(|r| r.raw.id == rule.raw.id) {
+                Some(existing) => *existing = rule,
+                None => self.0.push(rule),
+            }
+        }
+        self
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.0
+    }
+}
+
+/// One line that decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceLine {
+    /// The rule that matched.
+    pub rule: String,
+    /// `log` or `events`.
+    pub source: &'static str,
+    /// 1-based line number in that source.
+    pub line: usize,
+    /// The line (trimmed, at most 300 characters).
+    pub text: String,
+}
+
+/// The classifier's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// One of [`CAUSES`].
+    pub cause: String,
+    /// 0–1: the winning score's share of all evidence, discounted when the evidence is thin.
+    pub confidence: f64,
+    /// Whether a bounded retry with backoff may cure it (only transient rules matched).
+    pub transient: bool,
+    /// The lines that decided (the winning cause's, then transient ones).
+    pub evidence: Vec<EvidenceLine>,
+    /// In words.
+    pub explanation: String,
+    /// The concrete fixes of the winning cause's rules, values filled in.
+    pub fixes: Vec<String>,
+    /// Each cause's score.
+    pub scores: BTreeMap<String, f64>,
+    /// When no rule matched: a pattern for the rules file, from the last error-looking line.
+    pub new_failure_mode: Option<String>,
+}
+
+struct Hit<'a> {
+    rule: &'a Rule,
+    source: &'static str,
+    line: usize,
+    text: String,
+    fix: String,
+}
+
+fn fill(fix: &str, captures: &regex::Captures<'_>) -> String {
+    let values: Vec<&str> = captures
+        .iter()
+        .skip(1)
+        .flatten()
+        .map(|m| m.as_str())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let mut out = fix.to_string();
+    for (index, value) in values.iter().enumerate() {
+        out = out.replace(&format!("{{{}}}", index + 1), value);
+    }
+    // Placeholders with nothing captured read as "it".
+    for index in values.len() + 1..=4 {
+        out = out.replace(&format!(" ({{{index}}})"), "");
+        out = out.replace(&format!("{{{index}}}"), "it");
+    }
+    out
+}
+
+fn clip(text: &str) -> String {
+    let trimmed = text.trim();
+    match trimmed.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
+}
+
+/// A pattern for a failure no rule knows: the last line that looks like an error, with its
+/// variable parts (numbers, quoted values, hex ids, paths) generalised.
+pub fn suggest_pattern(log: &str) -> Option<String> {
+    let marker = Regex::new(r"(?i)(error|exception|fatal|failed|traceback)").ok()?;
+    let line = log
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| marker.is_match(l))?;
+    let mut pattern = regex::escape(line.chars().take(160).collect::<String>().as_str());
+    for (find, replace) in [
+        (r#""[^"]*""#, r#""[^"]*""#),
+        (r"'[^']*'", r"'[^']*'"),
+        (r"\b[0-9a-f]{8,}\b", r"[0-9a-f]+"),
+        (r"\d+(\\\.\d+)*", r"\d+(\.\d+)*"),
+    ] {
+        if let Ok(regex) = Regex::new(find) {
+            pattern = regex.replace_all(&pattern, replace).into_owned();
+        }
+    }
+    Some(pattern)
+}
+
+/// Classifies a task log and its pod events.
+pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
+    let mut hits: Vec<Hit<'_>> = Vec::new();
+    for (source, text) in [("log", log), ("events", events)] {
+        for (number, line) in text.lines().enumerate() {
+            for rule in rules.rules() {
+                if let Some(captures) = rule.regex.captures(line) {
+                    hits.push(Hit {
+                        rule,
+                        source,
+                        line: number + 1,
+                        text: clip(line),
+                        fix: fill(&rule.raw.fix, &captures),
+                    });
+                }
+            }
+        }
+    }
+    // Each rule counts once, however many lines repeat it.
+    let mut scores: BTreeMap<String, f64> = CAUSES.iter().map(|c| (c.to_string(), 0.0)).collect();
+    let mut counted: Vec<&str> = Vec::new();
+    for hit in &hits {
+        if !counted.contains(&hit.rule.raw.id.as_str()) {
+            counted.push(&hit.rule.raw.id);
+            *scores.entry(hit.rule.raw.cause.clone()).or_default() += hit.rule.raw.weight;
+        }
+    }
+    // A specific cause beats `other`, whose rules are the transient ones.
+    let specific = scores
+        .iter()
+        .filter(|(cause, score)| cause.as_str() != "other" && **score > 0.0)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(cause, _)| cause.clone());
+    let cause = specific.clone().unwrap_or_else(|| "other".to_string());
+    let total: f64 = scores.values().sum();
+    let top = scores.get(&cause).copied().unwrap_or(0.0);
+    let confidence = if total > 0.0 && top > 0.0 {
+        (top / total) * (1.0 - (-top / 2.0).exp())
+    } else {
+        0.0
+    };
+    let decided: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.cause == cause).collect();
+    let transient_hits: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.transient).collect();
+    let transient = !transient_hits.is_empty() && decided.iter().all(|h| h.rule.raw.transient);
+    let mut evidence: Vec<EvidenceLine> = Vec::new();
+    for hit in decided.iter().chain(transient_hits.iter()) {
+        if evidence.len() >= MAX_EVIDENCE {
+            break;
+        }
+        if evidence
+            .iter()
+            .any(|e| e.source == hit.source && e.line == hit.line)
+        {
+            continue;
+        }
+        evidence.push(EvidenceLine {
+            rule: hit.rule.raw.id.clone(),
+            source: hit.source,
+            line: hit.line,
+            text: hit.text.clone(),
+        });
+    }
+    let mut fixes: Vec<String> = Vec::new();
+    for hit in &decided {
+        if !hit.fix.is_empty() && !fixes.contains(&hit.fix) {
+            fixes.push(hit.fix.clone());
+        }
+    }
+    let new_failure_mode = if hits.is_empty() {
+        suggest_pattern(&format!("{events}\n{log}"))
+    } else {
+        None
+    };
+    let explanation = match (&specific, transient, hits.is_empty()) {
+        (_, _, true) => "no rule matched: new failure mode — update the runbook's rules (a pattern is suggested)".to_string(),
+        (None, true, _) => format!(
+            "transient: {} — a bounded retry with backoff may cure it",
+            decided.iter().map(|h| h.rule.raw.id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        (Some(cause), _, _) => format!(
+            "{cause} (score {top:.0} of {total:.0}) from {}; not retried: a retry cannot cure it",
+            decided
+                .iter()
+                .map(|h| h.rule.raw.id.as_str())
+                .fold(Vec::<&str>::new(), |mut ids, id| {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                    ids
+                })
+                .join(", ")
+        ),
+        (None, false, false) => "other".to_string(),
+    };
+    Classification {
+        cause,
+        confidence,
+        transient,
+        evidence,
+        explanation,
+        fixes,
+        scores,
+        new_failure_mode,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::builtin().expect("the shipped rules compile")
+    }
+
+    #[test]
+    fn the_decisive_line_and_its_values_are_reported() {
+        let events = "Warning  Failed  12s  kubelet  Error: secret \"s3-credentials\" not found";
+        let c = classify(&rules(), "", events);
+        assert_eq!(c.cause, "missing_expired_secret");
+        assert!(!c.transient);
+        assert_eq!(c.evidence[0].source, "events");
+        assert_eq!(c.evidence[0].rule, "k8s-secret-not-found");
+        assert!(c.fixes[0].contains("\"s3-credentials\""), "{:?}", c.fixes);
+        assert!(c.confidence > 0.5, "{c:?}");
+    }
+
+    #[test]
+    fn throttling_alone_is_transient_and_retryable() {
+        let log = "botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.";
+        let c = classify(&rules(), log, "");
+        assert_eq!(c.cause, "other");
+        assert!(c.transient, "{c:?}");
+    }
+
+    #[test]
+    fn a_specific_cause_wins_over_a_timeout_and_is_not_retried() {
+        let log = "urllib3.exceptions.ReadTimeoutError: Read timed out\nModuleNotFoundError: No module named 'lightgbm'";
+        let c = classify(&rules(), log, "");
+        assert_eq!(c.cause, "incompatible_version_missing_dependency");
+        assert!(!c.transient);
+        assert!(c.fixes[0].contains("lightgbm"), "{:?}", c.fixes);
+    }
+
+    #[test]
+    fn an_unknown_failure_suggests_a_pattern() {
+        let log =
+            "step 3\nValueError: shapes (128,3) and (4,) not aligned: 3 (dim 1) != 4 (dim 0)\n";
+        let c = classify(&rules(), log, "");
+        assert_eq!(c.cause, "other");
+        assert!(!c.transient);
+        let pattern = c.new_failure_mode.expect("suggested");
+        let regex = Regex::new(&pattern).expect("compiles");
+        assert!(
+            regex
+                .is_match("ValueError: shapes (64,3) and (5,) not aligned: 3 (dim 1) != 5 (dim 0)"),
+            "{pattern}"
+        );
+    }
+
+    #[test]
+    fn user_rules_add_to_and_replace_the_built_in_ones() {
+        let user = Rules::parse(
+            "team.yaml",
+            "rules:\n  - id: vault-sealed\n    cause: missing_expired_secret\n    pattern: 'Vault is sealed'\n    weight: 3\n  - id: exit-137\n    cause: other\n    pattern: 'never matches this'\n",
+        )
+        .expect("valid");
+        let merged = rules().extended(user);
+        assert_eq!(
+            classify(&merged, "Error: Vault is sealed", "").cause,
+            "missing_expired_secret"
+        );
+        assert_eq!(classify(&merged, "exit code 137", "").cause, "other");
+        let bad = Rules::parse(
+            "bad.yaml",
+            "rules:\n  - id: x\n    cause: gremlins\n    pattern: 'a'\n",
+        );
+        assert!(
+            bad.expect_err("unknown cause")
+                .0
+                .contains("bad.yaml: rule x: unknown cause")
+        );
+        let bad = Rules::parse(
+            "bad.yaml",
+            "rules:\n  - id: x\n    cause: other\n    pattern: '(unclosed'\n",
+        );
+        assert!(bad.expect_err("bad regex").0.contains("rule x: pattern"));
+    }
+}
