@@ -84,7 +84,7 @@ impl Collector {
     async fn analysis(
         &self,
         request: &ActionRequest,
-    ) -> Result<(warden_config::ModelConfig, Analysis), ActionError> {
+    ) -> Result<(warden_config::ModelConfig, Arc<Analysis>), ActionError> {
         let model = self.models.model(&request.incident.target)?.clone();
         let analysis = super::analyse_async(&self.models, &model)
             .await

@@ -29,7 +29,16 @@ pub struct Models {
     pub models: Vec<ModelConfig>,
     /// The whole configuration (MLflow, the model server).
     pub config: Config,
+    /// The latest look at each model's logs, by model name.
+    looks: std::collections::HashMap<String, tokio::sync::Mutex<Option<Look>>>,
 }
+
+/// One look at a model's logs and when it was taken.
+type Look = (std::time::Instant, Arc<Analysis>);
+
+/// Longest a look is reused: the detector, five collectors and two gates ask within seconds of
+/// each other, and every look reads every log row (seconds at 10M rows).
+const LOOK_REUSE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One look at a model's logs: the versions compared and the test's outcome.
 pub struct Analysis {
@@ -54,6 +63,11 @@ impl Models {
             Arc::new(Self {
                 models: config.models.clone(),
                 config: config.clone(),
+                looks: config
+                    .models
+                    .iter()
+                    .map(|m| (m.name.clone(), tokio::sync::Mutex::new(None)))
+                    .collect(),
             })
         })
     }
@@ -202,12 +216,34 @@ pub fn analyse(
     })
 }
 
+/// [`look`] shared: a look younger than the model's `check_every` (at most [`LOOK_REUSE`]) is
+/// reused, and callers asking while one is being taken wait for it instead of reading the
+/// logs again.
+///
+/// # Errors
+/// As [`look`].
+pub async fn analyse_async(models: &Models, model: &ModelConfig) -> Result<Arc<Analysis>, String> {
+    let reuse = model.check_every.unwrap_or(LOOK_REUSE).min(LOOK_REUSE);
+    let Some(slot) = models.looks.get(&model.name) else {
+        return look(models, model).await.map(Arc::new);
+    };
+    let mut slot = slot.lock().await;
+    if let Some((taken, analysis)) = slot.as_ref()
+        && taken.elapsed() < reuse
+    {
+        return Ok(analysis.clone());
+    }
+    let analysis = Arc::new(look(models, model).await?);
+    *slot = Some((std::time::Instant::now(), analysis.clone()));
+    Ok(analysis)
+}
+
 /// [`analyse`] off the async runtime, with the registry's deployment and the business
 /// metric's comparison.
 ///
 /// # Errors
 /// As [`analyse`], the worker dying, or the business metric unreadable.
-pub async fn analyse_async(models: &Models, model: &ModelConfig) -> Result<Analysis, String> {
+async fn look(models: &Models, model: &ModelConfig) -> Result<Analysis, String> {
     let registry = deployment::from_registry(models, model).await;
     let config = model.clone();
     let mut analysis = tokio::task::spawn_blocking(move || analyse(&config, registry.as_ref()))
