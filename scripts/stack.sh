@@ -24,7 +24,7 @@ declare -A VENV_SPEC=(
   [mlflow]="mlflow==3.17.2 scikit-learn"
   [feast]="feast[redis,grpcio]==0.67.0 fastapi==0.135.0"
   [mlserver]="mlserver==1.7.1 mlserver-sklearn==1.7.1 mlserver-mlflow==1.7.1"
-  [airflow]="apache-airflow==3.3.2"
+  [airflow]="apache-airflow==3.3.2 boto3==1.44.8"
   [moto]="moto[server]==5.2.5"
 )
 APT_PACKAGES=(redis-server prometheus prometheus-alertmanager postgresql)

@@ -102,6 +102,10 @@ pub fn registry(config: &Config) -> ActionRegistry {
     if let Some(serving) = crate::serving::Serving::from_config(config) {
         crate::serving::actions::handlers(&serving, &mut registry);
     }
+    // An unreadable rules file is reported by `warden up` at start; here it only means no handlers.
+    if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
+        crate::pipelines::work::handlers(&pipelines, &mut registry);
+    }
     if let Some(feast) = &config.connectors.feast
         && let Some(url) = &feast.proxy_url
     {

@@ -11,6 +11,7 @@ mod feature_store;
 mod gates;
 mod models;
 mod output;
+mod pipelines;
 mod serving;
 
 use clap::Parser;

@@ -18,6 +18,7 @@
 pub mod error;
 pub mod model;
 pub mod models;
+pub mod pipelines;
 pub mod raw;
 pub mod secret;
 pub mod serving;
@@ -33,6 +34,7 @@ pub use model::{
     StoreConfig,
 };
 pub use models::{BusinessMetric, BusinessSource, ModelColumns, ModelConfig};
+pub use pipelines::PipelineConfig;
 pub use secret::{Secret, SecretError, SecretRef};
 pub use serving::{BurnRateConfig, BurnWindow, MetricsFlavor, ServiceConfig};
 

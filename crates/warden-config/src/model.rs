@@ -41,6 +41,8 @@ pub struct Config {
     pub serving: Vec<crate::serving::ServiceConfig>,
     /// Registered models runbook 5 watches.
     pub models: Vec<crate::models::ModelConfig>,
+    /// Pipelines runbook 1 watches.
+    pub pipelines: Vec<crate::pipelines::PipelineConfig>,
 }
 
 /// A scheduled detector: a PromQL expression against a threshold, sustained.

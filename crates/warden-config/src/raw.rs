@@ -42,6 +42,9 @@ pub struct RawConfig {
     /// Registered models runbook 5 watches (`models[]`).
     #[serde(default)]
     pub models: Vec<Spanned<crate::models::RawModel>>,
+    /// Pipelines runbook 1 watches (`pipelines[]`).
+    #[serde(default)]
+    pub pipelines: Vec<Spanned<crate::pipelines::RawPipeline>>,
 }
 
 /// `detectors[]`: one scheduled detector.

@@ -13,6 +13,7 @@ use crate::model::{
     DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
 };
 mod models;
+mod pipelines;
 mod serving;
 
 use crate::raw::{self, RawConfig, RawSecret};
@@ -86,6 +87,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
     let serving = check.serving(&raw.serving, raw.connectors.kubernetes.is_some());
     let models = check.models(&raw.models, raw.connectors.prometheus.is_some());
+    let pipelines = check.pipelines(&raw.pipelines, raw.connectors.airflow.is_some());
     let mut gate_queries = std::collections::BTreeMap::new();
     for (check_name, query) in &raw.gate_queries {
         let field = format!("gate_queries.{check_name}");
@@ -107,6 +109,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             gate_queries,
             serving,
             models,
+            pipelines,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));

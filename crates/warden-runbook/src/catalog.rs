@@ -75,21 +75,24 @@ pub const ACTIONS: &[Entry] = &[
         params: &[req("channel", Text), p("message", Text)],
         automated: true,
     },
-    entry(
-        "pause_schedule",
-        "pause the pipeline's scheduled triggers (KFP recurring run :disable, Airflow DAG pause)",
-        &[p("pipeline", Text)],
-    ),
-    entry(
-        "resume_schedule",
-        "undo pause_schedule at closure",
-        &[p("pipeline", Text)],
-    ),
-    entry(
-        "retry_pipeline_run",
-        "rerun the failed run with the same inputs (KFP :retry, Airflow clear), transient causes only",
-        &[p("max_attempts", Number)],
-    ),
+    Entry {
+        name: "pause_schedule",
+        summary: "pause the pipeline's scheduled triggers (Airflow DAG pause today; KFP recurring run :disable: client only)",
+        params: &[p("pipeline", Text)],
+        automated: true,
+    },
+    Entry {
+        name: "resume_schedule",
+        summary: "undo pause_schedule at closure",
+        params: &[p("pipeline", Text)],
+        automated: true,
+    },
+    Entry {
+        name: "retry_pipeline_run",
+        summary: "rerun the failed run with the same inputs (Airflow clear today), transient causes only",
+        params: &[p("max_attempts", Number)],
+        automated: true,
+    },
     Entry {
         name: "rollback_model",
         summary: "move the serving alias (or stage) back to the previous model version and reload the server",
@@ -161,21 +164,24 @@ pub const ACTIONS: &[Entry] = &[
 
 /// Evidence collectors (read-only; captured into the content-addressed evidence store).
 pub const EVIDENCE: &[Entry] = &[
-    entry(
-        "run_isolation",
-        "is the failure one run, all recent runs, or one component across runs",
-        &[p("window", Duration)],
-    ),
-    entry(
-        "pipeline_run_details",
-        "run and task details with error messages",
-        &[],
-    ),
-    entry(
-        "task_logs",
-        "failed task / pod logs, previous container included, before garbage collection",
-        &[p("tail_lines", Number)],
-    ),
+    Entry {
+        name: "run_isolation",
+        summary: "is the failure one run, all recent runs, or one component across runs",
+        params: &[p("window", Duration)],
+        automated: true,
+    },
+    Entry {
+        name: "pipeline_run_details",
+        summary: "run and task details with error messages",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "task_logs",
+        summary: "failed task logs captured at detection, before they are gone (Airflow today)",
+        params: &[p("tail_lines", Number)],
+        automated: true,
+    },
     entry("pod_events", "Kubernetes events of the failed pods", &[]),
     entry(
         "secrets_check",
@@ -187,11 +193,12 @@ pub const EVIDENCE: &[Entry] = &[
         "list the artifact bucket/prefix with the pipeline's credentials",
         &[],
     ),
-    entry(
-        "failure_classification",
-        "classify the failure cause from logs and events",
-        &[],
-    ),
+    Entry {
+        name: "failure_classification",
+        summary: "classify the failure cause from logs and events",
+        params: &[],
+        automated: true,
+    },
     Entry {
         name: "deployment_history",
         summary: "model version and KServe revision changes before the spike",
@@ -375,6 +382,11 @@ pub const JUDGED_CAUSES: &[&str] = &[
     "overfitting",
     "concept_drift",
     "data_quality",
+    "missing_expired_secret",
+    "artifact_storage_unreachable",
+    "resource_limit",
+    "incompatible_version_missing_dependency",
+    "transient_failure",
 ];
 
 /// Gate checks Warden judges from data when their connector is configured (any check with a
@@ -389,6 +401,8 @@ pub const JUDGED_GATES: &[&str] = &[
     "materialization_succeeded",
     "previous_version_serving",
     "metrics_recovered",
+    "rerun_succeeded",
+    "next_scheduled_run_succeeded",
 ];
 
 /// Detectors a trigger may name.

@@ -147,6 +147,19 @@ pub async fn run(
             )));
         }
     }
+    let pipelines = crate::pipelines::Pipelines::from_config(&config)
+        .map_err(|err| Failure::input(anyhow!("pipelines: {err}")))?;
+    for pipeline in &config.pipelines {
+        if let (Some(every), Some(pipelines)) = (pipeline.check_every, &pipelines) {
+            detector_tasks.push(tokio::spawn(crate::pipelines::run_detector(
+                pipelines.clone(),
+                pipeline.clone(),
+                every,
+                state.clone(),
+                format == Format::Text,
+            )));
+        }
+    }
     let models = crate::models::Models::from_config(&config);
     for model in &config.models {
         if let (Some(every), Some(models)) = (model.check_every, &models) {
@@ -280,6 +293,11 @@ fn gate_evaluators(
     if let Some(models) = crate::models::Models::from_config(config) {
         evaluators.push(Arc::new(crate::models::gates::ModelGates::new(models)));
     }
+    if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
+        evaluators.push(Arc::new(crate::pipelines::work::PipelineGates::new(
+            pipelines,
+        )));
+    }
     Ok(match evaluators.len() {
         0 => None,
         1 => evaluators.pop(),
@@ -318,6 +336,9 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
     if let Some(models) = crate::models::Models::from_config(config) {
         collectors.extend(crate::models::evidence::collectors(&models));
     }
+    if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
+        collectors.extend(crate::pipelines::work::collectors(&pipelines));
+    }
     if collectors.is_empty() {
         return Ok(None);
     }
@@ -336,6 +357,9 @@ fn cause_judges(config: &warden_config::Config) -> warden_engine::judge::JudgeRe
         .unwrap_or_default();
     if !config.models.is_empty() {
         judges.extend(crate::models::judges::judges());
+    }
+    if !config.pipelines.is_empty() {
+        judges.extend(crate::pipelines::work::judges());
     }
     judges
 }

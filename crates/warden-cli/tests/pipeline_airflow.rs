@@ -1,0 +1,230 @@
+//! Runbook 1 on the harness's real Airflow (and its S3 stand-in), detection to diagnosis: a DAG
+//! whose task uploads to S3 with boto3 fails for want of credentials. Warden's detector finds
+//! the failed run, opens one incident, captures the task log, pauses the DAG, classifies the
+//! failure (a missing credential: not transient, so the retry is skipped and the incident says
+//! why) and judges every cause from that. Closure (the rerun after the fix, the resume) is not
+//! automated for Airflow yet: see docs/PIPELINES.md.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Stop, api_get, complete, free_port, start, step_result, wait_ready, write_config};
+use warden_config::{HttpEndpoint, Secret};
+use warden_connect::AirflowClient;
+
+const DAG: &str = r#"
+import json, os
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="DAG_ID", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+     is_paused_upon_creation=False, tags=["warden-test"])
+def pipeline():
+    @task
+    def upload_features():
+        import boto3
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            os.environ.pop(name, None)
+        os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+        os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+        credentials = {}
+        if os.path.exists("CREDENTIALS"):
+            with open("CREDENTIALS") as f:
+                credentials = json.load(f)
+        s3 = boto3.client("s3", endpoint_url="S3_URL", region_name="us-east-1", **credentials)
+        s3.create_bucket(Bucket="features-DAG_ID")
+        s3.put_object(Bucket="features-DAG_ID", Key="daily.parquet", Body=b"rows")
+
+    upload_features()
+
+
+pipeline()
+"#;
+
+async fn airflow() -> AirflowClient {
+    let url = warden_testkit::stack::require("AIRFLOW_URL").unwrap();
+    AirflowClient::connect(
+        &HttpEndpoint {
+            url: url.parse().unwrap(),
+            timeout: Duration::from_secs(10),
+        },
+        &warden_testkit::stack::require("AIRFLOW_USER").unwrap(),
+        &Secret::new(warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn run_state(client: &AirflowClient, dag: &str, run: &str) -> String {
+    client
+        .recent_runs(dag, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.dag_run_id == run)
+        .map(|r| r.state)
+        .unwrap_or_default()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_airflow_task_is_contained_classified_and_not_retried() {
+    let (Some(dags), Some(s3_url), Some(airflow_url)) = (
+        warden_testkit::stack::require("AIRFLOW_DAGS"),
+        warden_testkit::stack::require("S3_URL"),
+        warden_testkit::stack::require("AIRFLOW_URL"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nonce = chrono::Utc::now().timestamp_millis();
+    let dag_id = format!("warden_e2e_{nonce}");
+    let credentials = dir.path().join("aws.json");
+    let source = DAG
+        .replace("DAG_ID", &dag_id)
+        .replace("S3_URL", &s3_url)
+        .replace("CREDENTIALS", credentials.to_str().unwrap());
+    let dag_file = std::path::Path::new(&dags).join(format!("{dag_id}.py"));
+    std::fs::write(&dag_file, source).unwrap();
+    let client = airflow().await;
+    wait_for(
+        "the DAG to be parsed",
+        Duration::from_secs(90),
+        async || client.dag(&dag_id).await.is_ok(),
+    )
+    .await;
+    client
+        .trigger(&dag_id, "first", serde_json::json!({}))
+        .await
+        .unwrap();
+    wait_for("the run to fail", Duration::from_secs(120), async || {
+        run_state(&client, &dag_id, "first").await == "failed"
+    })
+    .await;
+
+    // Warden.
+    write_config(dir.path());
+    std::fs::write(
+        dir.path().join("airflow.password"),
+        warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap(),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap().replace(
+        "connectors:\n",
+        &format!(
+            "connectors:\n  airflow:\n    url: {airflow_url}\n    username: {}\n    password: {{file: airflow.password}}\n",
+            warden_testkit::stack::require("AIRFLOW_USER").unwrap()
+        ),
+    );
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!("{config}pipelines:\n  - name: feature-upload\n    airflow_dag: {dag_id}\n    check_every: 2s\n"),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _warden = Stop(start(dir.path(), port));
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+
+    // One incident; the DAG paused; the failure classified; no retry.
+    let mut id = String::new();
+    wait_for("the incident", Duration::from_secs(60), async || {
+        let incidents = api_get(&http, &format!("{base}/api/v1/incidents")).await;
+        match incidents["incidents"]
+            .as_array()
+            .and_then(|list| list.first())
+        {
+            Some(incident) => {
+                id = incident["id"].as_str().unwrap().to_string();
+                true
+            }
+            None => false,
+        }
+    })
+    .await;
+    wait_for(
+        "the DAG to be paused",
+        Duration::from_secs(30),
+        async || client.dag(&dag_id).await.unwrap().is_paused,
+    )
+    .await;
+    // The checks Warden does not automate yet are a person's (the causes wait for them).
+    let diagnostics = [
+        ("pod-events", "Airflow task, no pod"),
+        ("secrets", "the task has no AWS credentials configured"),
+        ("artifacts", "bucket reachable with credentials"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let detail = loop {
+        let detail = api_get(&http, &format!("{base}/api/v1/incidents/{id}")).await;
+        if step_result(&detail, "missing-secret")
+            .1
+            .starts_with("confirmed by warden")
+            && step_result(&detail, "retry-transient").0 == "skipped"
+        {
+            break detail;
+        }
+        if let Some((step, note)) = diagnostics
+            .iter()
+            .find(|(step, _)| step_result(&detail, step).0 == "pending")
+        {
+            complete(&http, &base, &id, step, "succeeded", note).await;
+        }
+        assert!(Instant::now() < deadline, "causes not judged: {detail:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let (_, why) = step_result(&detail, "missing-secret");
+    assert!(
+        why.contains("Unable to locate credentials") || why.contains("NoCredentialsError"),
+        "{why}"
+    );
+    assert!(
+        step_result(&detail, "transient")
+            .1
+            .starts_with("refuted by warden: not transient"),
+        "{detail:#}"
+    );
+    assert!(
+        step_result(&detail, "resource-limits")
+            .1
+            .starts_with("refuted by warden")
+    );
+    let evidence: Vec<String> = detail["incident"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    for name in [
+        "task-logs.json",
+        "failure-classification.json",
+        "run-isolation.json",
+        "pipeline-run-details.json",
+    ] {
+        assert!(
+            evidence.contains(&name.to_string()),
+            "{name} missing from {evidence:?}"
+        );
+    }
+
+    // Closure is not automated for Airflow yet: a paused DAG runs nothing, not even the rerun
+    // of the failed task, and the runbook resumes the schedule only after the rerun passed
+    // (docs/PIPELINES.md, "Not yet"). The incident stays open for a responder.
+    assert_eq!(step_result(&detail, "rerun").0, "pending", "{detail:#}");
+    assert!(client.dag(&dag_id).await.unwrap().is_paused);
+    client.set_paused(&dag_id, false).await.unwrap();
+    let _ = std::fs::remove_file(&dag_file);
+}

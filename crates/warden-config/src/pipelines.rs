@@ -1,0 +1,37 @@
+//! `pipelines:` — the pipelines runbook 1 watches: where they run (an Airflow DAG today;
+//! Kubeflow Pipelines is client-only so far), how often Warden checks their runs, and the
+//! team's own failure-classification rules.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+/// `pipelines[]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// The pipeline's name: the target of its incidents.
+    pub name: Spanned<String>,
+    /// The Airflow DAG that runs it (needs `connectors.airflow`).
+    pub airflow_dag: Spanned<String>,
+    /// How often the daemon looks at its runs (unset: alerts only).
+    pub check_every: Option<Spanned<String>>,
+    /// More classification rules (files in the built-in rules' format).
+    #[serde(default)]
+    pub rules: Vec<Spanned<String>>,
+}
+
+/// One watched pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PipelineConfig {
+    /// Its name.
+    pub name: String,
+    /// Its Airflow DAG.
+    pub airflow_dag: String,
+    /// Detector interval.
+    pub check_every: Option<Duration>,
+    /// Team rule files.
+    pub rules: Vec<PathBuf>,
+}

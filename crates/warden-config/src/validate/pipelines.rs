@@ -1,0 +1,58 @@
+//! Validation of `pipelines:` (see [`crate::pipelines`]).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::Checker;
+use crate::pipelines::{PipelineConfig, RawPipeline};
+
+impl Checker<'_> {
+    pub(super) fn pipelines(
+        &mut self,
+        raw: &[Spanned<RawPipeline>],
+        have_airflow: bool,
+    ) -> Vec<PipelineConfig> {
+        let mut names = BTreeSet::new();
+        let mut pipelines = Vec::new();
+        for (index, spanned) in raw.iter().enumerate() {
+            let pipeline = &spanned.value;
+            let at = |field: &str| format!("pipelines[{index}].{field}");
+            let name = self.text(&at("name"), &pipeline.name);
+            if !names.insert(name.clone()) {
+                self.error(
+                    &pipeline.name,
+                    &at("name"),
+                    format!("{name:?} is listed twice"),
+                );
+            }
+            let airflow_dag = self.text(&at("airflow_dag"), &pipeline.airflow_dag);
+            if !have_airflow {
+                self.error(
+                    &pipeline.airflow_dag,
+                    &at("airflow_dag"),
+                    "needs connectors.airflow",
+                );
+            }
+            let check_every = self.bounded_duration(
+                &at("check_every"),
+                pipeline.check_every.as_ref(),
+                Duration::from_secs(86_400),
+            );
+            let rules = pipeline
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, file)| self.path(&at(&format!("rules[{i}]")), file))
+                .collect();
+            pipelines.push(PipelineConfig {
+                name,
+                airflow_dag,
+                check_every,
+                rules,
+            });
+        }
+        pipelines
+    }
+}
