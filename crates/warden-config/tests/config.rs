@@ -151,6 +151,22 @@ fn model_entries_are_validated_with_their_line_and_get_defaults() {
 }
 
 #[test]
+fn pipeline_entries_need_airflow_and_are_named_with_their_line() {
+    let error = only_error("pipelines:\n  - name: training\n    airflow_dag: training\n");
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (3, "pipelines[0].airflow_dag")
+    );
+    assert!(error.message.contains("connectors.airflow"), "{error}");
+    let airflow =
+        "connectors:\n  airflow: {url: 'http://127.0.0.1:8080', username: a, password: {env: P}}\n";
+    let error = only_error(&format!(
+        "{airflow}pipelines:\n  - name: t\n    airflow_dag: t\n    check_every: 0s\n"
+    ));
+    assert_eq!(error.field, "pipelines[0].check_every");
+}
+
+#[test]
 fn a_minimal_file_gets_safe_defaults() {
     let config = parse(Path::new("/etc/warden/warden.yaml"), "version: 1\n").unwrap();
     assert_eq!(
