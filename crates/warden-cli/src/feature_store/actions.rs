@@ -157,15 +157,20 @@ pub(crate) fn airflow_error(err: warden_connect::ConnectError) -> ActionError {
     }
 }
 
+/// An authenticated client for `connectors.airflow`.
+pub(crate) async fn airflow_client(airflow: &AirflowConfig) -> Result<AirflowClient, ActionError> {
+    let password = airflow.password.resolve().map_err(|err| ActionError {
+        message: format!("connectors.airflow.password: {err}"),
+        retryable: false,
+    })?;
+    AirflowClient::connect(&airflow.endpoint, &airflow.username, &password)
+        .await
+        .map_err(airflow_error)
+}
+
 impl AirflowDag {
     pub(crate) async fn client(&self) -> Result<AirflowClient, ActionError> {
-        let password = self.airflow.password.resolve().map_err(|err| ActionError {
-            message: format!("connectors.airflow.password: {err}"),
-            retryable: false,
-        })?;
-        AirflowClient::connect(&self.airflow.endpoint, &self.airflow.username, &password)
-            .await
-            .map_err(airflow_error)
+        airflow_client(&self.airflow).await
     }
 }
 

@@ -17,8 +17,6 @@ use warden_detect::classify::Rules;
 use warden_engine::executor::ActionError;
 use warden_server::AppState;
 
-use crate::feature_store::actions::airflow_error;
-
 /// The built-in runbook pipeline failures open.
 pub const RUNBOOK: &str = "pipeline-failure";
 
@@ -85,13 +83,7 @@ impl Pipelines {
     /// # Errors
     /// The password cannot be resolved, or Airflow refuses the login.
     pub async fn client(&self) -> Result<AirflowClient, ActionError> {
-        let password = self.airflow.password.resolve().map_err(|err| ActionError {
-            message: format!("connectors.airflow.password: {err}"),
-            retryable: false,
-        })?;
-        AirflowClient::connect(&self.airflow.endpoint, &self.airflow.username, &password)
-            .await
-            .map_err(airflow_error)
+        crate::feature_store::actions::airflow_client(&self.airflow).await
     }
 }
 
