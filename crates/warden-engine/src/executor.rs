@@ -228,6 +228,25 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         runbook: &Runbook,
         records: &HashMap<String, ActionRecord>,
     ) -> Gate {
+        // `after: [phase]`: every step of that phase is final (done, failed or skipped).
+        for phase in &step.after {
+            let open = runbook.steps.iter().find(|earlier| {
+                earlier.phase == *phase
+                    && !records.get(&earlier.id).is_some_and(|record| {
+                        matches!(
+                            record.status,
+                            ActionStatus::Succeeded | ActionStatus::Failed | ActionStatus::Skipped
+                        )
+                    })
+            });
+            if let Some(earlier) = open {
+                return Gate::Wait(format!(
+                    "waiting for the {} phase ({} is not done)",
+                    phase.as_str(),
+                    earlier.id
+                ));
+            }
+        }
         for Condition { step: id, is } in &step.when {
             let Some(source) = runbook.step(id) else {
                 return Gate::Skip(format!("condition on unknown step {id}"));

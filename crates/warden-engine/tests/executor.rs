@@ -719,3 +719,42 @@ async fn gate_windows_start_after_the_last_containment_change() {
     let (state, _, result) = status(&f, "rerun").await;
     assert_eq!(state, ActionStatus::Succeeded, "{result}");
 }
+
+/// `after: [fixes]`: a closure step waits until every step of the fixes phase is final, and
+/// then runs — whatever else its conditions allow earlier (runbook 1's resume of a paused
+/// Airflow DAG, which would otherwise run right after the pause).
+#[tokio::test]
+async fn a_step_after_a_phase_waits_for_every_step_of_it() {
+    let f = fixture().await;
+    let runbook = warden_runbook::parse(
+        Path::new("after.yaml"),
+        "id: test-runbook\ntitle: T\nseverity: high\nphases:\n  containment:\n    - id: pause\n      title: Pause\n      action: pause_schedule\n      approval: auto\n  fixes:\n    - id: fix\n      title: Fix it\n      manual: true\n  validation:\n    - id: resume\n      title: Resume\n      action: scale_replicas\n      params: { min_replicas: 3 }\n      approval: auto\n      when: [{ step: pause, is: succeeded }]\n      after: [fixes]\n",
+    )
+    .unwrap();
+    let (pause, resume) = (Scripted::new(&[]), Scripted::new(&[]));
+    let actions = registry(&pause, &resume);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live);
+    let progress = executor.advance(&f.id, &runbook).await.unwrap();
+    assert_eq!(pause.calls(), 1);
+    assert_eq!(resume.calls(), 0, "the fix is not in yet");
+    assert!(
+        progress
+            .waiting
+            .iter()
+            .any(|(step, why)| step == "resume" && why.contains("waiting for the fixes phase (fix")),
+        "{progress:?}"
+    );
+    executor
+        .complete_step(
+            &f.id,
+            &runbook,
+            "fix",
+            Outcome::Succeeded,
+            Actor::User("ana".into()),
+            "done",
+        )
+        .await
+        .unwrap();
+    executor.advance(&f.id, &runbook).await.unwrap();
+    assert_eq!(resume.calls(), 1, "runs once the fixes phase is over");
+}

@@ -380,6 +380,30 @@ impl Linter<'_> {
                 is,
             });
         }
+        let mut after = Vec::new();
+        for name in &step.after {
+            match Phase::ALL.iter().find(|p| p.as_str() == name.value.trim()) {
+                Some(earlier) if *earlier < phase => after.push(*earlier),
+                Some(_) => self.error(
+                    at(name),
+                    format!("{prefix}.after"),
+                    format!(
+                        "unreachable: phase {:?} is not before {}",
+                        name.value,
+                        phase.as_str()
+                    ),
+                ),
+                None => self.error(
+                    at(name),
+                    format!("{prefix}.after"),
+                    format!(
+                        "unknown phase {:?} (one of {})",
+                        name.value,
+                        Phase::ALL.map(Phase::as_str).join(", ")
+                    ),
+                ),
+            }
+        }
         let (kind, _) = kind?;
         Some(Step {
             id: step.id.value.clone(),
@@ -389,6 +413,7 @@ impl Linter<'_> {
             params,
             approval,
             when,
+            after,
             retry,
             timeout,
             note: step.note.clone(),

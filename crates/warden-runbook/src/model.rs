@@ -195,6 +195,8 @@ pub struct Step {
     pub approval: ApprovalPolicy,
     /// Conditions on earlier steps; all must hold.
     pub when: Vec<Condition>,
+    /// Earlier phases that must be over (every step final) before this step runs.
+    pub after: Vec<Phase>,
     /// Retry policy for actions and collectors.
     pub retry: Retry,
     /// Longest a single attempt may take.

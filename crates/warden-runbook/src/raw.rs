@@ -60,6 +60,8 @@ pub struct RawStep {
     pub approval: Option<Spanned<String>>,
     #[serde(default)]
     pub when: Vec<Spanned<RawCondition>>,
+    #[serde(default)]
+    pub after: Vec<Spanned<String>>,
     pub retry: Option<Spanned<RawRetry>>,
     pub timeout: Option<Spanned<String>>,
     pub note: Option<String>,

@@ -307,3 +307,27 @@ fn user_runbooks_extend_and_replace_the_built_ins() {
     let errors = builtin::load_all(&[dir.path().to_path_buf()], &[]).unwrap_err();
     assert!(errors[0].file.ends_with("broken.yaml"), "{errors:?}");
 }
+
+#[test]
+fn after_names_an_earlier_phase() {
+    let errors = lint(&runbook_with(
+        "  containment:\n    - id: a\n      title: A\n      manual: true\n      after: [validation]\n    - id: b\n      title: B\n      manual: true\n      after: [later]\n",
+    ));
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("phase \"validation\" is not before containment")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("unknown phase \"later\"")),
+        "{messages:?}"
+    );
+    assert!(
+        errors.iter().all(|e| e.field.ends_with(".after")),
+        "{errors:?}"
+    );
+}
