@@ -18,6 +18,8 @@ pub struct RawPipeline {
     pub airflow_dag: Spanned<String>,
     /// How often the daemon looks at its runs (unset: alerts only).
     pub check_every: Option<Spanned<String>>,
+    /// A run is stuck past this many times the p95 duration of recent successful runs (3).
+    pub stuck_factor: Option<Spanned<f64>>,
     /// More classification rules (files in the built-in rules' format).
     #[serde(default)]
     pub rules: Vec<Spanned<String>>,
@@ -32,6 +34,8 @@ pub struct PipelineConfig {
     pub airflow_dag: String,
     /// Detector interval.
     pub check_every: Option<Duration>,
+    /// Stuck-run bound, in multiples of the recent successful runs' p95 duration.
+    pub stuck_factor: f64,
     /// Team rule files.
     pub rules: Vec<PathBuf>,
 }

@@ -40,6 +40,14 @@ impl Checker<'_> {
                 pipeline.check_every.as_ref(),
                 Duration::from_secs(86_400),
             );
+            let stuck_factor = match &pipeline.stuck_factor {
+                None => 3.0,
+                Some(v) if v.value > 1.0 && v.value.is_finite() => v.value,
+                Some(v) => {
+                    self.error(v, &at("stuck_factor"), "must be a number above 1");
+                    3.0
+                }
+            };
             let rules = pipeline
                 .rules
                 .iter()
@@ -50,6 +58,7 @@ impl Checker<'_> {
                 name,
                 airflow_dag,
                 check_every,
+                stuck_factor,
                 rules,
             });
         }
