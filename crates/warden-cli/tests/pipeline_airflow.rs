@@ -38,7 +38,6 @@ def pipeline():
             with open("CREDENTIALS") as f:
                 credentials = json.load(f)
         s3 = boto3.client("s3", endpoint_url="S3_URL", region_name="us-east-1", **credentials)
-        s3.create_bucket(Bucket="features-DAG_ID")
         s3.put_object(Bucket="features-DAG_ID", Key="daily.parquet", Body=b"rows")
 
     upload_features()
@@ -97,6 +96,13 @@ async fn a_failed_airflow_task_is_contained_classified_not_retried_and_closed_af
         .replace("DAG_ID", &dag_id)
         .replace("S3_URL", &s3_url)
         .replace("CREDENTIALS", credentials.to_str().unwrap());
+    // The artifact bucket exists: storage is fine, the task's credentials are not.
+    let created = reqwest::Client::new()
+        .put(format!("{s3_url}/features-{dag_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
     let dag_file = std::path::Path::new(&dags).join(format!("{dag_id}.py"));
     std::fs::write(&dag_file, source).unwrap();
     let client = airflow().await;
@@ -122,16 +128,18 @@ async fn a_failed_airflow_task_is_contained_classified_not_retried_and_closed_af
         warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap(),
     )
     .unwrap();
+    std::fs::write(dir.path().join("s3.key"), "testing").unwrap();
     let config = std::fs::read_to_string(dir.path().join("warden.yaml")).unwrap().replace(
         "connectors:\n",
         &format!(
-            "connectors:\n  airflow:\n    url: {airflow_url}\n    username: {}\n    password: {{file: airflow.password}}\n",
+            "connectors:\n  airflow:\n    url: {airflow_url}\n    username: {}\n    password: {{file: airflow.password}}\n\
+             \x20 object_store:\n    endpoint: {s3_url}\n    region: us-east-1\n    access_key_id: {{file: s3.key}}\n    secret_access_key: {{file: s3.key}}\n",
             warden_testkit::stack::require("AIRFLOW_USER").unwrap()
         ),
     );
     std::fs::write(
         dir.path().join("warden.yaml"),
-        format!("{config}pipelines:\n  - name: feature-upload\n    airflow_dag: {dag_id}\n    check_every: 2s\n"),
+        format!("{config}pipelines:\n  - name: feature-upload\n    airflow_dag: {dag_id}\n    check_every: 2s\n    artifact_store: s3://features-{dag_id}/\n"),
     )
     .unwrap();
     let port = free_port();
@@ -210,6 +218,7 @@ async fn a_failed_airflow_task_is_contained_classified_not_retried_and_closed_af
         .map(|e| e["name"].as_str().unwrap().to_string())
         .collect();
     for name in [
+        "artifact-storage-probe.json",
         "task-logs.json",
         "failure-classification.json",
         "run-isolation.json",

@@ -23,6 +23,9 @@ pub struct RawPipeline {
     /// More classification rules (files in the built-in rules' format).
     #[serde(default)]
     pub rules: Vec<Spanned<String>>,
+    /// The artifact store the pipeline writes to (`s3://bucket/prefix`), listed with
+    /// `connectors.object_store`'s settings by the artifact-storage probe.
+    pub artifact_store: Option<Spanned<String>>,
 }
 
 /// One watched pipeline.
@@ -38,4 +41,6 @@ pub struct PipelineConfig {
     pub stuck_factor: f64,
     /// Team rule files.
     pub rules: Vec<PathBuf>,
+    /// The artifact store to probe.
+    pub artifact_store: Option<String>,
 }

@@ -15,7 +15,7 @@ pub mod write;
 
 pub use column::{Column, ColumnKind, ColumnValues, NULL_CODE, NULL_TIMESTAMP};
 pub use dataset::{Dataset, FieldInfo};
-pub use location::{DataFile, Format, S3Settings};
+pub use location::{DataFile, Format, S3Settings, probe_s3};
 
 use std::path::PathBuf;
 

@@ -198,6 +198,85 @@ impl S3Settings {
     }
 }
 
+fn s3_store(
+    bucket: &str,
+    s3: &S3Settings,
+    timeout: Option<std::time::Duration>,
+) -> Result<object_store::aws::AmazonS3, object_store::Error> {
+    use object_store::aws::AmazonS3Builder;
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(s3.region.clone().unwrap_or_else(|| "us-east-1".into()));
+    // One set of client options: setting them replaces any set before (HTTP allowed included).
+    let mut options = object_store::ClientOptions::new();
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint);
+        options = options.with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let (Some(key), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
+        builder = builder
+            .with_access_key_id(key)
+            .with_secret_access_key(secret);
+    }
+    if let Some(timeout) = timeout {
+        options = options.with_timeout(timeout);
+        builder = builder.with_retry(object_store::RetryConfig {
+            max_retries: 0,
+            retry_timeout: timeout,
+            ..Default::default()
+        });
+    }
+    builder = builder.with_client_options(options);
+    builder.build()
+}
+
+/// Lists up to `limit` keys under an `s3://bucket/prefix` with these settings — the pipeline
+/// runbook's artifact-storage check: the number found, or the exact failure (no such bucket,
+/// access denied, not authenticated, unreachable, timeout) naming the URL.
+///
+/// # Errors
+/// The listing failed.
+pub fn probe_s3(
+    url: &str,
+    s3: &S3Settings,
+    timeout: std::time::Duration,
+    limit: usize,
+) -> Result<usize, DataError> {
+    use futures::StreamExt;
+    use object_store::ObjectStore;
+
+    let store_error = |message: String| DataError::ObjectStore {
+        url: url.to_string(),
+        message,
+    };
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| store_error("not an s3:// URL".into()))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let store = s3_store(bucket, s3, Some(timeout)).map_err(|e| store_error(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| store_error(format!("runtime: {error}")))?;
+    runtime.block_on(async {
+        let prefix = object_store::path::Path::from(prefix.trim_end_matches('/'));
+        let mut listing = store.list(Some(&prefix)).take(limit);
+        let mut found = 0;
+        let listed = tokio::time::timeout(timeout, async {
+            while let Some(item) = listing.next().await {
+                item.map_err(|error| store_error(describe_store_error(&error)))?;
+                found += 1;
+            }
+            Ok::<_, DataError>(())
+        })
+        .await;
+        match listed {
+            Ok(result) => result.map(|()| found),
+            Err(_) => Err(store_error(format!("timed out after {timeout:?}"))),
+        }
+    })
+}
+
 fn download_s3(
     location: &str,
     rest: &str,
@@ -205,29 +284,13 @@ fn download_s3(
 ) -> Result<(Vec<DataFile>, tempfile::TempDir), DataError> {
     use futures::TryStreamExt;
     use object_store::ObjectStore;
-    use object_store::aws::AmazonS3Builder;
 
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     let store_error = |message: String| DataError::ObjectStore {
         url: location.to_string(),
         message,
     };
-    let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_region(s3.region.clone().unwrap_or_else(|| "us-east-1".into()));
-    if let Some(endpoint) = &s3.endpoint {
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_allow_http(endpoint.starts_with("http://"));
-    }
-    if let (Some(key), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
-        builder = builder
-            .with_access_key_id(key)
-            .with_secret_access_key(secret);
-    }
-    let store = builder
-        .build()
-        .map_err(|error| store_error(error.to_string()))?;
+    let store = s3_store(bucket, s3, None).map_err(|error| store_error(error.to_string()))?;
     let (prefix, pattern) = match key.rfind('/') {
         Some(slash) if key[slash..].contains(['*', '?', '[']) => {
             (&key[..slash], Some(&key[slash + 1..]))
@@ -312,7 +375,32 @@ fn describe_store_error(error: &object_store::Error) -> String {
         object_store::Error::Unauthenticated { .. } => {
             "not authenticated (check AWS credentials)".to_string()
         }
-        other => other.to_string(),
+        other => {
+            // S3-compatible stores answer with an XML error code object_store passes through.
+            let text = other.to_string();
+            let known = [
+                ("NoSuchBucket", "no such bucket"),
+                ("AccessDenied", "access denied"),
+                (
+                    "InvalidAccessKeyId",
+                    "credentials rejected (unknown access key)",
+                ),
+                (
+                    "SignatureDoesNotMatch",
+                    "credentials rejected (wrong secret key)",
+                ),
+                ("ExpiredToken", "credentials expired"),
+                ("error sending request", "unreachable"),
+                ("Connection refused", "unreachable (connection refused)"),
+                ("timed out", "timed out"),
+            ];
+            match known.iter().find(|(needle, _)| text.contains(needle)) {
+                Some((_, said)) => {
+                    format!("{said}: {}", text.chars().take(300).collect::<String>())
+                }
+                None => text,
+            }
+        }
     }
 }
 

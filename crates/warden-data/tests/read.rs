@@ -242,3 +242,63 @@ async fn s3_prefixes_read_like_directories() {
         "{message}"
     );
 }
+
+/// The pipeline runbook's artifact-storage check on the real S3 stand-in: a bucket that exists
+/// lists, one that does not is named as missing, an endpoint nobody listens on is unreachable.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_artifact_storage_probe_names_each_failure() {
+    let Some(url) = warden_testkit::stack::require("S3_URL") else {
+        return;
+    };
+    let bucket = format!("warden-probe-{}", std::process::id());
+    let client = reqwest::Client::new();
+    assert!(
+        client
+            .put(format!("{url}/{bucket}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    for key in ["artifacts/a.bin", "artifacts/b.bin"] {
+        let put = client
+            .put(format!("{url}/{bucket}/{key}"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success());
+    }
+    let timeout = std::time::Duration::from_secs(5);
+    let (settings, target) = (moto_settings(&url), format!("s3://{bucket}/artifacts/"));
+    let found =
+        tokio::task::spawn_blocking(move || warden_data::probe_s3(&target, &settings, timeout, 10))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(found, 2);
+    let (settings, missing) = (
+        moto_settings(&url),
+        "s3://no-such-bucket-here/artifacts/".to_string(),
+    );
+    let error = tokio::task::spawn_blocking(move || {
+        warden_data::probe_s3(&missing, &settings, timeout, 10)
+    })
+    .await
+    .unwrap()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("s3://no-such-bucket-here/artifacts/") && error.contains("no such bucket"),
+        "{error}"
+    );
+    let dead = moto_settings("http://127.0.0.1:9");
+    let error =
+        tokio::task::spawn_blocking(move || warden_data::probe_s3("s3://x/y", &dead, timeout, 10))
+            .await
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+    assert!(error.starts_with("s3://x/y: "), "{error}");
+}

@@ -188,11 +188,12 @@ pub const EVIDENCE: &[Entry] = &[
         "referenced Kubernetes secrets: present, and their age",
         &[],
     ),
-    entry(
-        "artifact_storage_probe",
-        "list the artifact bucket/prefix with the pipeline's credentials",
-        &[],
-    ),
+    Entry {
+        name: "artifact_storage_probe",
+        summary: "list the artifact bucket/prefix with the pipeline's credentials",
+        params: &[],
+        automated: true,
+    },
     Entry {
         name: "failure_classification",
         summary: "classify the failure cause from logs and events",

@@ -28,6 +28,8 @@ pub struct Pipelines {
     pub airflow: AirflowConfig,
     /// The built-in classification rules and every pipeline's own (by pipeline name).
     pub rules: std::collections::HashMap<String, Rules>,
+    /// `connectors.object_store`, for the artifact-storage probe.
+    pub object_store: Option<warden_config::model::ObjectStoreConfig>,
 }
 
 impl Pipelines {
@@ -58,6 +60,7 @@ impl Pipelines {
             pipelines: config.pipelines.clone(),
             airflow: airflow.clone(),
             rules,
+            object_store: config.connectors.object_store.clone(),
         })))
     }
 

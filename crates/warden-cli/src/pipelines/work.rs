@@ -75,6 +75,7 @@ enum Kind {
     RunDetails,
     Isolation,
     Classification,
+    ArtifactProbe,
 }
 
 struct Collector {
@@ -82,9 +83,67 @@ struct Collector {
     kind: Kind,
 }
 
+/// S3 settings from `connectors.object_store` (secrets resolved).
+fn s3_settings(
+    store: &warden_config::model::ObjectStoreConfig,
+) -> Result<warden_data::S3Settings, ActionError> {
+    let secret = |field: &str, value: &Option<warden_config::SecretRef>| {
+        value
+            .as_ref()
+            .map(|s| s.resolve().map(|v| v.expose().to_string()))
+            .transpose()
+            .map_err(|err| failed(format!("connectors.object_store.{field}: {err}")))
+    };
+    Ok(warden_data::S3Settings {
+        endpoint: store
+            .endpoint
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string()),
+        region: Some(store.region.clone()),
+        access_key_id: secret("access_key_id", &store.access_key_id)?,
+        secret_access_key: secret("secret_access_key", &store.secret_access_key)?,
+    })
+}
+
 impl Collector {
+    /// Lists the pipeline's artifact store with the configured credentials.
+    async fn artifact_probe(
+        &self,
+        pipeline: &warden_config::PipelineConfig,
+    ) -> Result<Collected, ActionError> {
+        let url = pipeline.artifact_store.clone().ok_or_else(|| {
+            failed(format!(
+                "pipelines {}: no artifact_store configured",
+                pipeline.name
+            ))
+        })?;
+        let settings = match &self.pipelines.object_store {
+            Some(store) => s3_settings(store)?,
+            None => warden_data::S3Settings::from_env(),
+        };
+        let target = url.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            warden_data::probe_s3(&target, &settings, std::time::Duration::from_secs(10), 100)
+        })
+        .await
+        .map_err(|e| failed(format!("probe worker failed: {e}")))?;
+        let (ok, said) = match &listed {
+            Ok(found) => (true, format!("{url}: reachable, {found} object(s) listed")),
+            Err(err) => (false, err.to_string()),
+        };
+        Ok(artifact(
+            "artifact_storage_probe",
+            said.clone(),
+            url.clone(),
+            json!({"url": url, "ok": ok, "detail": said}),
+        ))
+    }
+
     async fn collect(&self, request: &ActionRequest) -> Result<Collected, ActionError> {
         let pipeline = self.pipelines.pipeline(&request.incident.target)?.clone();
+        if matches!(self.kind, Kind::ArtifactProbe) {
+            return self.artifact_probe(&pipeline).await;
+        }
         let dag = pipeline.airflow_dag.clone();
         let client = self.pipelines.client().await?;
         let source = format!("Airflow DAG {dag}");
@@ -153,6 +212,7 @@ impl Collector {
                     json!({"dag": dag, "run": run, "tasks": tasks}),
                 ))
             }
+            Kind::ArtifactProbe => unreachable!("answered above"),
             Kind::Isolation => {
                 let runs = client.recent_runs(&dag, 20).await.map_err(airflow_error)?;
                 let finished: Vec<_> = runs
@@ -197,6 +257,7 @@ pub fn collectors(pipelines: &Arc<Pipelines>) -> CollectorRegistry {
         ("pipeline_run_details", Kind::RunDetails),
         ("run_isolation", Kind::Isolation),
         ("failure_classification", Kind::Classification),
+        ("artifact_storage_probe", Kind::ArtifactProbe),
     ] {
         let collector: Arc<dyn EvidenceCollector> = Arc::new(Collector {
             pipelines: pipelines.clone(),
@@ -214,6 +275,19 @@ struct Judge {
 
 impl Judge {
     fn decide(&self, request: &JudgeRequest) -> Option<Judgement> {
+        // The storage listing itself outranks what the logs suggest.
+        if self.cause == "artifact_storage_unreachable"
+            && let Some(probe) = of_kind(request, "artifact_storage_probe")
+            && probe["ok"] == false
+        {
+            return Some(Judgement::confirmed(
+                0.9,
+                format!(
+                    "listing the artifact store failed: {} — fix: restore access to it (bucket, endpoint, credentials)",
+                    probe["detail"].as_str().unwrap_or("")
+                ),
+            ));
+        }
         let c = of_kind(request, "failure_classification")?["classification"].clone();
         let said = c["cause"].as_str()?;
         let transient = c["transient"].as_bool().unwrap_or(false);
@@ -484,5 +558,94 @@ impl GateEvaluator for PipelineGates {
         gate: &'a Gate,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(self.judge(incident, gate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use warden_core::{Finding, IncidentId, RunbookId, Severity, Target, TargetKind};
+
+    fn request(evidence: &[(&str, Value)]) -> JudgeRequest {
+        let finding = Finding {
+            runbook: RunbookId::new("pipeline-failure"),
+            target: Target::new(TargetKind::Pipeline, "training"),
+            detector: "pipeline_failed_runs".into(),
+            severity: Severity::High,
+            summary: "failed".into(),
+            detected_at: chrono::Utc::now(),
+            measurements: BTreeMap::new(),
+            cause_key: None,
+        };
+        JudgeRequest {
+            incident: Incident::open(IncidentId("INC-P".into()), &finding, chrono::Utc::now()),
+            step: "storage-unreachable".into(),
+            params: BTreeMap::new(),
+            evidence: evidence
+                .iter()
+                .map(|(step, body)| {
+                    (
+                        step.to_string(),
+                        serde_json::to_vec(body).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn classification(cause: &str, transient: bool) -> Value {
+        json!({"kind": "failure_classification", "classification": {
+            "cause": cause, "transient": transient, "confidence": 0.78,
+            "evidence": [{"text": "NoCredentialsError: Unable to locate credentials"}],
+            "fixes": ["give the task AWS credentials"]}})
+    }
+
+    #[test]
+    fn a_failed_listing_confirms_storage_whatever_the_logs_say() {
+        let storage = Judge {
+            cause: "artifact_storage_unreachable",
+        };
+        let probe = json!({"kind": "artifact_storage_probe", "ok": false, "detail": "s3://b/: no such bucket"});
+        let verdict = storage
+            .decide(&request(&[
+                ("artifacts", probe),
+                ("classify", classification("missing_expired_secret", false)),
+            ]))
+            .expect("decides");
+        assert!(
+            verdict.confirmed && verdict.explanation.contains("no such bucket"),
+            "{verdict:?}"
+        );
+        let reachable =
+            json!({"kind": "artifact_storage_probe", "ok": true, "detail": "reachable"});
+        let verdict = storage
+            .decide(&request(&[
+                ("artifacts", reachable),
+                ("classify", classification("missing_expired_secret", false)),
+            ]))
+            .expect("decides");
+        assert!(!verdict.confirmed, "{verdict:?}");
+    }
+
+    #[test]
+    fn only_a_transient_classification_confirms_the_transient_cause() {
+        let transient = Judge {
+            cause: "transient_failure",
+        };
+        let secret = Judge {
+            cause: "missing_expired_secret",
+        };
+        let throttled = request(&[("classify", classification("other", true))]);
+        assert!(transient.decide(&throttled).expect("decides").confirmed);
+        assert!(!secret.decide(&throttled).expect("decides").confirmed);
+        let missing = request(&[("classify", classification("missing_expired_secret", false))]);
+        assert!(!transient.decide(&missing).expect("decides").confirmed);
+        assert!(secret.decide(&missing).expect("decides").confirmed);
+        assert!(
+            transient.decide(&request(&[])).is_none(),
+            "no classification: a responder decides"
+        );
     }
 }

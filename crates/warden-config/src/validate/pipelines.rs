@@ -54,12 +54,20 @@ impl Checker<'_> {
                 .enumerate()
                 .map(|(i, file)| self.path(&at(&format!("rules[{i}]")), file))
                 .collect();
+            let artifact_store = pipeline.artifact_store.as_ref().map(|url| {
+                let text = self.text(&at("artifact_store"), url);
+                if !text.starts_with("s3://") {
+                    self.error(url, &at("artifact_store"), "an s3://bucket/prefix URL");
+                }
+                text
+            });
             pipelines.push(PipelineConfig {
                 name,
                 airflow_dag,
                 check_every,
                 stuck_factor,
                 rules,
+                artifact_store,
             });
         }
         pipelines
