@@ -197,10 +197,11 @@ fn evaluate_names_the_missing_column_and_the_file() {
 }
 
 #[test]
-fn compare_finds_the_prediction_shift_and_pairs_nothing_across_different_days() {
+fn compare_lists_movers_tests_the_features_and_pairs_nothing_across_different_days() {
     let dir = tempfile::tempdir().unwrap();
     logs(dir.path(), 3.0);
-    // Same error, so predictions before and after differ only by the days' demand.
+    // Same model error on both sides: nothing drifts (exit 0), but the series still list their
+    // movers, and no key is predicted on both sides (different dates), so nothing pairs.
     let out = warden(
         &[
             "compare",

@@ -372,16 +372,6 @@ pub fn accuracy_overall_and_by(
     (overall, groups)
 }
 
-/// Accuracy per group: `codes[row]` names the group among `names`.
-pub fn accuracy_by(
-    scored: &Scored,
-    codes: &[u32],
-    names: &[String],
-    season: usize,
-) -> Vec<(String, Accuracy)> {
-    accuracy_overall_and_by(scored, Some((codes, names)), season).1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

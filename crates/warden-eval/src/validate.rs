@@ -171,7 +171,8 @@ pub fn validate(data: &Dataset, schema: &Schema, now_ms: i64) -> Result<Validati
             continue;
         };
         let kind = rule.kind.unwrap_or(found);
-        if kind != found && !(kind == ColumnKind::Categorical) {
+        // Any column reads as text, so a `categorical` rule accepts every stored type.
+        if kind != found && kind != ColumnKind::Categorical {
             checks.push(check(
                 "type",
                 name,

@@ -155,17 +155,12 @@ pub async fn business(
     if before.is_empty() || after.is_empty() {
         return Ok(None);
     }
-    let mut comparison = regression::business_series(
+    Ok(Some(regression::business_series(
         &before,
         &after,
         metric.higher_is_better,
         &super::options(model),
-    );
-    comparison.note = format!(
-        "business metric, {}",
-        comparison.note.trim_start_matches("business metric, ")
-    );
-    Ok(Some(comparison))
+    )))
 }
 
 #[cfg(test)]

@@ -180,16 +180,16 @@ pub fn serving_now(scored: &Scored) -> Option<String> {
     Some(scored.versions[scored.version[row] as usize].clone())
 }
 
-/// Loads and tests the newest version against the one before it; logs without a version
-/// column are split by the registry's deployment, when there is one. Blocking.
+/// Tests the newest version in the loaded logs against the one before it; logs without a
+/// version column are split by the registry's deployment, when there is one.
 ///
 /// # Errors
-/// Unreadable data, or fewer than two versions in the logs.
+/// Fewer than two versions in the logs.
 pub fn analyse(
     model: &ModelConfig,
+    mut scored: Scored,
     registry: Option<&deployment::RegistryDeployment>,
 ) -> Result<Analysis, String> {
-    let mut scored = load(model)?;
     let mut serving = serving_now(&scored).unwrap_or_default();
     if let Some(registry) = registry
         && deployment::label_by_registry(&mut scored, registry)
@@ -238,17 +238,28 @@ pub async fn analyse_async(models: &Models, model: &ModelConfig) -> Result<Arc<A
     Ok(analysis)
 }
 
-/// [`analyse`] off the async runtime, with the registry's deployment and the business
-/// metric's comparison.
+/// [`load`] and [`analyse`] off the async runtime, with the registry's deployment (only for
+/// logs without versions) and the business metric's comparison.
 ///
 /// # Errors
 /// As [`analyse`], the worker dying, or the business metric unreadable.
 async fn look(models: &Models, model: &ModelConfig) -> Result<Analysis, String> {
-    let registry = deployment::from_registry(models, model).await;
+    let worker = |e: tokio::task::JoinError| format!("analysis worker failed: {e}");
     let config = model.clone();
-    let mut analysis = tokio::task::spawn_blocking(move || analyse(&config, registry.as_ref()))
+    let scored = tokio::task::spawn_blocking(move || load(&config))
         .await
-        .map_err(|e| format!("analysis worker failed: {e}"))??;
+        .map_err(worker)??;
+    // The registry is asked only when the logs cannot tell the versions apart themselves.
+    let registry = if scored.versions == ["all"] {
+        deployment::from_registry(models, model).await
+    } else {
+        None
+    };
+    let config = model.clone();
+    let mut analysis =
+        tokio::task::spawn_blocking(move || analyse(&config, scored, registry.as_ref()))
+            .await
+            .map_err(worker)??;
     if model.business.is_some() {
         let deployed = analysis.scored.timestamp.as_ref().and_then(|times| {
             analysis
