@@ -34,7 +34,7 @@ pub use model::{
     StoreConfig,
 };
 pub use models::{BusinessMetric, BusinessSource, ModelColumns, ModelConfig};
-pub use pipelines::PipelineConfig;
+pub use pipelines::{PipelineConfig, PipelineSource};
 pub use secret::{Secret, SecretError, SecretRef};
 pub use serving::{BurnRateConfig, BurnWindow, MetricsFlavor, ServiceConfig};
 

@@ -87,7 +87,11 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let detectors = check.detectors(&raw.detectors, raw.connectors.prometheus.is_some());
     let serving = check.serving(&raw.serving, raw.connectors.kubernetes.is_some());
     let models = check.models(&raw.models, raw.connectors.prometheus.is_some());
-    let pipelines = check.pipelines(&raw.pipelines, raw.connectors.airflow.is_some());
+    let pipelines = check.pipelines(
+        &raw.pipelines,
+        raw.connectors.airflow.is_some(),
+        raw.connectors.kfp.is_some(),
+    );
     let mut gate_queries = std::collections::BTreeMap::new();
     for (check_name, query) in &raw.gate_queries {
         let field = format!("gate_queries.{check_name}");

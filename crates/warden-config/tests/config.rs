@@ -167,6 +167,35 @@ fn pipeline_entries_need_airflow_and_are_named_with_their_line() {
 }
 
 #[test]
+fn a_pipeline_runs_on_airflow_or_kfp_and_says_which_runs_are_its() {
+    let error = only_error("pipelines:\n  - name: training\n    kfp: {recurring_run_id: rr-1}\n");
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (3, "pipelines[0].kfp")
+    );
+    assert!(error.message.contains("connectors.kfp"), "{error}");
+    let kfp = "connectors:\n  kfp: {url: 'http://127.0.0.1:8888', namespace: kubeflow}\n";
+    let error = only_error(&format!("{kfp}pipelines:\n  - name: t\n    kfp: {{}}\n"));
+    assert_eq!(error.field, "pipelines[0].kfp");
+    assert!(error.message.contains("recurring_run_id"), "{error}");
+    let error = only_error(&format!("{kfp}pipelines:\n  - name: t\n"));
+    assert!(error.message.contains("where does it run"), "{error}");
+    let config = parse(
+        Path::new("/etc/warden/warden.yaml"),
+        &format!("{kfp}pipelines:\n  - name: t\n    kfp: {{experiment_id: e-1, recurring_run_id: rr-1}}\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.pipelines[0].source,
+        warden_config::PipelineSource::Kfp {
+            experiment_id: Some("e-1".into()),
+            recurring_run_id: Some("rr-1".into())
+        }
+    );
+    assert_eq!(config.pipelines[0].source.describe(), "KFP recurring run rr-1");
+}
+
+#[test]
 fn a_minimal_file_gets_safe_defaults() {
     let config = parse(Path::new("/etc/warden/warden.yaml"), "version: 1\n").unwrap();
     assert_eq!(

@@ -1,9 +1,11 @@
 //! The Kubernetes client Warden acts through, on kube-rs: authentication in the cluster (the
 //! service account) or from a kubeconfig (file and context), and the operations the runbooks
-//! need — today runbook 4's: suspend or resume a CronJob (materialization), read and set the
-//! replicas of a Deployment or StatefulSet (the online store). Every error names the object
+//! need: runbook 4's — suspend or resume a CronJob (materialization), read and set the
+//! replicas of a Deployment or StatefulSet (the online store); runbook 2's in [`serving`];
+//! runbook 1's in [`pipelines`] (task pods, referenced secrets). Every error names the object
 //! and the API server. Kept in its own crate so kube's dependencies rebuild nothing else.
 
+pub mod pipelines;
 pub mod serving;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};

@@ -104,7 +104,7 @@ pub struct HpaStatus {
     pub current_metrics: Value,
 }
 
-fn rfc3339(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> String {
+pub(crate) fn rfc3339(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> String {
     time.0.to_string()
 }
 

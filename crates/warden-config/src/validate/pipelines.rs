@@ -6,13 +6,14 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::Checker;
-use crate::pipelines::{PipelineConfig, RawPipeline};
+use crate::pipelines::{PipelineConfig, PipelineSource, RawPipeline};
 
 impl Checker<'_> {
     pub(super) fn pipelines(
         &mut self,
         raw: &[Spanned<RawPipeline>],
         have_airflow: bool,
+        have_kfp: bool,
     ) -> Vec<PipelineConfig> {
         let mut names = BTreeSet::new();
         let mut pipelines = Vec::new();
@@ -27,14 +28,62 @@ impl Checker<'_> {
                     format!("{name:?} is listed twice"),
                 );
             }
-            let airflow_dag = self.text(&at("airflow_dag"), &pipeline.airflow_dag);
-            if !have_airflow {
-                self.error(
-                    &pipeline.airflow_dag,
-                    &at("airflow_dag"),
-                    "needs connectors.airflow",
-                );
-            }
+            let source = match (&pipeline.airflow_dag, &pipeline.kfp) {
+                (Some(dag), None) => {
+                    if !have_airflow {
+                        self.error(dag, &at("airflow_dag"), "needs connectors.airflow");
+                    }
+                    PipelineSource::Airflow {
+                        dag: self.text(&at("airflow_dag"), dag),
+                    }
+                }
+                (None, Some(kfp)) => {
+                    if !have_kfp {
+                        self.error(kfp, &at("kfp"), "needs connectors.kfp");
+                    }
+                    let experiment_id = kfp
+                        .value
+                        .experiment_id
+                        .as_ref()
+                        .map(|id| self.text(&at("kfp.experiment_id"), id));
+                    let recurring_run_id = kfp
+                        .value
+                        .recurring_run_id
+                        .as_ref()
+                        .map(|id| self.text(&at("kfp.recurring_run_id"), id));
+                    if experiment_id.is_none() && recurring_run_id.is_none() {
+                        self.error(
+                            kfp,
+                            &at("kfp"),
+                            "name experiment_id or recurring_run_id (or both): which runs are this pipeline's",
+                        );
+                    }
+                    PipelineSource::Kfp {
+                        experiment_id,
+                        recurring_run_id,
+                    }
+                }
+                (Some(dag), Some(_)) => {
+                    self.error(
+                        dag,
+                        &at("airflow_dag"),
+                        "give airflow_dag or kfp, not both: a pipeline runs in one place",
+                    );
+                    PipelineSource::Airflow {
+                        dag: dag.value.clone(),
+                    }
+                }
+                (None, None) => {
+                    self.error(
+                        &pipeline.name,
+                        &at("airflow_dag"),
+                        "where does it run? give airflow_dag (an Airflow DAG) or kfp (Kubeflow Pipelines runs)",
+                    );
+                    PipelineSource::Airflow {
+                        dag: String::new(),
+                    }
+                }
+            };
             let check_every = self.bounded_duration(
                 &at("check_every"),
                 pipeline.check_every.as_ref(),
@@ -63,7 +112,7 @@ impl Checker<'_> {
             });
             pipelines.push(PipelineConfig {
                 name,
-                airflow_dag,
+                source,
                 check_every,
                 stuck_factor,
                 rules,
