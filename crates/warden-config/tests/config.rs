@@ -169,10 +169,7 @@ fn pipeline_entries_need_airflow_and_are_named_with_their_line() {
 #[test]
 fn a_pipeline_runs_on_airflow_or_kfp_and_says_which_runs_are_its() {
     let error = only_error("pipelines:\n  - name: training\n    kfp: {recurring_run_id: rr-1}\n");
-    assert_eq!(
-        (error.line, error.field.as_str()),
-        (3, "pipelines[0].kfp")
-    );
+    assert_eq!((error.line, error.field.as_str()), (3, "pipelines[0].kfp"));
     assert!(error.message.contains("connectors.kfp"), "{error}");
     let kfp = "connectors:\n  kfp: {url: 'http://127.0.0.1:8888', namespace: kubeflow}\n";
     let error = only_error(&format!("{kfp}pipelines:\n  - name: t\n    kfp: {{}}\n"));
@@ -192,7 +189,10 @@ fn a_pipeline_runs_on_airflow_or_kfp_and_says_which_runs_are_its() {
             recurring_run_id: Some("rr-1".into())
         }
     );
-    assert_eq!(config.pipelines[0].source.describe(), "KFP recurring run rr-1");
+    assert_eq!(
+        config.pipelines[0].source.describe(),
+        "KFP recurring run rr-1"
+    );
 }
 
 #[test]

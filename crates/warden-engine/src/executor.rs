@@ -8,9 +8,10 @@
 //!   `manual` with an approval; a rejection skips it; `never` records the plan only), with
 //!   retries (exponential backoff, jitter, bounded attempts, retryable errors only) and a
 //!   timeout per attempt; in dry-run mode only its plan is recorded;
-//! - an evidence step with a registered [`EvidenceCollector`] runs like an automatic action
-//!   (same retries, timeout and crash safety); what it collects goes into the evidence store,
-//!   linked from the incident's timeline, and the step's result names it;
+//! - an evidence step with a registered [`EvidenceCollector`] that applies to the incident
+//!   runs like an automatic action (same retries, timeout and crash safety); what it collects
+//!   goes into the evidence store, linked from the incident's timeline, and the step's result
+//!   names it;
 //! - a cause step with a registered [`crate::judge::CauseJudge`] is decided by it once its
 //!   `evidence_from` steps are done (confirmed or refuted, with a score and the reason); a
 //!   gate with an evaluator that has data for it is judged from that data, once its window
@@ -472,7 +473,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             StepKind::Action { name } => self.actions.get(name).map(|h| h.as_ref()),
             StepKind::Evidence { name } => match self.evidence {
                 Some((collectors, store)) => match collectors.get(name) {
-                    Some(collector) => {
+                    Some(collector) if collector.applies(incident) => {
                         capture = CaptureEvidence {
                             manager: self.manager,
                             store,
@@ -480,7 +481,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                         };
                         Some(&capture as &dyn ActionHandler)
                     }
-                    None => None,
+                    _ => None,
                 },
                 None => None,
             },

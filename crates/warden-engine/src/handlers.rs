@@ -79,6 +79,13 @@ pub trait EvidenceCollector: Send + Sync {
         &'a self,
         request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<Collected, ActionError>>;
+
+    /// Whether it can collect for this incident at all. One that cannot (pods of a pipeline
+    /// that runs none) leaves the step to a responder, as if it were not registered, instead
+    /// of reporting a check it did not make.
+    fn applies(&self, _incident: &warden_core::Incident) -> bool {
+        true
+    }
 }
 
 /// Registered collectors by catalogue evidence name.

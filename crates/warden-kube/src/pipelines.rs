@@ -100,7 +100,11 @@ fn secret_uses(spec: &PodSpec) -> Vec<SecretUse> {
         .chain(&spec.containers)
     {
         for env in container.env.iter().flatten() {
-            if let Some(key) = env.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+            if let Some(key) = env
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+            {
                 uses.push(SecretUse {
                     name: key.name.clone(),
                     used_as: format!("env {} of {}", env.name, container.name),
@@ -163,7 +167,9 @@ fn task_pod(pod: Pod) -> TaskPod {
             TaskContainer {
                 name: container.name.clone(),
                 image: container.image.clone().unwrap_or_default(),
-                image_id: state.map(|s| s.image_id.clone()).filter(|id| !id.is_empty()),
+                image_id: state
+                    .map(|s| s.image_id.clone())
+                    .filter(|id| !id.is_empty()),
                 memory_limit: quantity(container, true, "memory"),
                 memory_request: quantity(container, false, "memory"),
                 gpu_limit: quantity(container, true, "nvidia.com/gpu"),

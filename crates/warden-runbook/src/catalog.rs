@@ -178,16 +178,22 @@ pub const EVIDENCE: &[Entry] = &[
     },
     Entry {
         name: "task_logs",
-        summary: "failed task logs captured at detection, before they are gone (Airflow today)",
+        summary: "failed task logs (Airflow) and task pod logs incl. the previous container (KFP), captured at detection",
         params: &[p("tail_lines", Number)],
         automated: true,
     },
-    entry("pod_events", "Kubernetes events of the failed pods", &[]),
-    entry(
-        "secrets_check",
-        "referenced Kubernetes secrets: present, and their age",
-        &[],
-    ),
+    Entry {
+        name: "pod_events",
+        summary: "failed task pods' status and events, with fixes read off them (KFP, with connectors.kubernetes)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "secrets_check",
+        summary: "secrets the failed task pods reference: present, and their age (KFP, with connectors.kubernetes)",
+        params: &[],
+        automated: true,
+    },
     Entry {
         name: "artifact_storage_probe",
         summary: "list the artifact bucket/prefix with the pipeline's credentials",
@@ -319,6 +325,11 @@ pub const GATE_CHECKS: &[(&str, &str, bool)] = &[
         "the next scheduled run completed",
         false,
     ),
+    (
+        "known_failure_mode",
+        "the failure matched a known cause; otherwise: new failure mode, update the runbook",
+        false,
+    ),
     ("latency_p95_ms", "p95 latency in milliseconds", true),
     ("error_rate", "share of failed requests", true),
     (
@@ -404,6 +415,7 @@ pub const JUDGED_GATES: &[&str] = &[
     "metrics_recovered",
     "rerun_succeeded",
     "next_scheduled_run_succeeded",
+    "known_failure_mode",
 ];
 
 /// Detectors a trigger may name.

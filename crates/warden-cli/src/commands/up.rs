@@ -296,6 +296,7 @@ fn gate_evaluators(
     if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
         evaluators.push(Arc::new(crate::pipelines::work::PipelineGates::new(
             pipelines,
+            config.data_dir.join("evidence"),
         )));
     }
     Ok(match evaluators.len() {

@@ -144,6 +144,20 @@ pub trait Schedule: Send + Sync {
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>>;
 }
 
+impl<S: Schedule + ?Sized> Schedule for Box<S> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    fn paused(&self) -> BoxFuture<'_, Result<bool, ActionError>> {
+        (**self).paused()
+    }
+
+    fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>> {
+        (**self).set_paused(paused)
+    }
+}
+
 /// An Airflow DAG's schedule.
 pub struct AirflowDag {
     pub(crate) airflow: AirflowConfig,

@@ -1,21 +1,24 @@
-//! Runbook 1 ("Pipeline component failure") in the daemon, for the Airflow DAGs under
-//! `pipelines:`: the failed-run detector, the evidence collectors (task logs captured at
-//! detection, before they are gone; run details; isolation across recent runs; the failure
-//! classification), the cause judges, the actions (pause and resume the schedule, retry a
-//! transient failure) and the closure gates (rerun and next scheduled run succeeded) —
-//! [`work`]. Kubeflow Pipelines is client-only so far.
+//! Runbook 1 ("Pipeline component failure") in the daemon, for the pipelines under
+//! `pipelines:` — Airflow DAGs and Kubeflow Pipelines runs alike, through [`source`]: the
+//! failed-run and stuck-run detector (here), the evidence collectors ([`evidence`]: task and
+//! pod logs captured at detection, before garbage collection; pod events; referenced secrets;
+//! run details; isolation across runs; the artifact-storage probe; the classification) and
+//! the cause judges, actions and closure gates ([`work`]).
 
+pub mod evidence;
+pub mod fixes;
+pub mod source;
 pub mod work;
 
 use std::sync::Arc;
 
-use warden_config::{AirflowConfig, Config, PipelineConfig};
-use warden_connect::AirflowClient;
-use warden_connect::airflow::DagRun;
+use warden_config::{AirflowConfig, Config, KfpConfig, KubernetesConfig, PipelineConfig};
 use warden_core::{Finding, RunbookId, Severity, Target, TargetKind};
 use warden_detect::classify::Rules;
 use warden_engine::executor::ActionError;
 use warden_server::AppState;
+
+use source::{PipelineRun, RunState, Source};
 
 /// The built-in runbook pipeline failures open.
 pub const RUNBOOK: &str = "pipeline-failure";
@@ -24,8 +27,12 @@ pub const RUNBOOK: &str = "pipeline-failure";
 pub struct Pipelines {
     /// The configured pipelines.
     pub pipelines: Vec<PipelineConfig>,
-    /// The Airflow connector.
-    pub airflow: AirflowConfig,
+    /// `connectors.airflow`, for Airflow DAGs.
+    pub airflow: Option<AirflowConfig>,
+    /// `connectors.kfp`, for Kubeflow Pipelines runs.
+    pub kfp: Option<KfpConfig>,
+    /// `connectors.kubernetes`, for KFP task pods (logs, events, secrets).
+    pub kubernetes: Option<KubernetesConfig>,
     /// The built-in classification rules and every pipeline's own (by pipeline name).
     pub rules: std::collections::HashMap<String, Rules>,
     /// `connectors.object_store`, for the artifact-storage probe.
@@ -33,14 +40,11 @@ pub struct Pipelines {
 }
 
 impl Pipelines {
-    /// From the configuration; `None` without pipelines or an Airflow connector.
+    /// From the configuration; `None` without pipelines.
     ///
     /// # Errors
     /// A pipeline's rules file is unreadable or invalid (named).
     pub fn from_config(config: &Config) -> Result<Option<Arc<Self>>, String> {
-        let Some(airflow) = &config.connectors.airflow else {
-            return Ok(None);
-        };
         if config.pipelines.is_empty() {
             return Ok(None);
         }
@@ -58,7 +62,9 @@ impl Pipelines {
         }
         Ok(Some(Arc::new(Self {
             pipelines: config.pipelines.clone(),
-            airflow: airflow.clone(),
+            airflow: config.connectors.airflow.clone(),
+            kfp: config.connectors.kfp.clone(),
+            kubernetes: config.connectors.kubernetes.clone(),
             rules,
             object_store: config.connectors.object_store.clone(),
         })))
@@ -81,12 +87,17 @@ impl Pipelines {
             })
     }
 
-    /// An authenticated Airflow client.
+    /// The connected source of `pipeline`'s runs.
     ///
     /// # Errors
-    /// The password cannot be resolved, or Airflow refuses the login.
-    pub async fn client(&self) -> Result<AirflowClient, ActionError> {
-        crate::feature_store::actions::airflow_client(&self.airflow).await
+    /// Its connector is missing or refuses the credentials.
+    pub async fn source(&self, pipeline: &PipelineConfig) -> Result<Source, ActionError> {
+        Source::connect(self, pipeline).await
+    }
+
+    /// The namespace KFP task pods run in (`connectors.kfp.namespace`).
+    pub fn pod_namespace(&self) -> Option<&str> {
+        self.kfp.as_ref().map(|k| k.namespace.as_str())
     }
 }
 
@@ -95,23 +106,22 @@ pub fn target(pipeline: &PipelineConfig) -> Target {
     Target::new(TargetKind::Pipeline, pipeline.name.clone())
 }
 
-/// The newest run that has finished (`success` or `failed`), among `runs` (newest first).
-pub fn newest_finished(runs: &[DagRun]) -> Option<&DagRun> {
-    runs.iter()
-        .find(|r| r.state == "success" || r.state == "failed")
+/// The newest run that has finished (succeeded or failed), among `runs` (newest first).
+pub fn newest_finished(runs: &[PipelineRun]) -> Option<&PipelineRun> {
+    runs.iter().find(|r| r.finished())
 }
 
 /// A run still going past `factor` × the p95 duration of the recent successful runs (at least
 /// three of them, so one fast run does not set the bound): `(run, running for, bound)`.
 pub fn stuck_run(
-    runs: &[DagRun],
+    runs: &[PipelineRun],
     now: chrono::DateTime<chrono::Utc>,
     factor: f64,
-) -> Option<(&DagRun, std::time::Duration, std::time::Duration)> {
+) -> Option<(&PipelineRun, std::time::Duration, std::time::Duration)> {
     let mut durations: Vec<std::time::Duration> = runs
         .iter()
-        .filter(|r| r.state == "success")
-        .filter_map(|r| (r.end_date? - r.start_date?).to_std().ok())
+        .filter(|r| r.state == RunState::Succeeded)
+        .filter_map(|r| (r.ended? - r.started?).to_std().ok())
         .collect();
     if durations.len() < 3 {
         return None;
@@ -121,18 +131,20 @@ pub fn stuck_run(
     let p95 = durations[rank.clamp(1, durations.len()) - 1];
     let bound = p95.mul_f64(factor);
     runs.iter()
-        .filter(|r| r.state == "running")
-        .filter_map(|r| Some((r, (now - r.start_date?).to_std().ok()?)))
+        .filter(|r| r.state == RunState::Running)
+        .filter_map(|r| Some((r, (now - r.started?).to_std().ok()?)))
         .find(|(_, running)| *running > bound)
         .map(|(run, running)| (run, running, bound))
 }
 
 /// What one look at a pipeline's runs found.
 struct Look {
+    /// What the runs come from, for messages.
+    source: String,
     /// The newest finished run, if it failed, with its failed tasks.
-    failed: Option<(DagRun, Vec<String>)>,
+    failed: Option<(PipelineRun, Vec<String>)>,
     /// A run past the stuck bound: `(run, running for, bound)`.
-    stuck: Option<(DagRun, std::time::Duration, std::time::Duration)>,
+    stuck: Option<(PipelineRun, std::time::Duration, std::time::Duration)>,
 }
 
 async fn look(
@@ -140,28 +152,28 @@ async fn look(
     pipeline: &PipelineConfig,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Look, String> {
-    let client = pipelines.client().await.map_err(|e| e.message)?;
-    let runs = client
-        .recent_runs(&pipeline.airflow_dag, 20)
-        .await
-        .map_err(|e| e.to_string())?;
+    let source = pipelines.source(pipeline).await.map_err(|e| e.message)?;
+    let runs = source.recent_runs(20).await.map_err(|e| e.message)?;
     let stuck = stuck_run(&runs, now, pipeline.stuck_factor)
         .map(|(run, running, bound)| (run.clone(), running, bound));
-    let failed = match newest_finished(&runs).filter(|r| r.state == "failed") {
+    let failed = match newest_finished(&runs).filter(|r| r.state == RunState::Failed) {
         Some(run) => {
-            let tasks = client
-                .task_instances(&pipeline.airflow_dag, &run.dag_run_id)
+            let tasks = source
+                .failed_tasks(&run.id)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| e.message)?
                 .into_iter()
-                .filter(|t| t.state.as_deref() == Some("failed"))
-                .map(|t| t.task_id)
+                .map(|t| t.name)
                 .collect();
             Some((run.clone(), tasks))
         }
         None => None,
     };
-    Ok(Look { failed, stuck })
+    Ok(Look {
+        source: source.describe(),
+        failed,
+        stuck,
+    })
 }
 
 fn finding(
@@ -204,10 +216,10 @@ pub async fn run_detector(
                 state.metrics.detector_run(&name, true);
                 if let Some((run, tasks)) = found.failed {
                     let summary = format!(
-                        "{}: Airflow DAG {} run {} failed (tasks: {})",
+                        "{}: {} run {} failed (tasks: {})",
                         pipeline.name,
-                        pipeline.airflow_dag,
-                        run.dag_run_id,
+                        found.source,
+                        run.id,
                         tasks.join(", ")
                     );
                     let f = finding(
@@ -222,10 +234,10 @@ pub async fn run_detector(
                 }
                 if let Some((run, running, bound)) = found.stuck {
                     let summary = format!(
-                        "{}: Airflow DAG {} run {} running for {} (bound {}: {}× the recent p95)",
+                        "{}: {} run {} running for {} (bound {}: {}× the recent p95)",
                         pipeline.name,
-                        pipeline.airflow_dag,
-                        run.dag_run_id,
+                        found.source,
+                        run.id,
                         warden_core::format_duration(std::time::Duration::from_secs(
                             running.as_secs()
                         )),
@@ -261,42 +273,42 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone, Utc};
 
-    fn run(id: &str, state: &str, start_minute: i64, minutes: Option<i64>) -> DagRun {
+    fn run(id: &str, state: RunState, start_minute: i64, minutes: Option<i64>) -> PipelineRun {
         let start =
             Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap() + Duration::minutes(start_minute);
-        DagRun {
-            dag_run_id: id.into(),
-            state: state.into(),
-            start_date: Some(start),
-            end_date: minutes.map(|m| start + Duration::minutes(m)),
-            run_type: Some("scheduled".into()),
+        PipelineRun {
+            id: id.into(),
+            state,
+            started: Some(start),
+            ended: minutes.map(|m| start + Duration::minutes(m)),
+            scheduled: true,
         }
     }
 
     #[test]
     fn a_run_past_three_times_the_recent_p95_is_stuck() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap() + Duration::minutes(1000);
-        let mut runs = vec![run("now", "running", 1000 - 31, None)];
+        let mut runs = vec![run("now", RunState::Running, 1000 - 31, None)];
         for (i, minutes) in [8, 9, 10, 9, 8].iter().enumerate() {
             runs.push(run(
                 &format!("ok-{i}"),
-                "success",
+                RunState::Succeeded,
                 i as i64 * 60,
                 Some(*minutes),
             ));
         }
         let (stuck, running, bound) = stuck_run(&runs, now, 3.0).expect("31 min > 3 × 10 min");
-        assert_eq!(stuck.dag_run_id, "now");
+        assert_eq!(stuck.id, "now");
         assert_eq!(running.as_secs(), 31 * 60);
         assert_eq!(bound.as_secs(), 30 * 60);
-        runs[0] = run("now", "running", 1000 - 29, None);
+        runs[0] = run("now", RunState::Running, 1000 - 29, None);
         assert!(
             stuck_run(&runs, now, 3.0).is_none(),
             "29 min is within the bound"
         );
         // Two successful runs are too few to bound anything.
         runs.truncate(3);
-        runs[0] = run("now", "running", 0, None);
+        runs[0] = run("now", RunState::Running, 0, None);
         assert!(stuck_run(&runs, now, 3.0).is_none());
     }
 }

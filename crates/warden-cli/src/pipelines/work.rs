@@ -1,271 +1,52 @@
-//! Runbook 1's evidence, judges, actions and gates for Airflow DAGs (R1.2–R1.9):
-//! - evidence `task_logs` (every failed task's log of the failed run, captured at detection),
-//!   `pipeline_run_details` (the run and its task instances), `run_isolation` (how many of the
-//!   recent runs failed, and which tasks), `failure_classification` (the classifier on the
-//!   captured logs, with the pipeline's own rules);
-//! - judges for the five cause steps from the classification (a transient classification
-//!   confirms `transient_failure` and refutes the rest);
-//! - `pause_schedule` / `resume_schedule` (the DAG's pause, left as found: runbook 4's rule),
-//!   `retry_pipeline_run` (clears the failed tasks of the failed run: same inputs; reached only
-//!   when the transient cause is confirmed);
-//! - gates `rerun_succeeded` (the newest finished run succeeded, after the incident opened) and
-//!   `next_scheduled_run_succeeded` (a scheduled run succeeded after that; a DAG without
-//!   scheduled runs is left to a responder).
+//! Runbook 1's judges, actions and gates (R1.3, R1.5–R1.9), for Airflow and KFP pipelines:
+//! - judges for the five cause steps, from the classification (a transient one confirms
+//!   `transient_failure` and refutes the rest), the artifact-storage probe and the secrets
+//!   check (a failed listing or a missing referenced secret confirms its cause whatever the
+//!   logs say); a confirmed cause's fix carries the values read off the cluster
+//!   ([`super::fixes`]);
+//! - `pause_schedule` / `resume_schedule` (the Airflow DAG's pause or the KFP recurring run's
+//!   `:disable` / `:enable`, left as found: runbook 4's rule), `retry_pipeline_run` (reached
+//!   only when the transient cause is confirmed: reruns the failed run with the same inputs
+//!   and looks at the outcome on each later attempt, so the step's retry policy is the
+//!   bounded exponential backoff with jitter between reruns);
+//! - gates `rerun_succeeded` (the newest finished run succeeded, after the incident opened),
+//!   `next_scheduled_run_succeeded` (a scheduled run succeeded after that; a pipeline without
+//!   scheduled runs is left to a responder) and `known_failure_mode` (the classification
+//!   matched a known cause; otherwise the incident says "new failure mode: update the
+//!   runbook" with the suggested pattern until a responder records the update).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
-use warden_connect::AirflowClient;
+use serde_json::Value;
 use warden_core::Incident;
-use warden_detect::classify::classify;
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
-    CollectorRegistry, EvidenceCollector, GateEvaluator, GateVerdict,
+    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, GateEvaluator,
+    GateVerdict,
 };
 use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
 use warden_runbook::Gate;
 
+use super::source::{RunState, schedule};
 use super::{Pipelines, newest_finished};
-use crate::feature_store::actions::{AirflowDag, PauseMaterialization, airflow_error};
-use crate::serving::evidence::artifact;
+use crate::feature_store::actions::{PauseMaterialization, Schedule};
 use crate::serving::judges::of_kind;
 
-/// Log lines kept per task (the end of the log, where failures are).
-const LOG_LINES: usize = 400;
+pub use super::evidence::collectors;
 
-fn failed(message: String) -> ActionError {
-    ActionError {
-        message,
-        retryable: false,
-    }
-}
-
-/// The newest failed run and its failed tasks' logs: `(run id, [(task, try, log)])`.
-async fn failed_run_logs(
-    client: &AirflowClient,
-    dag: &str,
-    tail: usize,
-) -> Result<Option<(String, Vec<(String, u32, String)>)>, ActionError> {
-    let runs = client.recent_runs(dag, 10).await.map_err(airflow_error)?;
-    let Some(run) = newest_finished(&runs).filter(|r| r.state == "failed") else {
-        return Ok(None);
-    };
-    let mut logs = Vec::new();
-    for task in client
-        .task_instances(dag, &run.dag_run_id)
-        .await
-        .map_err(airflow_error)?
-        .into_iter()
-        .filter(|t| t.state.as_deref() == Some("failed"))
-    {
-        let text = client
-            .task_log(dag, &run.dag_run_id, &task.task_id, task.try_number.max(1))
-            .await
-            .map_err(airflow_error)?;
-        let lines: Vec<&str> = text.lines().collect();
-        let kept = lines[lines.len().saturating_sub(tail)..].join("\n");
-        logs.push((task.task_id, task.try_number, kept));
-    }
-    Ok(Some((run.dag_run_id.clone(), logs)))
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    TaskLogs,
-    RunDetails,
-    Isolation,
-    Classification,
-    ArtifactProbe,
-}
-
-struct Collector {
-    pipelines: Arc<Pipelines>,
-    kind: Kind,
-}
-
-/// S3 settings from `connectors.object_store` (secrets resolved).
-fn s3_settings(
-    store: &warden_config::model::ObjectStoreConfig,
-) -> Result<warden_data::S3Settings, ActionError> {
-    let secret = |field: &str, value: &Option<warden_config::SecretRef>| {
-        value
-            .as_ref()
-            .map(|s| s.resolve().map(|v| v.expose().to_string()))
-            .transpose()
-            .map_err(|err| failed(format!("connectors.object_store.{field}: {err}")))
-    };
-    Ok(warden_data::S3Settings {
-        endpoint: store
-            .endpoint
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_string()),
-        region: Some(store.region.clone()),
-        access_key_id: secret("access_key_id", &store.access_key_id)?,
-        secret_access_key: secret("secret_access_key", &store.secret_access_key)?,
-    })
-}
-
-impl Collector {
-    /// Lists the pipeline's artifact store with the configured credentials.
-    async fn artifact_probe(
-        &self,
-        pipeline: &warden_config::PipelineConfig,
-    ) -> Result<Collected, ActionError> {
-        let url = pipeline.artifact_store.clone().ok_or_else(|| {
-            failed(format!(
-                "pipelines {}: no artifact_store configured",
-                pipeline.name
-            ))
-        })?;
-        let settings = match &self.pipelines.object_store {
-            Some(store) => s3_settings(store)?,
-            None => warden_data::S3Settings::from_env(),
-        };
-        let target = url.clone();
-        let listed = tokio::task::spawn_blocking(move || {
-            warden_data::probe_s3(&target, &settings, std::time::Duration::from_secs(10), 100)
+/// Fixes for `cause` that collectors read off the cluster (`fixes.<cause>` of any artifact).
+fn cluster_fixes(request: &JudgeRequest, cause: &str) -> Vec<String> {
+    request
+        .all_json()
+        .iter()
+        .flat_map(|artifact| {
+            artifact["fixes"][cause]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
         })
-        .await
-        .map_err(|e| failed(format!("probe worker failed: {e}")))?;
-        let (ok, said) = match &listed {
-            Ok(found) => (true, format!("{url}: reachable, {found} object(s) listed")),
-            Err(err) => (false, err.to_string()),
-        };
-        Ok(artifact(
-            "artifact_storage_probe",
-            said.clone(),
-            url.clone(),
-            json!({"url": url, "ok": ok, "detail": said}),
-        ))
-    }
-
-    async fn collect(&self, request: &ActionRequest) -> Result<Collected, ActionError> {
-        let pipeline = self.pipelines.pipeline(&request.incident.target)?.clone();
-        if matches!(self.kind, Kind::ArtifactProbe) {
-            return self.artifact_probe(&pipeline).await;
-        }
-        let dag = pipeline.airflow_dag.clone();
-        let client = self.pipelines.client().await?;
-        let source = format!("Airflow DAG {dag}");
-        match self.kind {
-            Kind::TaskLogs | Kind::Classification => {
-                let tail = request
-                    .params
-                    .get("tail_lines")
-                    .and_then(Value::as_u64)
-                    .map_or(LOG_LINES, |n| n as usize);
-                let (run, logs) = failed_run_logs(&client, &dag, tail).await?.ok_or_else(|| {
-                    failed(format!("{source}: no failed run among the recent ones"))
-                })?;
-                if matches!(self.kind, Kind::TaskLogs) {
-                    return Ok(artifact(
-                        "task_logs",
-                        format!("{} failed task log(s) of run {run}", logs.len()),
-                        source,
-                        json!({"dag": dag, "run": run, "tasks": logs.iter().map(|(task, attempt, log)| json!({"task": task, "try": attempt, "log": log})).collect::<Vec<_>>()}),
-                    ));
-                }
-                let rules = self
-                    .pipelines
-                    .rules
-                    .get(&pipeline.name)
-                    .ok_or_else(|| failed(format!("no rules for {}", pipeline.name)))?;
-                let combined: String = logs
-                    .iter()
-                    .map(|(_, _, log)| log.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let c = classify(rules, &combined, "");
-                Ok(artifact(
-                    "failure_classification",
-                    format!(
-                        "{} (confidence {:.2}{}): {}",
-                        c.cause,
-                        c.confidence,
-                        if c.transient { ", transient" } else { "" },
-                        c.evidence
-                            .first()
-                            .map_or("no matching line", |e| e.text.as_str())
-                    ),
-                    source,
-                    json!({"dag": dag, "run": run, "classification": c}),
-                ))
-            }
-            Kind::RunDetails => {
-                let runs = client.recent_runs(&dag, 10).await.map_err(airflow_error)?;
-                let run = newest_finished(&runs)
-                    .cloned()
-                    .ok_or_else(|| failed(format!("{source}: no finished run")))?;
-                let tasks = client
-                    .task_instances(&dag, &run.dag_run_id)
-                    .await
-                    .map_err(airflow_error)?;
-                Ok(artifact(
-                    "pipeline_run_details",
-                    format!(
-                        "run {} {} with {} task(s)",
-                        run.dag_run_id,
-                        run.state,
-                        tasks.len()
-                    ),
-                    source,
-                    json!({"dag": dag, "run": run, "tasks": tasks}),
-                ))
-            }
-            Kind::ArtifactProbe => unreachable!("answered above"),
-            Kind::Isolation => {
-                let runs = client.recent_runs(&dag, 20).await.map_err(airflow_error)?;
-                let finished: Vec<_> = runs
-                    .iter()
-                    .filter(|r| r.state == "success" || r.state == "failed")
-                    .collect();
-                let failed_runs = finished.iter().filter(|r| r.state == "failed").count();
-                let verdict = match (failed_runs, finished.len()) {
-                    (0, _) => "no failed run",
-                    (1, _) => "isolated: one failed run",
-                    (f, n) if f == n => "systemic: every recent run failed",
-                    _ => "recurring: several recent runs failed",
-                };
-                Ok(artifact(
-                    "run_isolation",
-                    format!(
-                        "{verdict} ({failed_runs} of {} recent finished runs)",
-                        finished.len()
-                    ),
-                    source,
-                    json!({"dag": dag, "failed": failed_runs, "finished": finished.len(), "verdict": verdict, "runs": finished}),
-                ))
-            }
-        }
-    }
-}
-
-impl EvidenceCollector for Collector {
-    fn collect<'a>(
-        &'a self,
-        request: &'a ActionRequest,
-    ) -> BoxFuture<'a, Result<Collected, ActionError>> {
-        Box::pin(self.collect(request))
-    }
-}
-
-/// Runbook 1's collectors by catalogue name.
-pub fn collectors(pipelines: &Arc<Pipelines>) -> CollectorRegistry {
-    let mut registry = CollectorRegistry::new();
-    for (name, kind) in [
-        ("task_logs", Kind::TaskLogs),
-        ("pipeline_run_details", Kind::RunDetails),
-        ("run_isolation", Kind::Isolation),
-        ("failure_classification", Kind::Classification),
-        ("artifact_storage_probe", Kind::ArtifactProbe),
-    ] {
-        let collector: Arc<dyn EvidenceCollector> = Arc::new(Collector {
-            pipelines: pipelines.clone(),
-            kind,
-        });
-        registry.insert(name.to_string(), collector);
-    }
-    registry
+        .filter_map(|fix| fix.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Decides one cause from the `failure_classification` artifact.
@@ -288,6 +69,20 @@ impl Judge {
                 ),
             ));
         }
+        if self.cause == "missing_expired_secret"
+            && let Some(check) = of_kind(request, "secrets_check")
+            && let Some(missing) = check["missing"].as_array().filter(|m| !m.is_empty())
+        {
+            let names: Vec<&str> = missing.iter().filter_map(Value::as_str).collect();
+            return Some(Judgement::confirmed(
+                0.9,
+                format!(
+                    "referenced secret(s) missing from the cluster: {} — fix: {}",
+                    names.join(", "),
+                    cluster_fixes(request, self.cause).join("; ")
+                ),
+            ));
+        }
         let c = of_kind(request, "failure_classification")?["classification"].clone();
         let said = c["cause"].as_str()?;
         let transient = c["transient"].as_bool().unwrap_or(false);
@@ -299,12 +94,15 @@ impl Judge {
             .filter_map(|e| e["text"].as_str().map(str::to_string))
             .take(2)
             .collect();
-        let fixes: Vec<String> = c["fixes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str().map(str::to_string))
-            .collect();
+        // The cluster's values first: they are what the failed run actually had.
+        let mut fixes = cluster_fixes(request, self.cause);
+        fixes.extend(
+            c["fixes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_string)),
+        );
         let matches = if self.cause == "transient_failure" {
             transient
         } else {
@@ -357,7 +155,7 @@ pub fn judges() -> JudgeRegistry {
     registry
 }
 
-/// Pause or resume the incident's DAG through runbook 4's left-as-found handler.
+/// Pause or resume the incident's schedule through runbook 4's left-as-found handler.
 struct PauseSchedule {
     pipelines: Arc<Pipelines>,
     pause: bool,
@@ -367,15 +165,23 @@ impl PauseSchedule {
     fn handler(
         &self,
         request: &ActionRequest,
-    ) -> Result<PauseMaterialization<AirflowDag>, ActionError> {
+    ) -> Result<Option<PauseMaterialization<Box<dyn Schedule>>>, ActionError> {
         let pipeline = self.pipelines.pipeline(&request.incident.target)?;
-        Ok(PauseMaterialization {
-            schedule: AirflowDag {
-                airflow: self.pipelines.airflow.clone(),
-                dag: pipeline.airflow_dag.clone(),
-            },
-            pause: self.pause,
-        })
+        Ok(
+            schedule(&self.pipelines, pipeline).map(|schedule| PauseMaterialization {
+                schedule,
+                pause: self.pause,
+            }),
+        )
+    }
+
+    fn nothing(&self, request: &ActionRequest) -> Result<String, ActionError> {
+        let pipeline = self.pipelines.pipeline(&request.incident.target)?;
+        Ok(format!(
+            "{}: no schedule to {} (no recurring_run_id configured)",
+            pipeline.source.describe(),
+            if self.pause { "pause" } else { "resume" }
+        ))
     }
 }
 
@@ -384,51 +190,71 @@ impl ActionHandler for PauseSchedule {
         &'a self,
         request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { self.handler(request)?.plan(request).await })
+        Box::pin(async move {
+            match self.handler(request)? {
+                Some(handler) => handler.plan(request).await,
+                None => self.nothing(request),
+            }
+        })
     }
 
     fn execute<'a>(
         &'a self,
         request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async move { self.handler(request)?.execute(request).await })
+        Box::pin(async move {
+            match self.handler(request)? {
+                Some(handler) => handler.execute(request).await,
+                None => self.nothing(request),
+            }
+        })
     }
 }
 
-/// Clears the failed tasks of the failed run (a rerun with the same inputs).
+/// Reruns the failed run with the same inputs, then — on each later attempt the step's retry
+/// policy allows — looks at the outcome: still running or failed again (rerun once more) is a
+/// retryable error, so the executor backs off exponentially with jitter, within its bound.
 struct RetryRun {
     pipelines: Arc<Pipelines>,
 }
 
 impl RetryRun {
     async fn work(&self, request: &ActionRequest, execute: bool) -> Result<String, ActionError> {
-        let dag = self
-            .pipelines
-            .pipeline(&request.incident.target)?
-            .airflow_dag
-            .clone();
-        let client = self.pipelines.client().await?;
-        let runs = client.recent_runs(&dag, 10).await.map_err(airflow_error)?;
-        let Some(run) = newest_finished(&runs)
-            .filter(|r| r.state == "failed")
-            .cloned()
-        else {
-            return Ok(format!("Airflow DAG {dag}: no failed run to retry"));
+        let pipeline = self.pipelines.pipeline(&request.incident.target)?;
+        let source = self.pipelines.source(pipeline).await?;
+        let described = source.describe();
+        let runs = source.recent_runs(10).await?;
+        let opened = request.incident.opened_at;
+        if let Some(running) = runs.iter().find(|r| r.state == RunState::Running) {
+            return Err(ActionError {
+                message: format!(
+                    "{described}: run {} is still running; its outcome is read at the next attempt",
+                    running.id
+                ),
+                retryable: true,
+            });
+        }
+        let Some(newest) = newest_finished(&runs).cloned() else {
+            return Ok(format!("{described}: no finished run to retry"));
         };
+        if newest.state == RunState::Succeeded {
+            return Ok(if newest.ended.is_some_and(|end| end > opened) {
+                format!("{described}: run {} succeeded after the retry", newest.id)
+            } else {
+                format!("{described}: no failed run to retry")
+            });
+        }
         if !execute {
             return Ok(format!(
-                "would clear the failed tasks of run {} of {dag}",
-                run.dag_run_id
+                "would rerun run {} of {described} with the same inputs",
+                newest.id
             ));
         }
-        client
-            .clear_failed(&dag, &run.dag_run_id)
-            .await
-            .map_err(airflow_error)?;
-        Ok(format!(
-            "cleared the failed tasks of run {} of {dag}: rerunning with the same inputs",
-            run.dag_run_id
-        ))
+        let did = source.rerun(&newest.id).await?;
+        Err(ActionError {
+            message: format!("{did}; its outcome is read at the next attempt"),
+            retryable: true,
+        })
     }
 }
 
@@ -480,74 +306,121 @@ pub fn handlers(pipelines: &Arc<Pipelines>, registry: &mut ActionRegistry) {
 /// Runbook 1's gates.
 pub struct PipelineGates {
     pipelines: Arc<Pipelines>,
+    /// Where the collectors' artifacts are, for the classification.
+    evidence: warden_store::EvidenceStore,
 }
 
 impl PipelineGates {
-    /// Gates for the configured pipelines.
-    pub fn new(pipelines: Arc<Pipelines>) -> Self {
-        Self { pipelines }
+    /// Gates for the configured pipelines, reading artifacts from `evidence_dir`.
+    pub fn new(pipelines: Arc<Pipelines>, evidence_dir: PathBuf) -> Self {
+        Self {
+            pipelines,
+            evidence: warden_store::EvidenceStore::new(
+                evidence_dir,
+                warden_store::evidence::DEFAULT_MAX_BYTES,
+            ),
+        }
+    }
+
+    /// The incident's newest classification, if one was captured.
+    fn classification(&self, incident: &Incident) -> Option<Value> {
+        let captured = incident
+            .evidence
+            .iter()
+            .rev()
+            .find(|e| e.name == "failure-classification.json")?;
+        let bytes = self.evidence.get(&captured.hash).ok()?;
+        let artifact: Value = serde_json::from_slice(&bytes).ok()?;
+        Some(artifact["classification"].clone())
+    }
+
+    fn known_failure_mode(&self, incident: &Incident) -> Option<GateVerdict> {
+        let c = self.classification(incident)?;
+        Some(match c["new_failure_mode"].as_str() {
+            Some(pattern) => GateVerdict {
+                passed: false,
+                explanation: format!(
+                    "new failure mode: update the runbook — no rule matched; suggested pattern for the rules file: {pattern}"
+                ),
+            },
+            None => GateVerdict {
+                passed: true,
+                explanation: format!(
+                    "known failure mode: classified {}{} by the rules",
+                    c["cause"].as_str().unwrap_or("?"),
+                    if c["transient"] == true {
+                        " (transient)"
+                    } else {
+                        ""
+                    }
+                ),
+            },
+        })
     }
 
     async fn judge(&self, incident: &Incident, gate: &Gate) -> Result<Option<GateVerdict>, String> {
         let Ok(pipeline) = self.pipelines.pipeline(&incident.target) else {
             return Ok(None);
         };
-        let dag = &pipeline.airflow_dag;
-        let client = self.pipelines.client().await.map_err(|e| e.message)?;
-        let runs = client
-            .recent_runs(dag, 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        let after_open = |r: &&warden_connect::airflow::DagRun| {
-            r.end_date.is_some_and(|end| end > incident.opened_at)
-        };
-        match gate.check.as_str() {
-            "rerun_succeeded" => {
-                let newest = newest_finished(&runs);
-                let passed = newest.is_some_and(|r| r.state == "success" && after_open(&r));
-                Ok(Some(GateVerdict {
-                    passed,
-                    explanation: match newest {
-                        Some(r) => format!(
-                            "Airflow DAG {dag}: newest finished run {} is {}{}",
-                            r.dag_run_id,
-                            r.state,
-                            if after_open(&r) {
-                                " (after the incident opened)"
-                            } else {
-                                " (before the incident opened)"
-                            }
-                        ),
-                        None => format!("Airflow DAG {dag}: no finished run"),
-                    },
-                }))
-            }
-            "next_scheduled_run_succeeded" => {
-                if !runs
-                    .iter()
-                    .any(|r| r.run_type.as_deref() == Some("scheduled"))
-                {
-                    // No schedule to wait for: a person says whether the next run is fine.
-                    return Ok(None);
-                }
-                let scheduled = runs
-                    .iter()
-                    .filter(|r| r.run_type.as_deref() == Some("scheduled"))
-                    .find(|r| r.state == "success" || r.state == "failed");
-                let passed = scheduled.is_some_and(|r| r.state == "success" && after_open(&r));
-                Ok(Some(GateVerdict {
-                    passed,
-                    explanation: match scheduled {
-                        Some(r) => format!(
-                            "Airflow DAG {dag}: newest finished scheduled run {} is {}",
-                            r.dag_run_id, r.state
-                        ),
-                        None => format!("Airflow DAG {dag}: waiting for a scheduled run"),
-                    },
-                }))
-            }
-            _ => Ok(None),
+        if gate.check == "known_failure_mode" {
+            return Ok(self.known_failure_mode(incident));
         }
+        if !matches!(
+            gate.check.as_str(),
+            "rerun_succeeded" | "next_scheduled_run_succeeded"
+        ) {
+            return Ok(None);
+        }
+        let source = self
+            .pipelines
+            .source(pipeline)
+            .await
+            .map_err(|e| e.message)?;
+        let described = source.describe();
+        let runs = source.recent_runs(20).await.map_err(|e| e.message)?;
+        let after_open =
+            |r: &super::source::PipelineRun| r.ended.is_some_and(|end| end > incident.opened_at);
+        if gate.check == "rerun_succeeded" {
+            let newest = newest_finished(&runs);
+            let passed = newest.is_some_and(|r| r.state == RunState::Succeeded && after_open(r));
+            return Ok(Some(GateVerdict {
+                passed,
+                explanation: match newest {
+                    Some(r) => format!(
+                        "{described}: newest finished run {} {}{}",
+                        r.id,
+                        if r.state == RunState::Succeeded {
+                            "succeeded"
+                        } else {
+                            "failed"
+                        },
+                        if after_open(r) {
+                            " (after the incident opened)"
+                        } else {
+                            " (before the incident opened)"
+                        }
+                    ),
+                    None => format!("{described}: no finished run"),
+                },
+            }));
+        }
+        if !runs.iter().any(|r| r.scheduled) {
+            // No schedule to wait for: a person says whether the next run is fine.
+            return Ok(None);
+        }
+        let scheduled = runs.iter().filter(|r| r.scheduled).find(|r| r.finished());
+        let passed = scheduled.is_some_and(|r| r.state == RunState::Succeeded && after_open(r));
+        Ok(Some(GateVerdict {
+            passed,
+            explanation: match scheduled {
+                Some(r) => format!(
+                    "{described}: newest finished scheduled run {} is {:?}",
+                    r.id, r.state
+                )
+                .to_lowercase(),
+                None => format!("{described}: waiting for a scheduled run"),
+            },
+        }))
     }
 }
 
@@ -566,6 +439,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use serde_json::json;
     use warden_core::{Finding, IncidentId, RunbookId, Severity, Target, TargetKind};
 
     fn request(evidence: &[(&str, Value)]) -> JudgeRequest {
@@ -646,6 +520,102 @@ mod tests {
         assert!(
             transient.decide(&request(&[])).is_none(),
             "no classification: a responder decides"
+        );
+    }
+
+    #[test]
+    fn a_missing_referenced_secret_confirms_with_the_cluster_fix_first() {
+        let secret = Judge {
+            cause: "missing_expired_secret",
+        };
+        let check = json!({"kind": "secrets_check", "missing": ["aws-creds"],
+            "fixes": {"missing_expired_secret": ["create secret aws-creds in namespace kubeflow (the pod uses it as env AWS_ACCESS_KEY_ID of main)"]}});
+        let verdict = secret
+            .decide(&request(&[
+                ("secrets", check),
+                ("classify", classification("other", false)),
+            ]))
+            .expect("decides");
+        assert!(verdict.confirmed, "{verdict:?}");
+        assert!(
+            verdict.explanation.contains("aws-creds")
+                && verdict.explanation.contains("create secret aws-creds"),
+            "{verdict:?}"
+        );
+        // Present secrets leave it to the logs.
+        let present = json!({"kind": "secrets_check", "missing": [], "fixes": {"missing_expired_secret": []}});
+        let verdict = secret
+            .decide(&request(&[
+                ("secrets", present),
+                ("classify", classification("resource_limit", false)),
+            ]))
+            .expect("decides");
+        assert!(!verdict.confirmed, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_confirmed_cause_names_the_cluster_values_before_the_log_fixes() {
+        let resources = Judge {
+            cause: "resource_limit",
+        };
+        let pods = json!({"kind": "pod_events", "fixes": {"resource_limit": [
+            "raise the memory limit of container main in pod p from 2Gi to 3Gi"]}});
+        let verdict = resources
+            .decide(&request(&[
+                ("pod-events", pods),
+                ("classify", classification("resource_limit", false)),
+            ]))
+            .expect("decides");
+        assert!(verdict.confirmed);
+        let cluster = verdict
+            .explanation
+            .find("from 2Gi to 3Gi")
+            .expect("cluster fix");
+        let logs = verdict
+            .explanation
+            .find("give the task AWS credentials")
+            .expect("log fix");
+        assert!(cluster < logs, "{verdict:?}");
+    }
+
+    #[test]
+    fn the_known_failure_mode_gate_reads_the_captured_classification() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pipelines = Arc::new(Pipelines {
+            pipelines: Vec::new(),
+            airflow: None,
+            kfp: None,
+            kubernetes: None,
+            rules: std::collections::HashMap::new(),
+            object_store: None,
+        });
+        let gates = PipelineGates::new(pipelines, dir.path().to_path_buf());
+        let mut incident = request(&[]).incident;
+        assert!(
+            gates.known_failure_mode(&incident).is_none(),
+            "nothing captured yet"
+        );
+        let store = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
+        let artifact = json!({"kind": "failure_classification", "classification": {
+            "cause": "other", "transient": false, "new_failure_mode": "(?i)widget exploded"}});
+        let stored = store
+            .put(
+                "failure-classification.json",
+                "application/json",
+                "test",
+                chrono::Utc::now(),
+                &serde_json::to_vec(&artifact).expect("json"),
+            )
+            .expect("stored");
+        incident.evidence.push(stored.evidence);
+        let verdict = gates.known_failure_mode(&incident).expect("judged");
+        assert!(!verdict.passed);
+        assert!(
+            verdict
+                .explanation
+                .contains("new failure mode: update the runbook")
+                && verdict.explanation.contains("widget exploded"),
+            "{verdict:?}"
         );
     }
 }

@@ -79,9 +79,7 @@ impl Checker<'_> {
                         &at("airflow_dag"),
                         "where does it run? give airflow_dag (an Airflow DAG) or kfp (Kubeflow Pipelines runs)",
                     );
-                    PipelineSource::Airflow {
-                        dag: String::new(),
-                    }
+                    PipelineSource::Airflow { dag: String::new() }
                 }
             };
             let check_every = self.bounded_duration(
