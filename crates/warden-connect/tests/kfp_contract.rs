@@ -17,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use warden_connect::KfpClient;
 use warden_connect::kfp::RuntimeState;
-
-const SPEC: &str = include_str!("data/kfp/kfp-v2beta1.swagger.json");
+use warden_testkit::kfp_spec::{SPEC, conforms, operation};
 
 #[derive(Default)]
 struct Fake {
@@ -28,75 +27,6 @@ struct Fake {
 }
 
 type Shared = Arc<Mutex<Fake>>;
-
-/// The operation of the description `method path` is, with its declared query parameters.
-fn operation(spec: &Value, method: &str, path: &str) -> Option<(String, Vec<String>)> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    for (template, operations) in spec["paths"].as_object()? {
-        let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
-        if parts.len() != segments.len() {
-            continue;
-        }
-        let matches = parts.iter().zip(&segments).all(|(part, segment)| {
-            match part.split_once('}') {
-                // `{run_id}` or `{run_id}:retry`
-                Some((_, suffix)) if part.starts_with('{') => {
-                    segment.ends_with(suffix) && segment.len() > suffix.len()
-                }
-                _ => part == segment,
-            }
-        });
-        if !matches {
-            continue;
-        }
-        let op = &operations[method.to_lowercase()];
-        if op.is_null() {
-            continue;
-        }
-        let params = op["parameters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["in"] == "query")
-            .filter_map(|p| p["name"].as_str().map(str::to_string))
-            .collect();
-        return Some((op["operationId"].as_str()?.to_string(), params));
-    }
-    None
-}
-
-/// Every key of `value` is a property of `schema` (following `$ref`s, arrays and objects).
-fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-    if let Some(reference) = schema["$ref"].as_str() {
-        let name = reference.trim_start_matches("#/definitions/");
-        return conforms(spec, &spec["definitions"][name], value, at);
-    }
-    match value {
-        Value::Object(fields) if schema["properties"].is_object() => {
-            for (key, inner) in fields {
-                let property = &schema["properties"][key];
-                if property.is_null() {
-                    return Err(format!("{at}.{key} is not in the API description"));
-                }
-                conforms(spec, property, inner, &format!("{at}.{key}"))?;
-            }
-            Ok(())
-        }
-        Value::Array(items) if schema["items"].is_object() => {
-            items.iter().enumerate().try_for_each(|(i, item)| {
-                conforms(spec, &schema["items"], item, &format!("{at}[{i}]"))
-            })
-        }
-        Value::String(text) if schema["enum"].is_array() => {
-            if schema["enum"].as_array().unwrap().iter().any(|e| e == text) {
-                Ok(())
-            } else {
-                Err(format!("{at}: {text:?} is not one of {}", schema["enum"]))
-            }
-        }
-        _ => Ok(()),
-    }
-}
 
 fn run(id: &str, state: &str, with_tasks: bool) -> Value {
     let mut run = json!({

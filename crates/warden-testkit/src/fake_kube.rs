@@ -1,12 +1,14 @@
 //! A fake Kubernetes API server for contract tests: it answers like the real one (object JSON,
 //! the `scale` subresource, `Status` errors with `reason: NotFound`) for a CronJob and a
 //! StatefulSet, and — in [`serving`] — for a KServe predictor (InferenceService with its
-//! Knative revisions, pods, logs, events, HPA, Deployment scale, EnvoyFilters). It records
+//! Knative revisions, pods, logs, events, HPA, Deployment scale, EnvoyFilters) and — in
+//! [`pipelines`] — for pipeline task pods and secrets' metadata. It records
 //! every request (method, path, query, content type, authorization, body) so tests can
 //! assert exactly what a client sent.
 
 #![allow(clippy::unwrap_used)] // test support: a poisoned lock or a bad bind is a test failure
 
+pub mod pipelines;
 pub mod serving;
 
 use std::sync::{Arc, Mutex};
@@ -47,8 +49,10 @@ pub struct Cluster {
     pub replicas: i64,
     /// Requests, in order.
     pub seen: Vec<Seen>,
-    /// The serving objects.
+    /// The serving objects (and any pod a test adds).
     pub serving: serving::Serving,
+    /// Secrets by name: when each was created (RFC 3339); values are never held.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// The cluster, shared with the server.
@@ -173,6 +177,7 @@ pub async fn start() -> (String, Shared) {
         replicas: 1,
         seen: Vec::new(),
         serving: serving::Serving::fixture(chrono::Utc::now()),
+        secrets: std::collections::BTreeMap::new(),
     }));
     let app = Router::new()
         .route(
@@ -184,6 +189,7 @@ pub async fn start() -> (String, Shared) {
             get(scale).patch(scale),
         )
         .merge(serving::routes())
+        .merge(pipelines::routes())
         .with_state(cluster.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

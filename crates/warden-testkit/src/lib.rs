@@ -7,8 +7,11 @@
 //! can never look green) or, on a developer's machine without the stack, is skipped with a
 //! message saying how to bring the stack up.
 //!
-//! [`fake_kube`] stands in for the Kubernetes API server, the one component that cannot run
-//! here: realistic answers, every request recorded.
+//! [`fake_kube`] stands in for the Kubernetes API server and [`fake_kfp`] for Kubeflow
+//! Pipelines — the components that cannot run here: realistic answers, every request
+//! recorded; the KFP fake is held to the published API description ([`kfp_spec`]).
 
+pub mod fake_kfp;
 pub mod fake_kube;
+pub mod kfp_spec;
 pub mod stack;

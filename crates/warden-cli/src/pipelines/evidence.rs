@@ -603,15 +603,19 @@ impl EvidenceCollector for Collector {
     }
 
     fn applies(&self, incident: &Incident) -> bool {
-        if !matches!(self.kind, Kind::PodEvents | Kind::Secrets) {
-            return true;
+        let Ok(pipeline) = self.pipelines.pipeline(&incident.target) else {
+            return true; // collect() names the missing pipelines entry
+        };
+        match self.kind {
+            // Pods and secrets are read for KFP tasks, through the Kubernetes connector.
+            Kind::PodEvents | Kind::Secrets => {
+                self.pipelines.kubernetes.is_some()
+                    && matches!(pipeline.source, PipelineSource::Kfp { .. })
+            }
+            // No bucket configured: which one to list is a person's call.
+            Kind::ArtifactProbe => pipeline.artifact_store.is_some(),
+            _ => true,
         }
-        // Pods and secrets are read for KFP tasks, through the Kubernetes connector.
-        self.pipelines.kubernetes.is_some()
-            && self
-                .pipelines
-                .pipeline(&incident.target)
-                .is_ok_and(|p| matches!(p.source, PipelineSource::Kfp { .. }))
     }
 }
 

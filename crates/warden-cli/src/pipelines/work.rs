@@ -251,6 +251,16 @@ impl RetryRun {
             ));
         }
         let did = source.rerun(&newest.id).await?;
+        if let Some(schedule) = schedule(&self.pipelines, pipeline)
+            && matches!(source, super::source::Source::Airflow { .. })
+            && schedule.paused().await?
+        {
+            // Airflow runs no task of a paused DAG, cleared or not: the rerun starts when the
+            // schedule resumes after the fixes, and the rerun gate judges it then.
+            return Ok(format!(
+                "{did}; {described} is paused, so the rerun starts when the schedule resumes"
+            ));
+        }
         Err(ActionError {
             message: format!("{did}; its outcome is read at the next attempt"),
             retryable: true,
@@ -408,8 +418,13 @@ impl PipelineGates {
             // No schedule to wait for: a person says whether the next run is fine.
             return Ok(None);
         }
-        let scheduled = runs.iter().filter(|r| r.scheduled).find(|r| r.finished());
-        let passed = scheduled.is_some_and(|r| r.state == RunState::Succeeded && after_open(r));
+        // The next scheduled run is one the schedule started after the incident opened — not
+        // the failed scheduled run rerun.
+        let scheduled = runs
+            .iter()
+            .filter(|r| r.scheduled && r.started.is_some_and(|s| s > incident.opened_at))
+            .find(|r| r.finished());
+        let passed = scheduled.is_some_and(|r| r.state == RunState::Succeeded);
         Ok(Some(GateVerdict {
             passed,
             explanation: match scheduled {
@@ -418,7 +433,9 @@ impl PipelineGates {
                     r.id, r.state
                 )
                 .to_lowercase(),
-                None => format!("{described}: waiting for a scheduled run"),
+                None => format!(
+                    "{described}: waiting for a scheduled run started after the incident opened"
+                ),
             },
         }))
     }
