@@ -228,12 +228,36 @@ impl Harness {
         );
     }
 
+    /// How many times anyone called `:retry`.
+    fn retries(&self) -> usize {
+        self.kfp
+            .lock()
+            .unwrap()
+            .operations()
+            .iter()
+            .filter(|o| *o == "RunService_RetryRun")
+            .count()
+    }
+
     fn assert_every_call_declared(&self) {
         let operations = self.kfp.lock().unwrap().operations();
         for bad in ["NONE", "UNDECLARED", "NONCONFORMING"] {
             assert!(!operations.iter().any(|o| o == bad), "{operations:?}");
         }
     }
+}
+
+/// A scheduled run whose `train` task failed with `error` in `pod`, ten minutes of it.
+fn failed_run(id: &str, error: &str, pod: &str) -> Value {
+    let now = Utc::now();
+    fake_kfp::run(
+        id,
+        "FAILED",
+        now - chrono::Duration::minutes(12),
+        Some(now - chrono::Duration::minutes(2)),
+        Some("rr-nightly"),
+        Some(("train", error, pod)),
+    )
 }
 
 fn runs_with(failed: Value) -> Vec<Value> {
@@ -255,15 +279,7 @@ fn runs_with(failed: Value) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after_the_fix() {
-    let now = Utc::now();
-    let failed = fake_kfp::run(
-        "r-3",
-        "FAILED",
-        now - chrono::Duration::minutes(12),
-        Some(now - chrono::Duration::minutes(2)),
-        Some("rr-nightly"),
-        Some(("train", "OOMKilled (exit code 137)", POD_OOM)),
-    );
+    let failed = failed_run("r-3", "OOMKilled (exit code 137)", POD_OOM);
     let oom = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}});
     let h = harness(
         runs_with(failed),
@@ -406,29 +422,17 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
             "{step}: {why}"
         );
     }
-    let operations = h.kfp.lock().unwrap().operations();
     assert_eq!(
-        operations
-            .iter()
-            .filter(|o| *o == "RunService_RetryRun")
-            .count(),
+        h.retries(),
         1,
-        "only the responder's rerun: a resource limit is never retried ({operations:?})"
+        "only the responder's rerun: a resource limit is never retried"
     );
     h.assert_every_call_declared();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kfp_task_lost_with_its_node_is_retried_with_backoff_and_closed() {
-    let now = Utc::now();
-    let failed = fake_kfp::run(
-        "r-9",
-        "FAILED",
-        now - chrono::Duration::minutes(12),
-        Some(now - chrono::Duration::minutes(2)),
-        Some("rr-nightly"),
-        Some(("train", "task 'train' failed", POD_SPOT)),
-    );
+    let failed = failed_run("r-9", "task 'train' failed", POD_SPOT);
     let shutdown = "Pod was terminated in response to imminent node shutdown.";
     let lost = json!({"terminated": {"exitCode": 143, "reason": "Error"}});
     // The built-in runbook with a test-sized backoff (a team edits the built-ins this way).
@@ -492,15 +496,8 @@ async fn a_kfp_task_lost_with_its_node_is_retried_with_backoff_and_closed() {
         })
         .await;
     assert_eq!(step_result(&detail, "rerun").0, "succeeded");
+    assert_eq!(h.retries(), 1, "one rerun, then its outcome read");
     let operations = h.kfp.lock().unwrap().operations();
-    assert_eq!(
-        operations
-            .iter()
-            .filter(|o| *o == "RunService_RetryRun")
-            .count(),
-        1,
-        "one rerun, then its outcome read: {operations:?}"
-    );
     for op in [
         "RecurringRunService_DisableRecurringRun",
         "RecurringRunService_EnableRecurringRun",
