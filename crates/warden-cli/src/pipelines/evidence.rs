@@ -125,11 +125,11 @@ struct Captured {
     tasks: Vec<TaskCapture>,
 }
 
-/// What to read about the failed tasks' pods.
+/// What to read about the failed tasks' pods besides their status (always read).
 #[derive(Clone, Copy)]
 struct Want {
     logs: bool,
-    pods: bool,
+    events: bool,
 }
 
 async fn read_pods(
@@ -185,7 +185,7 @@ async fn read_pods(
                 }
             }
         }
-        if want.pods {
+        if want.events {
             match kube.events_for(namespace, &pod_name).await {
                 Ok(events) => capture.events.extend(events),
                 Err(err) => capture.unread.push(format!("events of {pod_name}: {err}")),
@@ -331,7 +331,7 @@ impl Collector {
                     &source,
                     Want {
                         logs: true,
-                        pods: false,
+                        events: false,
                     },
                     tail,
                 )
@@ -355,7 +355,7 @@ impl Collector {
                     &source,
                     Want {
                         logs: false,
-                        pods: true,
+                        events: true,
                     },
                     tail,
                 )
@@ -407,7 +407,7 @@ impl Collector {
                     &source,
                     Want {
                         logs: true,
-                        pods: true,
+                        events: true,
                     },
                     tail,
                 )
@@ -463,7 +463,7 @@ impl Collector {
             source,
             Want {
                 logs: false,
-                pods: false,
+                events: false,
             },
             tail,
         )
