@@ -348,6 +348,10 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
         pod_logs.iter().all(|l| l["container"] != "wait"),
         "{logs:#}"
     );
+    assert_eq!(
+        logs["tasks"][0]["events"][0]["reason"], "BackOff",
+        "events captured with the logs, at detection"
+    );
     let pods = h.artifact(&detail, "pod-events.json");
     assert_eq!(pods["tasks"][0]["events"][0]["reason"], "BackOff");
     assert!(

@@ -18,7 +18,7 @@ struct Sample {
 fn corpus() -> Vec<Sample> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pipeline-failures");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .map(|entry| entry.unwrap().path())
         .collect();
     names.sort();

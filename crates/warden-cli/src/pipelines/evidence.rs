@@ -1,7 +1,7 @@
 //! Runbook 1's evidence collectors (R1.2–R1.6, R1.8), for Airflow and KFP pipelines alike:
 //! - `task_logs`: every failed task of the failed run — the orchestrator's log (Airflow) or
 //!   error message (KFP) and, for KFP, each task pod's container logs including the previous
-//!   (crashed) instance — captured at detection, before garbage collection;
+//!   (crashed) instance and its events — captured at detection, before garbage collection;
 //! - `pod_events` (KFP with `connectors.kubernetes`): each failed task pod's status (OOM kills,
 //!   evictions, image pulls), its events, and fixes read off it (memory, image digest);
 //! - `secrets_check` (KFP with `connectors.kubernetes`): every secret the pods reference,
@@ -331,16 +331,18 @@ impl Collector {
                     &source,
                     Want {
                         logs: true,
-                        events: false,
+                        events: true,
                     },
                     tail,
                 )
                 .await?;
+                // Events go with the logs: both are gone once the pods are collected.
                 let pod_logs: usize = got.tasks.iter().map(|t| t.pod_logs.len()).sum();
+                let events: usize = got.tasks.iter().map(|t| t.events.len()).sum();
                 Ok(artifact(
                     "task_logs",
                     format!(
-                        "{} failed task(s) of run {}: {} orchestrator log(s), {pod_logs} pod log(s)",
+                        "{} failed task(s) of run {}: {} orchestrator log(s), {pod_logs} pod log(s), {events} pod event(s)",
                         got.tasks.len(),
                         got.run.id,
                         got.tasks.iter().filter(|t| t.log.is_some()).count()
