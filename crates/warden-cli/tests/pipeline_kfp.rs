@@ -10,6 +10,8 @@
 //!   schedule, and closes on the rerun and the next scheduled run.
 //! - A task lost with its node (spot shutdown): transient, so Warden reruns it with `:retry`
 //!   under the step's backoff, reads the outcome on the next attempt, and closes.
+//! - A run going three times longer than the recent ones: a stuck-run incident of its own,
+//!   the schedule disabled, the running task's pod logs captured.
 
 #![allow(clippy::unwrap_used)]
 
@@ -509,5 +511,67 @@ async fn a_kfp_task_lost_with_its_node_is_retried_with_backoff_and_closed() {
     ] {
         assert!(operations.iter().any(|o| o == op), "{op}: {operations:?}");
     }
+    h.assert_every_call_declared();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kfp_run_past_three_times_its_usual_duration_is_stuck_and_its_running_task_captured() {
+    const POD_STUCK: &str = "training-r5-train-2222";
+    let running = fake_kfp::run(
+        "r-5",
+        "RUNNING",
+        Utc::now() - chrono::Duration::minutes(40),
+        None,
+        Some("rr-nightly"),
+        Some(("train", "", POD_STUCK)),
+    );
+    let mut runs = vec![running];
+    let day = chrono::Duration::days(1);
+    for (i, id) in ["r-4", "r-3", "r-2"].iter().enumerate() {
+        let start = Utc::now() - day * (i as i32 + 1);
+        runs.push(fake_kfp::run(
+            id,
+            "SUCCEEDED",
+            start,
+            Some(start + chrono::Duration::minutes(9)),
+            Some("rr-nightly"),
+            None,
+        ));
+    }
+    let waiting = json!({"running": {"startedAt": ago(39)}});
+    let h = harness(
+        runs,
+        vec![task_pod(POD_STUCK, waiting, 0, None)],
+        &[(POD_STUCK, "waiting for lock on s3://ml/tmp/train.lock\n")],
+        Vec::new(),
+        10,
+        None,
+    )
+    .await;
+    let id = h.incident().await;
+    let detail = h
+        .drive(&id, "logs captured", &[], |d| {
+            step_result(d, "capture-logs").0 == "succeeded"
+                && step_result(d, "pause-schedule").0 == "succeeded"
+        })
+        .await;
+    assert!(
+        detail["incident"]["dedup_key"]
+            .as_str()
+            .unwrap()
+            .ends_with(":stuck"),
+        "{detail:#}"
+    );
+    assert!(h.disabled(), "{:?}", step_result(&detail, "pause-schedule"));
+    let (_, why) = step_result(&detail, "capture-logs");
+    assert!(why.contains("1 running task(s) of run r-5"), "{why}");
+    let logs = h.artifact(&detail, "task-logs.json");
+    assert!(
+        logs["tasks"][0]["pod_logs"][0]["log"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for lock"),
+        "{logs:#}"
+    );
     h.assert_every_call_declared();
 }

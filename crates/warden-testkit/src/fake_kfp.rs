@@ -57,14 +57,15 @@ impl Kfp {
 /// The fake, shared with its server.
 pub type Shared = Arc<Mutex<Kfp>>;
 
-/// A `v2beta1Run` with one failed task, or none: `(task, error, pod)`.
+/// A `v2beta1Run` with one task in the run's own state (failed with `error`, or still
+/// running), or none: `(task, error, pod)`.
 pub fn run(
     id: &str,
     state: &str,
     created: chrono::DateTime<chrono::Utc>,
     finished: Option<chrono::DateTime<chrono::Utc>>,
     recurring_run_id: Option<&str>,
-    failed_task: Option<(&str, &str, &str)>,
+    task: Option<(&str, &str, &str)>,
 ) -> Value {
     let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut run = json!({
@@ -79,13 +80,17 @@ pub fn run(
         json!({"run_id": id, "task_id": format!("{id}-prep"), "display_name": "prepare",
         "state": "SUCCEEDED", "start_time": time(created), "end_time": time(created)}),
     ];
-    if let Some((task, error, pod)) = failed_task {
-        run["error"] = json!({"code": 2, "message": format!("task '{task}' failed")});
-        tasks.push(json!({"run_id": id, "task_id": format!("{id}-{task}"), "display_name": task,
-            "state": "FAILED", "start_time": time(created),
+    if let Some((task, error, pod)) = task {
+        let mut detail = json!({"run_id": id, "task_id": format!("{id}-{task}"), "display_name": task,
+            "state": state, "start_time": time(created),
             "end_time": finished.map_or("1970-01-01T00:00:00Z".to_string(), time),
-            "error": {"code": 2, "message": error}, "pod_name": pod,
-            "child_tasks": [{"task_id": format!("{id}-{task}-driver"), "pod_name": format!("{pod}-driver")}]}));
+            "pod_name": pod,
+            "child_tasks": [{"task_id": format!("{id}-{task}-driver"), "pod_name": format!("{pod}-driver")}]});
+        if state == "FAILED" {
+            run["error"] = json!({"code": 2, "message": format!("task '{task}' failed")});
+            detail["error"] = json!({"code": 2, "message": error});
+        }
+        tasks.push(detail);
     }
     run["run_details"] = json!({"task_details": tasks});
     run

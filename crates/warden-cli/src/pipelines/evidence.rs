@@ -1,7 +1,8 @@
 //! Runbook 1's evidence collectors (R1.2–R1.6, R1.8), for Airflow and KFP pipelines alike:
-//! - `task_logs`: every failed task of the failed run — the orchestrator's log (Airflow) or
-//!   error message (KFP) and, for KFP, each task pod's container logs including the previous
-//!   (crashed) instance and its events — captured at detection, before garbage collection;
+//! - `task_logs`: every failed task of the failed run (every running task of a stuck run) —
+//!   the orchestrator's log (Airflow) or error message (KFP) and, for KFP, each task pod's
+//!   container logs including the previous (crashed) instance and its events — captured at
+//!   detection, before garbage collection;
 //! - `pod_events` (KFP with `connectors.kubernetes`): each failed task pod's status (OOM kills,
 //!   evictions, image pulls), its events, and fixes read off it (memory, image digest);
 //! - `secrets_check` (KFP with `connectors.kubernetes`): every secret the pods reference,
@@ -28,8 +29,8 @@ use warden_kube::KubeClient;
 use warden_kube::pipelines::TaskPod;
 use warden_kube::serving::EventSummary;
 
-use super::source::{FailedTask, PipelineRun, RunState, Source};
-use super::{Pipelines, fixes, newest_finished};
+use super::source::{PipelineRun, RunState, RunTask, Source};
+use super::{Pipelines, fixes, incident_run, is_stuck_incident, newest_finished};
 use crate::feature_store::actions::{kube_client, kube_error};
 use crate::serving::evidence::artifact;
 
@@ -61,7 +62,7 @@ struct PodLog {
 /// What was captured of one failed task.
 #[derive(serde::Serialize)]
 struct TaskCapture {
-    task: FailedTask,
+    task: RunTask,
     /// The orchestrator's own log (Airflow).
     log: Option<String>,
     pod_logs: Vec<PodLog>,
@@ -195,24 +196,35 @@ async fn read_pods(
     }
 }
 
+/// Captures the incident's run — the failed one, or for a stuck-run incident the run still
+/// going — and its failed (or running) tasks.
 async fn capture(
     pipelines: &Pipelines,
     source: &Source,
+    incident: &Incident,
     want: Want,
     tail: usize,
 ) -> Result<Captured, ActionError> {
     let described = source.describe();
+    let stuck = is_stuck_incident(incident);
     let runs = source.recent_runs(10).await?;
-    let run = newest_finished(&runs)
-        .filter(|r| r.state == RunState::Failed)
-        .cloned()
-        .ok_or_else(|| failed(format!("{described}: no failed run among the recent ones")))?;
+    let run = incident_run(&runs, stuck).cloned().ok_or_else(|| {
+        failed(format!(
+            "{described}: no {} run among the recent ones",
+            if stuck { "running" } else { "failed" }
+        ))
+    })?;
+    let state = if stuck {
+        RunState::Running
+    } else {
+        RunState::Failed
+    };
     let kube = match (&pipelines.kubernetes, matches!(source, Source::Kfp { .. })) {
         (Some(kubernetes), true) => Some(kube_client(kubernetes).await?),
         _ => None,
     };
     let mut tasks = Vec::new();
-    for task in source.failed_tasks(&run.id).await? {
+    for task in source.tasks(&run.id, state).await? {
         let log = source.task_log(&run.id, &task).await?.map(|text| {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(tail)..].join("\n")
@@ -329,6 +341,7 @@ impl Collector {
                 let got = capture(
                     &self.pipelines,
                     &source,
+                    &request.incident,
                     Want {
                         logs: true,
                         events: true,
@@ -342,8 +355,13 @@ impl Collector {
                 Ok(artifact(
                     "task_logs",
                     format!(
-                        "{} failed task(s) of run {}: {} orchestrator log(s), {pod_logs} pod log(s), {events} pod event(s)",
+                        "{} {} task(s) of run {}: {} orchestrator log(s), {pod_logs} pod log(s), {events} pod event(s)",
                         got.tasks.len(),
+                        if got.run.state == RunState::Running {
+                            "running"
+                        } else {
+                            "failed"
+                        },
                         got.run.id,
                         got.tasks.iter().filter(|t| t.log.is_some()).count()
                     ),
@@ -355,6 +373,7 @@ impl Collector {
                 let got = capture(
                     &self.pipelines,
                     &source,
+                    &request.incident,
                     Want {
                         logs: false,
                         events: true,
@@ -402,11 +421,12 @@ impl Collector {
                         "incompatible_version_missing_dependency": images}}),
                 ))
             }
-            Kind::Secrets => self.secrets(&source, tail).await,
+            Kind::Secrets => self.secrets(&source, &request.incident, tail).await,
             Kind::Classification => {
                 let got = capture(
                     &self.pipelines,
                     &source,
+                    &request.incident,
                     Want {
                         logs: true,
                         events: true,
@@ -442,7 +462,8 @@ impl Collector {
             }
             Kind::RunDetails => {
                 let runs = source.recent_runs(10).await?;
-                let run = newest_finished(&runs)
+                let run = incident_run(&runs, is_stuck_incident(&request.incident))
+                    .or_else(|| newest_finished(&runs))
                     .cloned()
                     .ok_or_else(|| failed(format!("{described}: no finished run")))?;
                 let details = source.run_details(&run.id).await?;
@@ -459,10 +480,16 @@ impl Collector {
         }
     }
 
-    async fn secrets(&self, source: &Source, tail: usize) -> Result<Collected, ActionError> {
+    async fn secrets(
+        &self,
+        source: &Source,
+        incident: &Incident,
+        tail: usize,
+    ) -> Result<Collected, ActionError> {
         let got = capture(
             &self.pipelines,
             source,
+            incident,
             Want {
                 logs: false,
                 events: false,

@@ -111,6 +111,21 @@ pub fn newest_finished(runs: &[PipelineRun]) -> Option<&PipelineRun> {
     runs.iter().find(|r| r.finished())
 }
 
+/// Whether an incident is about a stuck run (its finding's cause key), not a failed one.
+pub fn is_stuck_incident(incident: &warden_core::Incident) -> bool {
+    incident.dedup_key.ends_with(":stuck")
+}
+
+/// The run an incident is about, among `runs` (newest first): for a stuck-run incident the
+/// longest-running run, otherwise the newest finished run if it failed.
+pub fn incident_run(runs: &[PipelineRun], stuck: bool) -> Option<&PipelineRun> {
+    if stuck {
+        runs.iter().rev().find(|r| r.state == RunState::Running)
+    } else {
+        newest_finished(runs).filter(|r| r.state == RunState::Failed)
+    }
+}
+
 /// A run still going past `factor` × the p95 duration of the recent successful runs (at least
 /// three of them, so one fast run does not set the bound): `(run, running for, bound)`.
 pub fn stuck_run(
@@ -283,6 +298,32 @@ mod tests {
             ended: minutes.map(|m| start + Duration::minutes(m)),
             scheduled: true,
         }
+    }
+
+    #[test]
+    fn a_stuck_incident_is_about_the_longest_running_run_a_failed_one_about_the_failure() {
+        let runs = vec![
+            run("newest", RunState::Running, 300, None),
+            run("oldest-running", RunState::Running, 200, None),
+            run("failed", RunState::Failed, 100, Some(10)),
+            run("ok", RunState::Succeeded, 0, Some(10)),
+        ];
+        assert_eq!(
+            incident_run(&runs, true).map(|r| r.id.as_str()),
+            Some("oldest-running")
+        );
+        assert_eq!(
+            incident_run(&runs, false).map(|r| r.id.as_str()),
+            Some("failed")
+        );
+        let recovered = [
+            run("ok-again", RunState::Succeeded, 400, Some(5)),
+            runs[2].clone(),
+        ];
+        assert!(
+            incident_run(&recovered, false).is_none(),
+            "the newest finished run succeeded: nothing failed to look at"
+        );
     }
 
     #[test]

@@ -52,12 +52,12 @@ impl PipelineRun {
     }
 }
 
-/// A failed task of a run.
+/// A task of a run Warden looks at: failed, or still running in a stuck run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FailedTask {
+pub struct RunTask {
     /// Its name (Airflow task id, KFP task display name).
     pub name: String,
-    /// The attempt that failed (1-based).
+    /// Its attempt (1-based).
     pub attempt: u32,
     /// The orchestrator's error message (KFP), if any.
     pub error: Option<String>,
@@ -94,8 +94,8 @@ fn kfp_time(text: Option<&String>) -> Option<DateTime<Utc>> {
         .filter(|t| t.timestamp() > 0)
 }
 
-fn kfp_task(task: &TaskDetail) -> FailedTask {
-    FailedTask {
+fn kfp_task(task: &TaskDetail) -> RunTask {
+    RunTask {
         name: if task.display_name.is_empty() {
             task.task_id.clone()
         } else {
@@ -240,15 +240,27 @@ impl Source {
     ///
     /// # Errors
     /// The orchestrator's API fails.
-    pub async fn failed_tasks(&self, run: &str) -> Result<Vec<FailedTask>, ActionError> {
+    pub async fn failed_tasks(&self, run: &str) -> Result<Vec<RunTask>, ActionError> {
+        self.tasks(run, RunState::Failed).await
+    }
+
+    /// The tasks of run `run` in `state` (failed ones, or running ones of a stuck run).
+    ///
+    /// # Errors
+    /// The orchestrator's API fails.
+    pub async fn tasks(&self, run: &str, state: RunState) -> Result<Vec<RunTask>, ActionError> {
         match self {
             Self::Airflow { client, dag } => Ok(client
                 .task_instances(dag, run)
                 .await
                 .map_err(airflow_error)?
                 .into_iter()
-                .filter(|t| t.state.as_deref() == Some("failed"))
-                .map(|t| FailedTask {
+                .filter(|t| match state {
+                    RunState::Failed => t.state.as_deref() == Some("failed"),
+                    RunState::Running => t.state.as_deref() == Some("running"),
+                    _ => false,
+                })
+                .map(|t| RunTask {
                     name: t.task_id,
                     attempt: t.try_number.max(1),
                     error: None,
@@ -257,12 +269,23 @@ impl Source {
                 .collect()),
             Self::Kfp { client, .. } => {
                 let run = client.get_run(run).await.map_err(connect_error)?;
-                let mut tasks: Vec<FailedTask> =
-                    run.failed_tasks().into_iter().map(kfp_task).collect();
+                let wanted = match state {
+                    RunState::Failed => RuntimeState::Failed,
+                    RunState::Running => RuntimeState::Running,
+                    _ => return Ok(Vec::new()),
+                };
+                let mut tasks: Vec<RunTask> = run
+                    .run_details
+                    .iter()
+                    .flat_map(|d| &d.task_details)
+                    .filter(|t| t.state == Some(wanted))
+                    .map(kfp_task)
+                    .collect();
                 if tasks.is_empty()
+                    && state == RunState::Failed
                     && let Some(error) = run.error.filter(|e| !e.message.is_empty())
                 {
-                    tasks.push(FailedTask {
+                    tasks.push(RunTask {
                         name: run.display_name,
                         attempt: 1,
                         error: Some(error.message),
@@ -274,16 +297,12 @@ impl Source {
         }
     }
 
-    /// The orchestrator's own log of a failed task (Airflow); KFP keeps none — its logs are
-    /// the task pods'.
+    /// The orchestrator's own log of a task (Airflow); KFP keeps none — its logs are the task
+    /// pods'.
     ///
     /// # Errors
     /// The orchestrator's API fails.
-    pub async fn task_log(
-        &self,
-        run: &str,
-        task: &FailedTask,
-    ) -> Result<Option<String>, ActionError> {
+    pub async fn task_log(&self, run: &str, task: &RunTask) -> Result<Option<String>, ActionError> {
         match self {
             Self::Airflow { client, dag } => client
                 .task_log(dag, run, &task.name, task.attempt)

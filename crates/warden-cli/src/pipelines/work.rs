@@ -103,6 +103,11 @@ impl Judge {
                 .flatten()
                 .filter_map(|f| f.as_str().map(str::to_string)),
         );
+        if said == "other" && !transient {
+            // No rule matched: that is no evidence against any cause, and refuting them all
+            // would skip every fix and undo the containment before anyone understood it.
+            return None;
+        }
         let matches = if self.cause == "transient_failure" {
             transient
         } else {
@@ -225,6 +230,18 @@ impl RetryRun {
         let described = source.describe();
         let runs = source.recent_runs(10).await?;
         let opened = request.incident.opened_at;
+        if super::is_stuck_incident(&request.incident)
+            && let Some(stuck) = super::incident_run(&runs, true)
+        {
+            // Warden does not stop runs: a second copy beside a stuck one helps nobody.
+            return Err(ActionError {
+                message: format!(
+                    "{described}: run {} is stuck, not failed; stop it first (Airflow: mark it failed; KFP: terminate it), then the failed run is rerun",
+                    stuck.id
+                ),
+                retryable: false,
+            });
+        }
         if let Some(running) = runs.iter().find(|r| r.state == RunState::Running) {
             return Err(ActionError {
                 message: format!(
@@ -537,6 +554,11 @@ mod tests {
         assert!(
             transient.decide(&request(&[])).is_none(),
             "no classification: a responder decides"
+        );
+        let unknown = request(&[("classify", classification("other", false))]);
+        assert!(
+            transient.decide(&unknown).is_none() && secret.decide(&unknown).is_none(),
+            "no rule matched: no evidence either way, a responder decides"
         );
     }
 
