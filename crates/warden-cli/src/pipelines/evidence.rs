@@ -133,6 +133,22 @@ struct Want {
     events: bool,
 }
 
+/// Logs and events: what the first capture keeps, and what the classifier reads.
+const LOGS_AND_EVENTS: Want = Want {
+    logs: true,
+    events: true,
+};
+/// Events, for the pod-events step.
+const EVENTS: Want = Want {
+    logs: false,
+    events: true,
+};
+/// The pods' status and spec only (the secrets they reference).
+const STATUS: Want = Want {
+    logs: false,
+    events: false,
+};
+
 async fn read_pods(
     kube: &KubeClient,
     namespace: Option<&str>,
@@ -342,10 +358,7 @@ impl Collector {
                     &self.pipelines,
                     &source,
                     &request.incident,
-                    Want {
-                        logs: true,
-                        events: true,
-                    },
+                    LOGS_AND_EVENTS,
                     tail,
                 )
                 .await?;
@@ -370,17 +383,8 @@ impl Collector {
                 ))
             }
             Kind::PodEvents => {
-                let got = capture(
-                    &self.pipelines,
-                    &source,
-                    &request.incident,
-                    Want {
-                        logs: false,
-                        events: true,
-                    },
-                    tail,
-                )
-                .await?;
+                let got =
+                    capture(&self.pipelines, &source, &request.incident, EVENTS, tail).await?;
                 let pods: Vec<&TaskPod> = got.tasks.iter().flat_map(|t| &t.pods).collect();
                 let warnings = got
                     .tasks
@@ -427,10 +431,7 @@ impl Collector {
                     &self.pipelines,
                     &source,
                     &request.incident,
-                    Want {
-                        logs: true,
-                        events: true,
-                    },
+                    LOGS_AND_EVENTS,
                     tail,
                 )
                 .await?;
@@ -486,17 +487,7 @@ impl Collector {
         incident: &Incident,
         tail: usize,
     ) -> Result<Collected, ActionError> {
-        let got = capture(
-            &self.pipelines,
-            source,
-            incident,
-            Want {
-                logs: false,
-                events: false,
-            },
-            tail,
-        )
-        .await?;
+        let got = capture(&self.pipelines, source, incident, STATUS, tail).await?;
         let kubernetes = self
             .pipelines
             .kubernetes
