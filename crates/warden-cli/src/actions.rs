@@ -15,6 +15,35 @@ use warden_engine::executor::{
 
 /// A connector's error as an action's: retryable when the connector says so (timeouts,
 /// throttling, 5xx).
+/// Implements `ActionHandler` for a type whose `work(request, execute)` does both: `plan`
+/// calls it with `execute: false`, `execute` with `true` — one code path, so the plan shows
+/// exactly what the execution would do.
+macro_rules! work_handler {
+    ($type:ty) => {
+        impl warden_engine::executor::ActionHandler for $type {
+            fn plan<'a>(
+                &'a self,
+                request: &'a warden_engine::executor::ActionRequest,
+            ) -> warden_engine::executor::BoxFuture<
+                'a,
+                Result<String, warden_engine::executor::ActionError>,
+            > {
+                Box::pin(self.work(request, false))
+            }
+            fn execute<'a>(
+                &'a self,
+                request: &'a warden_engine::executor::ActionRequest,
+            ) -> warden_engine::executor::BoxFuture<
+                'a,
+                Result<String, warden_engine::executor::ActionError>,
+            > {
+                Box::pin(self.work(request, true))
+            }
+        }
+    };
+}
+pub(crate) use work_handler;
+
 pub(crate) fn connect_error(error: warden_connect::ConnectError) -> ActionError {
     ActionError {
         retryable: error.is_retryable(),

@@ -285,21 +285,7 @@ impl RetryRun {
     }
 }
 
-impl ActionHandler for RetryRun {
-    fn plan<'a>(
-        &'a self,
-        request: &'a ActionRequest,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(self.work(request, false))
-    }
-
-    fn execute<'a>(
-        &'a self,
-        request: &'a ActionRequest,
-    ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(self.work(request, true))
-    }
-}
+crate::actions::work_handler!(RetryRun);
 
 /// Runbook 1's handlers by catalogue name.
 pub fn handlers(pipelines: &Arc<Pipelines>, registry: &mut ActionRegistry) {

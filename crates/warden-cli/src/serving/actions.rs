@@ -17,9 +17,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
-};
+use warden_engine::executor::{ActionError, ActionHandler, ActionRegistry, ActionRequest};
 use warden_kube::{KubeClient, Workload};
 
 use crate::actions::connect_error;
@@ -625,28 +623,9 @@ impl RateLimit {
     }
 }
 
-macro_rules! handler {
-    ($type:ty) => {
-        impl ActionHandler for $type {
-            fn plan<'a>(
-                &'a self,
-                request: &'a ActionRequest,
-            ) -> BoxFuture<'a, Result<String, ActionError>> {
-                Box::pin(self.work(request, false))
-            }
-            fn execute<'a>(
-                &'a self,
-                request: &'a ActionRequest,
-            ) -> BoxFuture<'a, Result<String, ActionError>> {
-                Box::pin(self.work(request, true))
-            }
-        }
-    };
-}
-
-handler!(RollbackModel);
-handler!(ScaleReplicas);
-handler!(RateLimit);
+crate::actions::work_handler!(RollbackModel);
+crate::actions::work_handler!(ScaleReplicas);
+crate::actions::work_handler!(RateLimit);
 
 /// Runbook 2's handlers by catalogue name.
 pub fn handlers(serving: &Arc<Serving>, registry: &mut ActionRegistry) {
