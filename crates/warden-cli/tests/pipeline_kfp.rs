@@ -394,6 +394,21 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
         !h.disabled(),
         "re-enabled once the fixes are in: {detail:#}"
     );
+    // The schedule's next run succeeds first: that is the next-run gate, not the rerun — the
+    // incident's own run r-3 still failed.
+    h.next_scheduled_run("r-4");
+    let detail = h
+        .drive(&id, "the next run judged", &[], |d| {
+            step_result(d, "next-run").0 == "succeeded"
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let detail_later = h.detail(&id).await;
+    assert_eq!(
+        step_result(&detail_later, "rerun").0,
+        "pending",
+        "a later run is not the rerun: {detail:#}"
+    );
     warden_connect::KfpClient::from_config(&warden_config::KfpConfig {
         endpoint: warden_config::HttpEndpoint {
             url: h.kfp_url.parse().unwrap(),
@@ -406,18 +421,13 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
     .retry_run("r-3")
     .await
     .unwrap();
-    h.drive(&id, "the rerun judged", &[], |d| {
-        step_result(d, "rerun").0 == "succeeded"
-    })
-    .await;
-    h.next_scheduled_run("r-4");
     let detail = h
         .drive(&id, "resolved", &[], |d| {
             d["incident"]["state"] == "resolved"
         })
         .await;
     for (step, words) in [
-        ("rerun", "run r-3 succeeded"),
+        ("rerun", "the incident's run r-3 succeeded"),
         ("next-run", "r-4"),
         ("update-runbook", "known failure mode"),
     ] {

@@ -335,16 +335,23 @@ impl PipelineGates {
         }
     }
 
+    /// The incident's newest artifact named `name`, parsed.
+    fn captured(&self, incident: &Incident, name: &str) -> Option<Value> {
+        let captured = incident.evidence.iter().rev().find(|e| e.name == name)?;
+        let bytes = self.evidence.get(&captured.hash).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// The incident's newest classification, if one was captured.
     fn classification(&self, incident: &Incident) -> Option<Value> {
-        let captured = incident
-            .evidence
-            .iter()
-            .rev()
-            .find(|e| e.name == "failure-classification.json")?;
-        let bytes = self.evidence.get(&captured.hash).ok()?;
-        let artifact: Value = serde_json::from_slice(&bytes).ok()?;
-        Some(artifact["classification"].clone())
+        Some(self.captured(incident, "failure-classification.json")?["classification"].clone())
+    }
+
+    /// The run the incident is about, as captured at detection.
+    fn incident_run_id(&self, incident: &Incident) -> Option<String> {
+        self.captured(incident, "task-logs.json")?["run"]["id"]
+            .as_str()
+            .map(str::to_string)
     }
 
     fn known_failure_mode(&self, incident: &Incident) -> Option<GateVerdict> {
@@ -394,13 +401,25 @@ impl PipelineGates {
         let after_open =
             |r: &super::source::PipelineRun| r.ended.is_some_and(|end| end > incident.opened_at);
         if gate.check == "rerun_succeeded" {
-            let newest = newest_finished(&runs);
-            let passed = newest.is_some_and(|r| r.state == RunState::Succeeded && after_open(r));
+            // The rerun of the incident's own run (same id after an Airflow clear or a KFP
+            // :retry) — not just any later run; the newest finished run when none was captured.
+            let wanted = self.incident_run_id(incident);
+            let (which, run) = match wanted
+                .as_deref()
+                .and_then(|id| runs.iter().find(|r| r.id == id))
+            {
+                Some(run) => ("the incident's run", Some(run)),
+                None => ("newest finished run", newest_finished(&runs)),
+            };
+            let passed = run.is_some_and(|r| r.state == RunState::Succeeded && after_open(r));
             return Ok(Some(GateVerdict {
                 passed,
-                explanation: match newest {
+                explanation: match run {
+                    Some(r) if !r.finished() => {
+                        format!("{described}: {which} {} is still running", r.id)
+                    }
                     Some(r) => format!(
-                        "{described}: newest finished run {} {}{}",
+                        "{described}: {which} {} {}{}",
                         r.id,
                         if r.state == RunState::Succeeded {
                             "succeeded"
