@@ -67,7 +67,9 @@ pub fn run(
     recurring_run_id: Option<&str>,
     task: Option<(&str, &str, &str)>,
 ) -> Value {
-    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // Fractional seconds, as protobuf timestamps allow: tests act within one second.
+    let time =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut run = json!({
         "run_id": id, "display_name": format!("training {id}"), "experiment_id": "exp-1",
         "state": state, "created_at": time(created), "storage_state": "AVAILABLE",
