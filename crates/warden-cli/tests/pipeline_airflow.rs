@@ -301,6 +301,15 @@ async fn a_failed_airflow_task_is_contained_classified_not_retried_and_closed_af
         why.contains("passed by warden") && why.contains("succeeded"),
         "{why}"
     );
+    // Warden reads no pods or Kubernetes secrets for an Airflow DAG: it left those checks to
+    // the responder instead of reporting checks it did not make.
+    for step in ["pod-events", "secrets"] {
+        let (status, why) = step_result(&detail, step);
+        assert!(
+            status == "succeeded" && why.starts_with("succeeded by ana"),
+            "{step}: {status} {why}"
+        );
+    }
     // A known cause: Warden itself says no runbook update is due.
     let (status, why) = step_result(&detail, "update-runbook");
     assert_eq!(status, "succeeded", "{why}");

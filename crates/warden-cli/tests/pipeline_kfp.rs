@@ -170,7 +170,8 @@ impl Harness {
     }
 
     /// Waits until `done` holds for the incident, completing `manual` steps as they turn
-    /// pending (`(step, outcome, note)`).
+    /// pending (`(step, outcome, note)`) — and always the storage check, which is the
+    /// responder's here (no `artifact_store` is configured, so Warden declines it).
     async fn drive(
         &self,
         id: &str,
@@ -186,6 +187,7 @@ impl Harness {
             }
             if let Some((step, outcome, note)) = manual
                 .iter()
+                .chain(&[("artifacts", "succeeded", "no artifact store involved")])
                 .find(|(step, _, _)| step_result(&detail, step).0 == "pending")
             {
                 complete(&self.http, &self.base, id, step, outcome, note).await;
@@ -304,20 +306,15 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
     .await;
     let id = h.incident().await;
 
-    // Contained and diagnosed by Warden; the storage check is the responder's (no bucket set).
+    // Contained and diagnosed by Warden.
     let detail = h
-        .drive(
-            &id,
-            "causes judged",
-            &[("artifacts", "succeeded", "no artifact store involved")],
-            |d| {
-                step_result(d, "resource-limits")
-                    .1
-                    .starts_with("confirmed by warden")
-                    && step_result(d, "retry-transient").0 == "skipped"
-                    && step_result(d, "incompatible-versions").0 != "pending"
-            },
-        )
+        .drive(&id, "causes judged", &[], |d| {
+            step_result(d, "resource-limits")
+                .1
+                .starts_with("confirmed by warden")
+                && step_result(d, "retry-transient").0 == "skipped"
+                && step_result(d, "incompatible-versions").0 != "pending"
+        })
         .await;
     assert!(h.disabled(), "the recurring run is disabled");
     let (_, why) = step_result(&detail, "resource-limits");
@@ -383,10 +380,7 @@ async fn an_oom_killed_kfp_task_is_contained_sized_from_the_pod_and_closed_after
         .drive(
             &id,
             "schedule re-enabled",
-            &[
-                ("artifacts", "succeeded", "no artifact store involved"),
-                ("raise-resources", "succeeded", "memory limit 3Gi"),
-            ],
+            &[("raise-resources", "succeeded", "memory limit 3Gi")],
             |d| step_result(d, "resume-schedule").0 == "succeeded",
         )
         .await;
@@ -468,12 +462,9 @@ async fn a_kfp_task_lost_with_its_node_is_retried_with_backoff_and_closed() {
     .await;
     let id = h.incident().await;
     let detail = h
-        .drive(
-            &id,
-            "retried",
-            &[("artifacts", "succeeded", "no artifact store involved")],
-            |d| step_result(d, "retry-transient").0 == "succeeded",
-        )
+        .drive(&id, "retried", &[], |d| {
+            step_result(d, "retry-transient").0 == "succeeded"
+        })
         .await;
     assert!(
         step_result(&detail, "transient")
@@ -493,14 +484,11 @@ async fn a_kfp_task_lost_with_its_node_is_retried_with_backoff_and_closed() {
         .drive(
             &id,
             "schedule re-enabled",
-            &[
-                ("artifacts", "succeeded", "no artifact store involved"),
-                (
-                    "add-retry-policy",
-                    "succeeded",
-                    "retries: 3 on the train step",
-                ),
-            ],
+            &[(
+                "add-retry-policy",
+                "succeeded",
+                "retries: 3 on the train step",
+            )],
             |d| step_result(d, "resume-schedule").0 == "succeeded",
         )
         .await;

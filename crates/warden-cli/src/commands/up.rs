@@ -338,7 +338,7 @@ fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence
         collectors.extend(crate::models::evidence::collectors(&models));
     }
     if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
-        collectors.extend(crate::pipelines::work::collectors(&pipelines));
+        collectors.extend(crate::pipelines::evidence::collectors(&pipelines));
     }
     if collectors.is_empty() {
         return Ok(None);

@@ -124,6 +124,8 @@ struct Captured {
     source: String,
     run: PipelineRun,
     tasks: Vec<TaskCapture>,
+    /// The Kubernetes client the pods were read with (KFP with `connectors.kubernetes`).
+    kube: Option<KubeClient>,
 }
 
 /// What to read about the failed tasks' pods besides their status (always read).
@@ -268,6 +270,7 @@ async fn capture(
         source: described,
         run,
         tasks,
+        kube,
     })
 }
 
@@ -488,12 +491,10 @@ impl Collector {
         tail: usize,
     ) -> Result<Collected, ActionError> {
         let got = capture(&self.pipelines, source, incident, STATUS, tail).await?;
-        let kubernetes = self
-            .pipelines
-            .kubernetes
+        let kube = got
+            .kube
             .as_ref()
             .ok_or_else(|| failed("connectors.kubernetes is not configured".into()))?;
-        let kube = kube_client(kubernetes).await?;
         let namespace = self.pipelines.pod_namespace();
         let uses: Vec<_> = got
             .tasks
@@ -531,11 +532,7 @@ impl Collector {
         let listed: Vec<Value> = states
             .iter()
             .map(|s| {
-                let age_days = s
-                    .created
-                    .as_deref()
-                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                    .map(|c| (now - c.with_timezone(&chrono::Utc)).num_days());
+                let age_days = fixes::age_days(s, now);
                 let used_as: Vec<&str> = uses
                     .iter()
                     .filter(|u| u.name == s.name)

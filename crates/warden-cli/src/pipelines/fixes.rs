@@ -123,6 +123,12 @@ pub fn image_fixes(pod: &TaskPod) -> Vec<String> {
         .collect()
 }
 
+/// How many whole days ago the secret was created, if it exists and says.
+pub fn age_days(state: &SecretState, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    let created = chrono::DateTime::parse_from_rfc3339(state.created.as_deref()?).ok()?;
+    Some((now - created.with_timezone(&chrono::Utc)).num_days())
+}
+
 /// Fixes for `missing_expired_secret` from the secrets a pod references and their state;
 /// `old_days` is the age from which a secret is worth rotating.
 pub fn secret_fixes(
@@ -134,25 +140,23 @@ pub fn secret_fixes(
 ) -> Vec<String> {
     let mut fixes = Vec::new();
     for state in states {
-        let used_as: Vec<&str> = uses
+        let needed: Vec<&str> = uses
             .iter()
-            .filter(|u| u.name == state.name)
+            .filter(|u| u.name == state.name && !u.optional)
             .map(|u| u.used_as.as_str())
             .collect();
         if !state.exists {
-            fixes.push(format!(
-                "create secret {} in namespace {namespace} (the pod uses it as {})",
-                state.name,
-                used_as.join(", ")
-            ));
+            // A pod starts without an optional secret: missing, it is no fix.
+            if !needed.is_empty() {
+                fixes.push(format!(
+                    "create secret {} in namespace {namespace} (the pod uses it as {})",
+                    state.name,
+                    needed.join(", ")
+                ));
+            }
             continue;
         }
-        let age = state
-            .created
-            .as_deref()
-            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-            .map(|c| (now - c.with_timezone(&chrono::Utc)).num_days());
-        if let Some(days) = age.filter(|d| *d >= old_days) {
+        if let Some(days) = age_days(state, now).filter(|d| *d >= old_days) {
             fixes.push(format!(
                 "rotate secret {} in namespace {namespace}: created {days} days ago, its credential may have expired",
                 state.name
@@ -278,5 +282,17 @@ mod tests {
         assert_eq!(fixes.len(), 2, "{fixes:?}");
         assert!(fixes[0].starts_with("create secret aws-creds in namespace kubeflow"));
         assert!(fixes[1].contains("created 400 days ago"), "{fixes:?}");
+        // The same secret referenced only as optional: nothing to create.
+        let optional: Vec<SecretUse> = uses
+            .iter()
+            .cloned()
+            .map(|u| SecretUse {
+                optional: true,
+                ..u
+            })
+            .collect();
+        let fixes = secret_fixes("kubeflow", &optional, &states, now, 90);
+        assert_eq!(fixes.len(), 1, "{fixes:?}");
+        assert!(fixes[0].starts_with("rotate secret db"), "{fixes:?}");
     }
 }

@@ -9,9 +9,10 @@
 //!   only when the transient cause is confirmed: reruns the failed run with the same inputs
 //!   and looks at the outcome on each later attempt, so the step's retry policy is the
 //!   bounded exponential backoff with jitter between reruns);
-//! - gates `rerun_succeeded` (the newest finished run succeeded, after the incident opened),
-//!   `next_scheduled_run_succeeded` (a scheduled run succeeded after that; a pipeline without
-//!   scheduled runs is left to a responder) and `known_failure_mode` (the classification
+//! - gates `rerun_succeeded` (the incident's own run, as captured at detection, succeeded
+//!   after the incident opened: its rerun), `next_scheduled_run_succeeded` (a run the schedule
+//!   started after the incident opened succeeded; a pipeline without scheduled runs is left to
+//!   a responder) and `known_failure_mode` (the classification
 //!   matched a known cause; otherwise the incident says "new failure mode: update the
 //!   runbook" with the suggested pattern until a responder records the update).
 
@@ -31,8 +32,6 @@ use super::source::{RunState, schedule};
 use super::{Pipelines, newest_finished};
 use crate::feature_store::actions::{PauseMaterialization, Schedule};
 use crate::serving::judges::of_kind;
-
-pub use super::evidence::collectors;
 
 /// Fixes for `cause` that collectors read off the cluster (`fixes.<cause>` of any artifact).
 fn cluster_fixes(request: &JudgeRequest, cause: &str) -> Vec<String> {
