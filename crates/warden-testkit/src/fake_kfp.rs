@@ -218,7 +218,7 @@ async fn answer(
     let spec = spec();
     let path = uri.path().to_string();
     let query = query.unwrap_or_default();
-    let Some((op, params)) = operation(&spec, method.as_str(), &path) else {
+    let Some((op, params)) = operation(spec, method.as_str(), &path) else {
         record(&fake, &method, &path, &query, "NONE");
         return rpc_error(
             StatusCode::NOT_FOUND,
@@ -252,7 +252,7 @@ async fn answer(
         }
         "empty" => {}
         definition => {
-            if let Err(err) = conforms_to(&spec, definition, &body) {
+            if let Err(err) = conforms_to(spec, definition, &body) {
                 record(&fake, &method, &path, &query, "NONCONFORMING");
                 return rpc_error(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,12 +9,11 @@ use serde_json::Value;
 /// The API description, as published by the Kubeflow Pipelines project.
 pub const SPEC: &str = include_str!("../data/kfp/kfp-v2beta1.swagger.json");
 
-/// The description, parsed.
-///
-/// # Panics
-/// Never for the embedded file (a test failure if it were corrupt).
-pub fn spec() -> Value {
-    serde_json::from_str(SPEC).unwrap_or(Value::Null)
+/// The description, parsed once. Were the embedded file corrupt this would be `null`, and
+/// every request would match no operation: tests fail loudly, they cannot pass by accident.
+pub fn spec() -> &'static Value {
+    static PARSED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| serde_json::from_str(SPEC).unwrap_or(Value::Null))
 }
 
 /// The operation id `method path` is, with its declared query parameter names.
