@@ -3,6 +3,12 @@
 //! closure check that the server really serves the version the registry names. Rows go in
 //! batches; a batch the server refuses is retried row by row so one bad row costs one
 //! prediction, not the batch, and every failed row keeps its reason.
+//!
+//! "Refuses" includes a dropped connection: MLServer 1.7 answers a model that raises (e.g.
+//! scikit-learn's "Input X contains NaN") by closing the connection without a response. So a
+//! request that gets no answer counts as refused when the server's liveness endpoint
+//! (`/v2/health/live`) still answers; only a server that does not answer that either ends
+//! the scoring with an error.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -74,6 +80,33 @@ fn request(
     }
 }
 
+/// Why the server refused, in at most 200 characters: the V2 error body's `error`, the
+/// exception of a Python traceback (MLServer's answer when a model raises), or the body.
+fn reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let reason = match serde_json::from_str::<Value>(&text) {
+        Ok(json) if json["error"].is_string() => {
+            json["error"].as_str().unwrap_or_default().to_string()
+        }
+        _ if text.starts_with("Traceback") => {
+            let exception = |line: &&str| {
+                line.split_once(": ").is_some_and(|(name, _)| {
+                    !name.starts_with(' ')
+                        && !name.contains(' ')
+                        && (name.ends_with("Error") || name.ends_with("Exception"))
+                })
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            match lines.iter().rposition(exception) {
+                Some(at) => lines[at..].join(" "),
+                None => text.to_string(),
+            }
+        }
+        _ => text.to_string(),
+    };
+    reason.trim().chars().take(200).collect()
+}
+
 /// The first output's values, flattened.
 fn outputs(body: &Value) -> Option<Vec<f64>> {
     let data = body["outputs"].get(0)?["data"].as_array()?;
@@ -118,13 +151,21 @@ impl InferenceClient {
         let url = self.http.url(&self.path(), &[])?;
         let body = request(names, columns, rows.clone(), self.layout);
         let response = self.http.send_raw(Method::POST, url, Some(&body)).await?;
+        if response.status == 404 {
+            // No such model or version: no row of any batch can be scored.
+            return Err(ConnectError::Status {
+                url: response.url,
+                status: 404,
+                code: None,
+                message: reason(&response.body),
+            });
+        }
         if !(200..300).contains(&response.status) {
-            let text = String::from_utf8_lossy(&response.body);
             return Ok(Err(format!(
                 "{} answered {}: {}",
                 response.url,
                 response.status,
-                text.chars().take(200).collect::<String>()
+                reason(&response.body)
             )));
         }
         let decoded: Value = match serde_json::from_slice(&response.body) {
@@ -143,11 +184,55 @@ impl InferenceClient {
         })
     }
 
+    /// [`Self::batch`], with a request the server dropped or let time out turned into a
+    /// refusal when the server itself is still live.
+    async fn attempt(
+        &self,
+        names: &[String],
+        columns: &[Vec<f64>],
+        rows: std::ops::Range<usize>,
+    ) -> Result<Result<Vec<f64>, String>, ConnectError> {
+        let dropped = |err: &ConnectError| {
+            matches!(
+                err,
+                ConnectError::Unreachable { .. } | ConnectError::Timeout { .. }
+            )
+        };
+        match self.batch(names, columns, rows.clone()).await {
+            Err(err) if dropped(&err) => {
+                if !self.live().await {
+                    return Err(err);
+                }
+                // The server closes a connection after a model raised; a request sent on the
+                // pooled connection just then fails without reaching it. Once more, fresh.
+                match self.batch(names, columns, rows).await {
+                    Err(again) if dropped(&again) => Ok(Err(format!(
+                        "{again} (the server is live: it dropped this request)"
+                    ))),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the server answers its liveness endpoint.
+    async fn live(&self) -> bool {
+        let Ok(url) = self.http.url("/v2/health/live", &[]) else {
+            return false;
+        };
+        matches!(
+            self.http.send_raw(Method::GET, url, None).await,
+            Ok(response) if (200..300).contains(&response.status)
+        )
+    }
+
     /// Scores every row of `columns` (one vector per feature, named by `names`), `batch`
     /// rows per request; `progress(done, total)` after each request.
     ///
     /// # Errors
-    /// The server is unreachable or times out (a refusal is a per-row error instead).
+    /// The server is unreachable or times out and does not answer its liveness endpoint
+    /// either, or has no such model or version (404); any other refusal is a per-row error.
     pub async fn score(
         &self,
         names: &[String],
@@ -164,12 +249,12 @@ impl InferenceClient {
         while start < total {
             let end = (start + batch.max(1)).min(total);
             scores.requests += 1;
-            match self.batch(names, columns, start..end).await? {
+            match self.attempt(names, columns, start..end).await? {
                 Ok(values) => scores.predictions[start..end].copy_from_slice(&values),
                 Err(_) if end - start > 1 => {
                     for row in start..end {
                         scores.requests += 1;
-                        match self.batch(names, columns, row..row + 1).await? {
+                        match self.attempt(names, columns, row..row + 1).await? {
                             Ok(values) => scores.predictions[row] = values[0],
                             Err(message) => scores.errors.push(RowError { row, message }),
                         }
@@ -202,6 +287,20 @@ mod tests {
         let matrix = request(&names, &columns, 0..2, Layout::Matrix);
         assert_eq!(matrix["inputs"][0]["shape"], json!([2, 2]));
         assert_eq!(matrix["inputs"][0]["data"], json!([1.0, 0.0, 2.0, 1.0]));
+    }
+
+    #[test]
+    fn a_refusal_is_told_by_its_reason_not_its_traceback() {
+        let traceback = b"Traceback (most recent call last):\n  File \"x.py\", line 1, in predict\n    raise ValueError(msg)\nValueError: Input X contains NaN.\nLinearRegression does not accept missing values.\n";
+        assert_eq!(
+            reason(traceback),
+            "ValueError: Input X contains NaN. LinearRegression does not accept missing values."
+        );
+        assert_eq!(
+            reason(br#"{"error": "Model demand-forecast with version v9 not found"}"#),
+            "Model demand-forecast with version v9 not found"
+        );
+        assert_eq!(reason(&[b'x'; 300]).len(), 200);
     }
 
     #[test]

@@ -425,7 +425,12 @@ fn print_text(result: &Evaluation) {
         }
     }
     if result.error_count > 0 {
-        println!("{} rows were not scored; first:", result.error_count);
+        let rows = if result.error_count == 1 {
+            "row was"
+        } else {
+            "rows were"
+        };
+        println!("{} {rows} not scored; first:", result.error_count);
         for error in &result.errors {
             println!("  row {}: {}", error.row, error.message);
         }
