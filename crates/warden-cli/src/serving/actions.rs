@@ -1,8 +1,8 @@
 //! Runbook 2's containment (R2.2–R2.4), each idempotent, with a plan that shows before and
 //! after and a result read back from the system it changed:
-//! - `rollback_model` — KServe: a canary in progress gets `canaryTrafficPercent: 0` (all
-//!   traffic back on the rolled-out revision, KServe's own rollback); a fully rolled-out bad
-//!   revision gets the previous revision's `storageUri` back. MLflow: the serving alias
+//! - `rollback_model` — KServe ([`super::kserve_rollback`]): a canary in progress gets
+//!   `canaryTrafficPercent: 0`; a fully rolled-out bad revision gets the previous revision's
+//!   `storageUri` back. MLflow: the serving alias
 //!   (default `champion`) moves from the newest version to the one before it. MLServer: the
 //!   model is reloaded so a `models:/…@alias` URI resolves again. Shared with runbook 5.
 //! - `scale_replicas` — raises the InferenceService's `minReplicas` (or the Deployment's
@@ -36,82 +36,6 @@ fn refused(message: String) -> ActionError {
 
 fn text_param<'a>(request: &'a ActionRequest, name: &str) -> Option<&'a str> {
     request.params.get(name).and_then(Value::as_str)
-}
-
-/// What a KServe rollback would change.
-enum KserveRollback {
-    Canary {
-        isvc: String,
-        percent: i64,
-        back_to: String,
-    },
-    Storage {
-        isvc: String,
-        from: String,
-        to: String,
-    },
-    Already(String),
-}
-
-async fn kserve_rollback(
-    kube: &KubeClient,
-    namespace: Option<&str>,
-    isvc: &str,
-) -> Result<KserveRollback, ActionError> {
-    let object = kube
-        .inference_service(namespace, isvc)
-        .await
-        .map_err(kube_error)?;
-    let predictor = &object["spec"]["predictor"];
-    let status = &object["status"]["components"]["predictor"];
-    let rolled_out = status["latestRolledoutRevision"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let latest = status["latestReadyRevision"].as_str().unwrap_or_default();
-    match predictor["canaryTrafficPercent"].as_i64() {
-        Some(0) => {
-            return Ok(KserveRollback::Already(format!(
-                "inferenceservice {isvc}: canaryTrafficPercent is already 0, traffic on {rolled_out}"
-            )));
-        }
-        Some(percent) if percent < 100 && latest != rolled_out => {
-            return Ok(KserveRollback::Canary {
-                isvc: isvc.into(),
-                percent,
-                back_to: rolled_out,
-            });
-        }
-        _ => {}
-    }
-    let current = predictor["model"]["storageUri"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let revisions = kube.revisions(namespace, isvc).await.map_err(kube_error)?;
-    let uri = |r: &Value| {
-        r["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"]
-            .as_str()
-            .map(str::to_string)
-    };
-    // The newest revision serving something other than what is deployed now.
-    let previous = revisions
-        .iter()
-        .rev()
-        .filter_map(uri)
-        .find(|u| *u != current);
-    match previous {
-        Some(to) if revisions.last().and_then(uri).as_deref() == Some(current.as_str()) => {
-            Ok(KserveRollback::Storage {
-                isvc: isvc.into(),
-                from: current,
-                to,
-            })
-        }
-        _ => Ok(KserveRollback::Already(format!(
-            "inferenceservice {isvc}: storageUri {current} is not the newest revision's; nothing to roll back"
-        ))),
-    }
 }
 
 /// The newest registered version of `model` and the one before it.
@@ -180,37 +104,7 @@ impl RollbackModel {
         let mut said = Vec::new();
         if let Some(isvc) = &service.inference_service {
             let kube = self.serving.kube().await?;
-            match kserve_rollback(&kube, namespace, isvc).await? {
-                KserveRollback::Canary { isvc, percent, back_to } if execute => {
-                    let after = kube
-                        .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}}))
-                        .await
-                        .map_err(kube_error)?;
-                    let read_back = after["spec"]["predictor"]["canaryTrafficPercent"].as_i64();
-                    if read_back != Some(0) {
-                        return Err(refused(format!("inferenceservice {isvc}: canaryTrafficPercent reads {read_back:?} after the patch")));
-                    }
-                    said.push(format!("inferenceservice {isvc}: canaryTrafficPercent {percent} → 0 (read back), traffic back on {back_to}"));
-                }
-                KserveRollback::Canary { isvc, percent, back_to } => said.push(format!(
-                    "would set inferenceservice {isvc} canaryTrafficPercent {percent} → 0, sending all traffic to {back_to}"
-                )),
-                KserveRollback::Storage { isvc, from, to } if execute => {
-                    let after = kube
-                        .patch_inference_service(namespace, &isvc, &json!({"spec": {"predictor": {"model": {"storageUri": to}}}}))
-                        .await
-                        .map_err(kube_error)?;
-                    let read_back = after["spec"]["predictor"]["model"]["storageUri"].as_str().unwrap_or_default();
-                    if read_back != to {
-                        return Err(refused(format!("inferenceservice {isvc}: storageUri reads {read_back} after the patch")));
-                    }
-                    said.push(format!("inferenceservice {isvc}: storageUri {from} → {to} (read back)"));
-                }
-                KserveRollback::Storage { isvc, from, to } => {
-                    said.push(format!("would set inferenceservice {isvc} storageUri {from} → {to}"));
-                }
-                KserveRollback::Already(why) => said.push(why),
-            }
+            said.push(super::kserve_rollback::rollback(&kube, namespace, isvc, execute).await?);
         }
         if let Some(stage) = &service.stage {
             said.push(self.stage_rollback(&model, stage, execute).await?);

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod evidence;
 pub mod gates;
 pub mod judges;
+pub mod kserve_rollback;
 
 use std::sync::Arc;
 

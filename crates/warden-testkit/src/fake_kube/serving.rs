@@ -5,8 +5,9 @@
 //! Deployment `demand-forecast-predictor-00002-deployment`, and any EnvoyFilters created.
 //!
 //! It reacts like the controllers would where tests look: a merge patch setting
-//! `canaryTrafficPercent: 0` sends all traffic back to the rolled-out revision; raising
-//! `minReplicas` lifts the HPA's desired and current replicas.
+//! `canaryTrafficPercent: 0` sends all traffic back to the rolled-out revision; a new
+//! `storageUri` creates the next revision (rolled out at once without a canary percentage);
+//! raising `minReplicas` lifts the HPA's desired and current replicas.
 
 use std::collections::BTreeMap;
 
@@ -46,26 +47,28 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Revision `n` of the predictor, created at `created`, loading `uri`.
+pub fn revision(n: usize, created: String, uri: &str) -> Value {
+    json!({
+        "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
+        "metadata": {
+            "name": format!("demand-forecast-predictor-{n:05}"),
+            "namespace": "mlops",
+            "creationTimestamp": created,
+            "labels": {
+                "serving.kserve.io/inferenceservice": "demand-forecast",
+                "serving.knative.dev/configurationGeneration": n.to_string()
+            },
+            "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": uri}
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": created}]}
+    })
+}
+
 impl Serving {
     /// The canary-in-progress fixture, with timestamps relative to `now`.
     pub fn fixture(now: DateTime<Utc>) -> Self {
         let ago = |minutes: i64| time(now - chrono::Duration::minutes(minutes));
-        let revision = |n: u32, created: String, uri: &str| {
-            json!({
-                "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
-                "metadata": {
-                    "name": format!("demand-forecast-predictor-0000{n}"),
-                    "namespace": "mlops",
-                    "creationTimestamp": created,
-                    "labels": {
-                        "serving.kserve.io/inferenceservice": "demand-forecast",
-                        "serving.knative.dev/configurationGeneration": n.to_string()
-                    },
-                    "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri": uri}
-                },
-                "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": created}]}
-            })
-        };
         let pod = |name: &str, revision: &str, created: String, restarts: i32| {
             json!({
                 "apiVersion": "v1", "kind": "Pod",
@@ -185,9 +188,27 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// What KServe's and the HPA's controllers would do after a spec change.
-fn reconcile(serving: &mut Serving) {
+/// What KServe's, Knative's and the HPA's controllers would do after a spec change: a new
+/// `storageUri` is a new revision (rolled out at once without a canary percentage).
+fn reconcile(serving: &mut Serving, storage_before: &Value) {
     let predictor = serving.inference_service["spec"]["predictor"].clone();
+    let storage = &predictor["model"]["storageUri"];
+    if storage != storage_before {
+        let n = serving.revisions.len() + 1;
+        let created = time(chrono::Utc::now() + chrono::Duration::seconds(1));
+        serving
+            .revisions
+            .push(revision(n, created, storage.as_str().unwrap_or_default()));
+        let name = format!("demand-forecast-predictor-{n:05}");
+        let status = &mut serving.inference_service["status"]["components"]["predictor"];
+        status["latestCreatedRevision"] = json!(name);
+        status["latestReadyRevision"] = json!(name);
+        if predictor["canaryTrafficPercent"].is_null() {
+            status["latestRolledoutRevision"] = json!(name);
+            status["traffic"] =
+                json!([{"revisionName": name, "percent": 100, "latestRevision": true}]);
+        }
+    }
     let status = &mut serving.inference_service["status"]["components"]["predictor"];
     if predictor["canaryTrafficPercent"].as_i64() == Some(0) {
         let rolled_out = status["latestRolledoutRevision"].clone();
@@ -358,12 +379,14 @@ async fn inference_service(
     }
     if method == Method::PATCH {
         let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let storage_before =
+            state.serving.inference_service["spec"]["predictor"]["model"]["storageUri"].clone();
         merge(&mut state.serving.inference_service, &patch);
         let generation = state.serving.inference_service["metadata"]["generation"]
             .as_i64()
             .unwrap_or(1);
         state.serving.inference_service["metadata"]["generation"] = json!(generation + 1);
-        reconcile(&mut state.serving);
+        reconcile(&mut state.serving, &storage_before);
     }
     axum::Json(state.serving.inference_service.clone()).into_response()
 }
