@@ -165,7 +165,108 @@ pub async fn business(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
     use super::*;
+    use warden_eval::regression::Verdict;
+
+    /// `Models` for one model whose business metric is `business` (YAML flow mapping).
+    fn models_with(dir: &std::path::Path, connectors: &str, business: &str) -> Arc<Models> {
+        let text = format!(
+            "{connectors}models:\n  - name: demand-forecast\n    predictions: logs\n    business: {business}\n"
+        );
+        let config = warden_config::parse(&dir.join("warden.yaml"), &text).unwrap();
+        Models::from_config(&config).unwrap()
+    }
+
+    /// Conversion read from a data file: 5% for two days before the deployment, 4% since.
+    #[tokio::test]
+    async fn a_business_metric_from_a_data_file_is_tested_before_vs_since_the_deployment() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now().timestamp_millis();
+        let deployed = now - 2 * 86_400_000;
+        let mut text = String::from("hour,conversion\n");
+        for hour in 0..96_i64 {
+            let at = now - (96 - hour) * 3_600_000;
+            let base = if at < deployed { 0.050 } else { 0.040 };
+            let time = DateTime::from_timestamp_millis(at).unwrap().to_rfc3339();
+            text.push_str(&format!("{time},{}\n", base + (hour % 5) as f64 * 0.001));
+        }
+        // An hour before the span and a row without a value are not counted.
+        text.push_str("2020-01-01T00:00:00Z,0.9\n2026-11-30T00:00:00Z,\n");
+        let data = dir.path().join("conversion.csv");
+        std::fs::write(&data, text).unwrap();
+        let business = format!(
+            "{{data: {}, timestamp: hour, column: conversion, higher_is_better: true}}",
+            data.display()
+        );
+        let models = models_with(dir.path(), "", &business);
+        let comparison = super::business(&models, &models.models[0], deployed)
+            .await
+            .unwrap()
+            .expect("a comparison");
+        assert_eq!(comparison.verdict, Verdict::Worse, "{comparison:?}");
+        assert!(
+            (comparison.baseline_value - 0.052).abs() < 0.001,
+            "{comparison:?}"
+        );
+        assert!(
+            (comparison.candidate_value - 0.042).abs() < 0.001,
+            "{comparison:?}"
+        );
+
+        // A misnamed column is an error naming it, not "no comparison".
+        let business = format!(
+            "{{data: {}, timestamp: hour, column: revenue}}",
+            data.display()
+        );
+        let models = models_with(dir.path(), "", &business);
+        let err = super::business(&models, &models.models[0], deployed)
+            .await
+            .unwrap_err();
+        assert!(err.contains("revenue"), "{err}");
+    }
+
+    /// The same on the harness's real Prometheus, with a PromQL expression of time itself
+    /// (no history needed): 5% before the deployment, 4% since, read by range queries.
+    #[tokio::test]
+    async fn a_business_metric_from_real_prometheus_is_tested_before_vs_since_the_deployment() {
+        let Some(url) = warden_testkit::stack::require("PROMETHEUS_URL") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let deployed = Utc::now().timestamp_millis() - 2 * 3_600_000;
+        let query = format!(
+            "0.05 - 0.01 * (vector(time()) > bool {}) + (vector(time()) % 300) / 300000",
+            deployed / 1000
+        );
+        let connectors = format!("connectors:\n  prometheus:\n    url: {url}\n");
+        let business = format!("{{query: '{query}', higher_is_better: true}}");
+        let models = models_with(dir.path(), &connectors, &business);
+        let comparison = super::business(&models, &models.models[0], deployed)
+            .await
+            .unwrap()
+            .expect("a comparison");
+        assert_eq!(comparison.verdict, Verdict::Worse, "{comparison:?}");
+        assert!(
+            (comparison.baseline_value - 0.0505).abs() < 0.001,
+            "{comparison:?}"
+        );
+        assert!(
+            (comparison.candidate_value - 0.0405).abs() < 0.001,
+            "{comparison:?}"
+        );
+        // Lower is better (an error rate): the same drop is an improvement, not a finding.
+        let business = format!("{{query: '{query}'}}");
+        let models = models_with(dir.path(), &connectors, &business);
+        let comparison = super::business(&models, &models.models[0], deployed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(comparison.verdict, Verdict::Better, "{comparison:?}");
+    }
 
     #[test]
     fn logs_without_versions_are_split_at_the_registry_time() {
