@@ -181,6 +181,19 @@ mod tests {
         Models::from_config(&config).unwrap()
     }
 
+    /// The business comparison of `models`' model for a deployment at `deployed`, checked to
+    /// have found `verdict` with means near `before` and `after`.
+    async fn compared(models: &Models, deployed: i64, verdict: Verdict, before: f64, after: f64) {
+        let comparison = super::business(models, &models.models[0], deployed)
+            .await
+            .unwrap()
+            .expect("a comparison");
+        assert_eq!(comparison.verdict, verdict, "{comparison:?}");
+        let near = |value: f64, wanted: f64| (value - wanted).abs() < 0.001;
+        assert!(near(comparison.baseline_value, before), "{comparison:?}");
+        assert!(near(comparison.candidate_value, after), "{comparison:?}");
+    }
+
     /// Conversion read from a data file: 5% for two days before the deployment, 4% since.
     #[tokio::test]
     async fn a_business_metric_from_a_data_file_is_tested_before_vs_since_the_deployment() {
@@ -203,19 +216,7 @@ mod tests {
             data.display()
         );
         let models = models_with(dir.path(), "", &business);
-        let comparison = super::business(&models, &models.models[0], deployed)
-            .await
-            .unwrap()
-            .expect("a comparison");
-        assert_eq!(comparison.verdict, Verdict::Worse, "{comparison:?}");
-        assert!(
-            (comparison.baseline_value - 0.052).abs() < 0.001,
-            "{comparison:?}"
-        );
-        assert!(
-            (comparison.candidate_value - 0.042).abs() < 0.001,
-            "{comparison:?}"
-        );
+        compared(&models, deployed, Verdict::Worse, 0.052, 0.042).await;
 
         // A misnamed column is an error naming it, not "no comparison".
         let business = format!(
@@ -245,27 +246,11 @@ mod tests {
         let connectors = format!("connectors:\n  prometheus:\n    url: {url}\n");
         let business = format!("{{query: '{query}', higher_is_better: true}}");
         let models = models_with(dir.path(), &connectors, &business);
-        let comparison = super::business(&models, &models.models[0], deployed)
-            .await
-            .unwrap()
-            .expect("a comparison");
-        assert_eq!(comparison.verdict, Verdict::Worse, "{comparison:?}");
-        assert!(
-            (comparison.baseline_value - 0.0505).abs() < 0.001,
-            "{comparison:?}"
-        );
-        assert!(
-            (comparison.candidate_value - 0.0405).abs() < 0.001,
-            "{comparison:?}"
-        );
+        compared(&models, deployed, Verdict::Worse, 0.0505, 0.0405).await;
         // Lower is better (an error rate): the same drop is an improvement, not a finding.
         let business = format!("{{query: '{query}'}}");
         let models = models_with(dir.path(), &connectors, &business);
-        let comparison = super::business(&models, &models.models[0], deployed)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(comparison.verdict, Verdict::Better, "{comparison:?}");
+        compared(&models, deployed, Verdict::Better, 0.0505, 0.0405).await;
     }
 
     #[test]
