@@ -5,10 +5,11 @@
 //! prediction, not the batch, and every failed row keeps its reason.
 //!
 //! "Refuses" includes a dropped connection: MLServer 1.7 answers a model that raises (e.g.
-//! scikit-learn's "Input X contains NaN") by closing the connection without a response. So a
-//! request that gets no answer counts as refused when the server's liveness endpoint
-//! (`/v2/health/live`) still answers; only a server that does not answer that either ends
-//! the scoring with an error.
+//! scikit-learn's "Input X contains NaN") with a 500 and closes the connection — at times
+//! before the client has read the 500, and a request sent next on the pooled connection meets
+//! the closed one. So a request that gets no answer, twice, counts as refused when the server's
+//! liveness endpoint (`/v2/health/live`) still answers; only a server that does not answer
+//! that either ends the scoring with an error.
 
 use reqwest::Method;
 use serde_json::{Value, json};
