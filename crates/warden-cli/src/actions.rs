@@ -2,8 +2,9 @@
 //! `notify`; `switch_feature_fallback` when a feature proxy is configured;
 //! `pause_materialization` / `resume_materialization` on the materialization DAG in Airflow or
 //! CronJob in Kubernetes; `scale_online_store` on the online store's workload; runbook 2's
-//! `rollback_model`, `scale_replicas`, `enable_rate_limit` / `disable_rate_limit` for the
-//! services under `serving:`. Each sits behind its connector.
+//! `rollback_model` (also for the models under `models:`, runbook 5), `scale_replicas`,
+//! `enable_rate_limit` / `disable_rate_limit` for the services under `serving:`; runbook 1's
+//! schedule pause/resume and pipeline retry for `pipelines:`. Each sits behind its connector.
 
 use std::sync::Arc;
 
@@ -13,8 +14,6 @@ use warden_engine::executor::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
 };
 
-/// A connector's error as an action's: retryable when the connector says so (timeouts,
-/// throttling, 5xx).
 /// Implements `ActionHandler` for a type whose `work(request, execute)` does both: `plan`
 /// calls it with `execute: false`, `execute` with `true` — one code path, so the plan shows
 /// exactly what the execution would do.
@@ -44,6 +43,8 @@ macro_rules! work_handler {
 }
 pub(crate) use work_handler;
 
+/// A connector's error as an action's: retryable when the connector says so (timeouts,
+/// throttling, 5xx).
 pub(crate) fn connect_error(error: warden_connect::ConnectError) -> ActionError {
     ActionError {
         retryable: error.is_retryable(),

@@ -27,7 +27,7 @@ use super::Serving;
 
 /// A problem found in what was read (a value that did not stick, a missing setting):
 /// retrying the same request would find the same.
-fn refused(message: String) -> ActionError {
+pub(super) fn refused(message: String) -> ActionError {
     ActionError {
         retryable: false,
         message,

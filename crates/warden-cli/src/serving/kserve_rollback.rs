@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use warden_engine::executor::ActionError;
 use warden_kube::KubeClient;
 
+use super::actions::refused;
 use crate::feature_store::actions::kube_error;
 
 /// Annotation left on an InferenceService whose `storageUri` Warden rolled back:
@@ -94,13 +95,6 @@ fn plan(isvc: &str, object: &Value, revisions: &[Value]) -> Plan {
         _ => Plan::Nothing(format!(
             "inferenceservice {isvc}: storageUri {current} is not the newest revision's; nothing to roll back"
         )),
-    }
-}
-
-fn refused(message: String) -> ActionError {
-    ActionError {
-        retryable: false,
-        message,
     }
 }
 
@@ -182,7 +176,7 @@ mod tests {
 
     /// Runbook 5's rollback of a `models:` entry through the registered `rollback_model`
     /// handler, against the fake API server.
-    async fn handler(
+    fn handler(
         dir: &std::path::Path,
         server: &str,
     ) -> Arc<dyn warden_engine::executor::ActionHandler> {
@@ -239,7 +233,7 @@ mod tests {
     async fn a_canary_of_the_regressed_model_gets_no_traffic_and_a_second_run_changes_nothing() {
         let (server, cluster) = warden_testkit::fake_kube::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let rollback = handler(dir.path(), &server).await;
+        let rollback = handler(dir.path(), &server);
         let planned = rollback.plan(&request()).await.unwrap();
         assert!(
             planned
@@ -277,7 +271,7 @@ mod tests {
             status["latestRolledoutRevision"] = json!("demand-forecast-predictor-00002");
         }
         let dir = tempfile::tempdir().unwrap();
-        let rollback = handler(dir.path(), &server).await;
+        let rollback = handler(dir.path(), &server);
         let planned = rollback.plan(&request()).await.unwrap();
         assert!(
             planned.contains("would set inferenceservice demand-forecast storageUri s3://models/demand-forecast/2 → s3://models/demand-forecast/1"),
