@@ -1,18 +1,11 @@
 //! `warden`: the command-line entry point. Parses arguments, runs one command, prints its
 //! result as text or JSON, and exits with a documented code (see [`exit`]).
 
-mod actions;
 mod cli;
 mod commands;
 mod demo;
-mod detectors;
 mod exit;
-mod feature_store;
-mod gates;
-mod models;
 mod output;
-mod pipelines;
-mod serving;
 
 use clap::Parser;
 

@@ -170,19 +170,6 @@ pub async fn probe_connectors(connectors: &Connectors) -> Vec<ProbeReport> {
             "/apis/v2beta1/healthz",
         )));
     }
-    if let Some(kubernetes) = &connectors.kubernetes {
-        let url = match &kubernetes.kubeconfig {
-            Some(path) => format!("kubeconfig {}", path.display()),
-            None => "in-cluster".to_string(),
-        };
-        probes.push(Box::pin(async move {
-            ProbeReport::skipped(
-                "kubernetes",
-                url,
-                "no Kubernetes client yet: it arrives with the serving runbook",
-            )
-        }));
-    }
     if let Some(store) = &connectors.object_store {
         let endpoint = store.endpoint.clone();
         probes.push(Box::pin(async move {

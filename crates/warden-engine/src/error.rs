@@ -34,6 +34,14 @@ pub enum EngineError {
         /// The outcome asked for.
         outcome: String,
     },
+    /// The incident's runbook is not among the runbooks in effect.
+    #[error("runbook {runbook} of {incident} is not in effect")]
+    RunbookNotInEffect {
+        /// The incident.
+        incident: IncidentId,
+        /// Its runbook.
+        runbook: String,
+    },
     /// Concurrent writers kept winning; the finding was not recorded.
     #[error("gave up recording a finding for {0} after repeated conflicts")]
     Contended(String),

@@ -43,7 +43,8 @@ pub use crate::handlers::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
     CollectorRegistry, EvidenceCollector, GateEvaluator, GateVerdict, evidence_hash_in,
 };
-use crate::judge::{JudgeRegistry, JudgeRequest};
+use crate::judge::JudgeRequest;
+use crate::registry::{EntryKind, Registry};
 use crate::{EngineError, IncidentManager};
 
 /// Whether actions change anything.
@@ -165,52 +166,29 @@ enum Gate {
 /// Walks runbooks for incidents.
 pub struct Executor<'a, S, C> {
     manager: &'a IncidentManager<S, C>,
-    actions: &'a ActionRegistry,
+    registry: &'a Registry,
     mode: Mode,
     recover: bool,
-    gates: Option<&'a dyn GateEvaluator>,
-    evidence: Option<(&'a CollectorRegistry, &'a EvidenceStore)>,
-    judges: Option<&'a JudgeRegistry>,
+    evidence: Option<&'a EvidenceStore>,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
-    /// An executor using `manager` and the handlers in `actions`.
-    pub fn new(
-        manager: &'a IncidentManager<S, C>,
-        actions: &'a ActionRegistry,
-        mode: Mode,
-    ) -> Self {
+    /// An executor using `manager` and the implementations in `registry` (one runbook's,
+    /// see [`crate::registry::Registries::for_runbook`]).
+    pub fn new(manager: &'a IncidentManager<S, C>, registry: &'a Registry, mode: Mode) -> Self {
         Self {
             manager,
-            actions,
+            registry,
             mode,
             recover: false,
-            gates: None,
             evidence: None,
-            judges: None,
         }
     }
 
-    /// The same executor, deciding cause steps with `judges` from the artifacts their
-    /// `evidence_from` steps captured (read from the evidence store of [`Self::with_evidence`]).
-    pub fn with_judges(mut self, judges: &'a JudgeRegistry) -> Self {
-        self.judges = Some(judges);
-        self
-    }
-
-    /// The same executor, collecting evidence with `collectors` into `store`.
-    pub fn with_evidence(
-        mut self,
-        collectors: &'a CollectorRegistry,
-        store: &'a EvidenceStore,
-    ) -> Self {
-        self.evidence = Some((collectors, store));
-        self
-    }
-
-    /// The same executor, judging gates with `gates` where it has data for them.
-    pub fn with_gates(mut self, gates: &'a dyn GateEvaluator) -> Self {
-        self.gates = Some(gates);
+    /// The same executor, storing what collectors gather in `store` and reading it back for
+    /// cause judges. Without a store, evidence steps wait for a responder.
+    pub fn with_evidence(mut self, store: &'a EvidenceStore) -> Self {
+        self.evidence = Some(store);
         self
     }
 
@@ -372,7 +350,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         let StepKind::Cause { name, .. } = &step.kind else {
             return None;
         };
-        self.judges?.get(name).map(|judge| judge.as_ref())
+        self.registry.judges.get(name).map(|judge| judge.as_ref())
     }
 
     /// Decides a cause step with its judge once its evidence steps are done; records the
@@ -400,7 +378,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                 return Ok(record);
             };
             let hash = source.result.as_deref().and_then(evidence_hash_in);
-            if let (Some(hash), Some((_, store))) = (hash, self.evidence)
+            if let (Some(hash), Some(store)) = (hash, self.evidence)
                 && let Ok(bytes) = store.get(&hash)
             {
                 evidence.insert(id.clone(), bytes);
@@ -470,9 +448,9 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         } = inputs;
         let capture;
         let handler: Option<&dyn ActionHandler> = match &step.kind {
-            StepKind::Action { name } => self.actions.get(name).map(|h| h.as_ref()),
+            StepKind::Action { name } => self.registry.actions.get(name).map(|h| h.as_ref()),
             StepKind::Evidence { name } => match self.evidence {
-                Some((collectors, store)) => match collectors.get(name) {
+                Some(store) => match self.registry.collectors.get(name) {
                     Some(collector) if collector.applies(incident) => {
                         capture = CaptureEvidence {
                             manager: self.manager,
@@ -487,7 +465,9 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             },
             _ => None,
         };
-        if let (StepKind::Gate(gate), Some(evaluator)) = (&step.kind, self.gates) {
+        if let StepKind::Gate(gate) = &step.kind
+            && let Some(evaluator) = self.registry.gates.get(&gate.check)
+        {
             // A gate whose window reached back before the incident, or before the last
             // containment change, would pass on data from before the fix.
             let Some(contained_at) = contained_at else {
@@ -542,13 +522,25 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             }
         }
         let Some(handler) = handler else {
+            let need = |kind, name: &str| self.registry.needs.get(&(kind, name.to_string()));
             let why = match &step.kind {
                 StepKind::Manual => "checklist item: a responder records it".to_string(),
-                StepKind::Cause { .. } => "cause: a responder confirms or refutes it".to_string(),
-                StepKind::Gate(_) => "gate: no evaluator yet, a responder records it".to_string(),
-                StepKind::Action { name } | StepKind::Evidence { name } => {
-                    format!("{name} is not automated yet: done by hand")
-                }
+                StepKind::Cause { name, .. } => match need(EntryKind::Cause, name) {
+                    Some(need) => format!("cause: {need}; a responder confirms or refutes it"),
+                    None => "cause: a responder confirms or refutes it".to_string(),
+                },
+                StepKind::Gate(gate) => match need(EntryKind::Gate, &gate.check) {
+                    Some(need) => format!("gate: {need}; a responder records it"),
+                    None => "gate: no evaluator yet, a responder records it".to_string(),
+                },
+                StepKind::Action { name } => match need(EntryKind::Action, name) {
+                    Some(need) => format!("{name} {need}: done by hand"),
+                    None => format!("{name} is not automated yet: done by hand"),
+                },
+                StepKind::Evidence { name } => match need(EntryKind::Evidence, name) {
+                    Some(need) => format!("{name} {need}: done by hand"),
+                    None => format!("{name} is not automated yet: done by hand"),
+                },
             };
             progress.waiting.push((step.id.clone(), why));
             return Ok(record);

@@ -4,14 +4,18 @@
 //! into findings through runbook triggers; [`postmortem`] drafts the post-mortem.
 
 pub mod alerts;
+pub mod detect;
+mod engine;
 mod error;
 pub mod executor;
 mod handlers;
 pub mod judge;
 pub mod manager;
 pub mod postmortem;
+pub mod registry;
 pub mod summary;
 
+pub use engine::{Engine, EngineParts};
 pub use error::EngineError;
 pub use manager::{AlertsIngested, IncidentManager, Ingested};
 pub use summary::IncidentSummary;

@@ -18,9 +18,10 @@ use warden_core::{
 };
 use warden_engine::IncidentManager;
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
-    CollectorRegistry, EvidenceCollector, Executor, Mode, backoff,
+    ActionError, ActionHandler, ActionRequest, BoxFuture, Collected, EvidenceCollector, Executor,
+    Mode, backoff,
 };
+use warden_engine::registry::Registry;
 use warden_runbook::{Outcome, Retry, Runbook};
 use warden_store::{IncidentStore, Store};
 
@@ -156,10 +157,14 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn registry(pause: &Arc<Scripted>, scale: &Arc<Scripted>) -> ActionRegistry {
-    let mut registry = ActionRegistry::new();
-    registry.insert("pause_schedule".into(), pause.clone());
-    registry.insert("scale_replicas".into(), scale.clone());
+fn registry(pause: &Arc<Scripted>, scale: &Arc<Scripted>) -> Registry {
+    let mut registry = Registry::default();
+    registry
+        .actions
+        .insert("pause_schedule".into(), pause.clone());
+    registry
+        .actions
+        .insert("scale_replicas".into(), scale.clone());
     registry
 }
 
@@ -250,16 +255,16 @@ impl EvidenceCollector for LogCollector {
 async fn evidence_steps_with_a_collector_are_captured_once() {
     let f = fixture().await;
     let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
-    let actions = registry(&pause, &scale);
+    let mut actions = registry(&pause, &scale);
     let collector = Arc::new(LogCollector {
         calls: AtomicU32::new(0),
     });
-    let mut collectors = CollectorRegistry::new();
-    collectors.insert("task_logs".into(), collector.clone());
+    actions
+        .collectors
+        .insert("task_logs".into(), collector.clone());
     let dir = tempfile::tempdir().unwrap();
     let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
-    let executor =
-        Executor::new(&f.manager, &actions, Mode::Live).with_evidence(&collectors, &evidence);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live).with_evidence(&evidence);
 
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
     assert!(
@@ -591,17 +596,15 @@ impl warden_engine::judge::CauseJudge for OomJudge {
 async fn cause_steps_are_judged_from_their_evidence_once_it_is_captured() {
     let f = fixture().await;
     let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
-    let actions = registry(&pause, &scale);
-    let mut judges = warden_engine::judge::JudgeRegistry::new();
-    judges.insert("resource_limit".into(), Arc::new(OomJudge));
+    let mut actions = registry(&pause, &scale);
+    actions
+        .judges
+        .insert("resource_limit".into(), Arc::new(OomJudge));
     let dir = tempfile::tempdir().unwrap();
     let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
 
     // Without a collector the evidence step waits, and so does the judged cause.
-    let no_collectors = CollectorRegistry::new();
-    let executor = Executor::new(&f.manager, &actions, Mode::Live)
-        .with_evidence(&no_collectors, &evidence)
-        .with_judges(&judges);
+    let executor = Executor::new(&f.manager, &actions, Mode::Live).with_evidence(&evidence);
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
     let oom_wait = progress.waiting.iter().find(|(step, _)| step == "oom");
     assert_eq!(
@@ -609,16 +612,14 @@ async fn cause_steps_are_judged_from_their_evidence_once_it_is_captured() {
         Some("waiting for evidence logs")
     );
 
-    let mut collectors = CollectorRegistry::new();
-    collectors.insert(
+    let mut with_collector = actions.clone();
+    with_collector.collectors.insert(
         "task_logs".into(),
         Arc::new(LogCollector {
             calls: AtomicU32::new(0),
         }),
     );
-    let executor = Executor::new(&f.manager, &actions, Mode::Live)
-        .with_evidence(&collectors, &evidence)
-        .with_judges(&judges);
+    let executor = Executor::new(&f.manager, &with_collector, Mode::Live).with_evidence(&evidence);
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();
     assert!(
         progress.executed.contains(&"oom".to_string()),
@@ -667,9 +668,12 @@ async fn gate_windows_start_after_the_last_containment_change() {
     )
     .unwrap();
     let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
-    let actions = registry(&pause, &scale);
-    let gates = AlwaysPasses(AtomicU32::new(0));
-    let executor = Executor::new(&f.manager, &actions, Mode::Live).with_gates(&gates);
+    let mut actions = registry(&pause, &scale);
+    let gates = Arc::new(AlwaysPasses(AtomicU32::new(0)));
+    actions
+        .gates
+        .insert("rerun_succeeded".into(), gates.clone());
+    let executor = Executor::new(&f.manager, &actions, Mode::Live);
 
     // The pause runs now (auto); the gate's 5-minute window must lie after it.
     let progress = executor.advance(&f.id, &f.runbook).await.unwrap();

@@ -372,6 +372,18 @@ pub fn accuracy_overall_and_by(
     (overall, groups)
 }
 
+/// A metric value for people: shares as percentages.
+pub fn shown(metric: Metric, value: f64) -> String {
+    if !value.is_finite() {
+        return "—".into();
+    }
+    if metric.is_share() {
+        format!("{:.2}%", value * 100.0)
+    } else {
+        format!("{value:.3}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

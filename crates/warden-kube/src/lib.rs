@@ -5,8 +5,11 @@
 //! runbook 1's in [`pipelines`] (task pods, referenced secrets). Every error names the object
 //! and the API server. Kept in its own crate so kube's dependencies rebuild nothing else.
 
+mod error;
 pub mod pipelines;
 pub mod serving;
+
+pub use error::{KubeError, KubeErrorKind};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
@@ -88,29 +91,31 @@ impl KubeClient {
     ///
     /// # Errors
     /// The configuration cannot be loaded or the client built (naming the file or mode).
-    pub async fn connect(config: &KubernetesConfig) -> Result<Self, String> {
+    pub async fn connect(config: &KubernetesConfig) -> Result<Self, KubeError> {
         let kube_config = if config.in_cluster {
-            kube::Config::incluster()
-                .map_err(|err| format!("in-cluster Kubernetes configuration: {err}"))?
+            kube::Config::incluster().map_err(|err| {
+                config_error(format!("in-cluster Kubernetes configuration: {err}"))
+            })?
         } else {
-            let path = config
-                .kubeconfig
-                .clone()
-                .ok_or("connectors.kubernetes needs in_cluster: true or a kubeconfig file")?;
+            let path = config.kubeconfig.clone().ok_or_else(|| {
+                config_error(
+                    "connectors.kubernetes needs in_cluster: true or a kubeconfig file".into(),
+                )
+            })?;
             let path = expand_home(&path);
             let kubeconfig = Kubeconfig::read_from(&path)
-                .map_err(|err| format!("kubeconfig {}: {err}", path.display()))?;
+                .map_err(|err| config_error(format!("kubeconfig {}: {err}", path.display())))?;
             let options = KubeConfigOptions {
                 context: config.context.clone(),
                 ..KubeConfigOptions::default()
             };
             kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|err| format!("kubeconfig {}: {err}", path.display()))?
+                .map_err(|err| config_error(format!("kubeconfig {}: {err}", path.display())))?
         };
         let server = kube_config.cluster_url.to_string();
         let client = kube::Client::try_from(kube_config)
-            .map_err(|err| format!("Kubernetes client for {server}: {err}"))?;
+            .map_err(|err| config_error(format!("Kubernetes client for {server}: {err}")))?;
         Ok(Self {
             client,
             namespace: config.namespace.clone(),
@@ -123,12 +128,25 @@ impl KubeClient {
         &self.server
     }
 
+    /// The API server's version (`GET /version`), e.g. `v1.31.0`: the connectivity probe of
+    /// `warden config check --connect`.
+    ///
+    /// # Errors
+    /// The API server cannot be reached or refuses the credentials.
+    pub async fn server_version(&self) -> Result<String, KubeError> {
+        self.client
+            .apiserver_version()
+            .await
+            .map(|info| info.git_version)
+            .map_err(|err| self.error("version", err))
+    }
+
     fn namespace<'a>(&'a self, namespace: Option<&'a str>) -> &'a str {
         namespace.unwrap_or(&self.namespace)
     }
 
-    fn error(&self, what: &str, err: kube::Error) -> String {
-        format!("{what} on {}: {err}", self.server)
+    fn error(&self, what: &str, err: kube::Error) -> KubeError {
+        KubeError::from_kube(what, &self.server, &err)
     }
 
     /// The CronJob's schedule state: suspended, and when it last ran and last succeeded.
@@ -139,7 +157,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<CronJobState, String> {
+    ) -> Result<CronJobState, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<CronJob> = Api::namespaced(self.client.clone(), namespace);
         let cronjob = api
@@ -164,7 +182,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<CronJob> = Api::namespaced(self.client.clone(), namespace);
         let cronjob = api
@@ -183,7 +201,7 @@ impl KubeClient {
         namespace: Option<&str>,
         name: &str,
         suspend: bool,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<CronJob> = Api::namespaced(self.client.clone(), namespace);
         let patched = api
@@ -205,7 +223,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         workload: &Workload,
-    ) -> Result<i32, String> {
+    ) -> Result<i32, KubeError> {
         let namespace = self.namespace(namespace);
         let what = format!("{workload} in {namespace}");
         let scale = match workload {
@@ -233,7 +251,7 @@ impl KubeClient {
         namespace: Option<&str>,
         workload: &Workload,
         replicas: i32,
-    ) -> Result<i32, String> {
+    ) -> Result<i32, KubeError> {
         let namespace = self.namespace(namespace);
         let what = format!("{workload} in {namespace}");
         let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
@@ -253,6 +271,10 @@ impl KubeClient {
         .map_err(|err| self.error(&what, err))?;
         Ok(scale.spec.and_then(|spec| spec.replicas).unwrap_or(0))
     }
+}
+
+fn config_error(message: String) -> KubeError {
+    KubeError::new(KubeErrorKind::Config, message)
 }
 
 /// `~/` in a configured path, expanded here where the file is opened (configuration

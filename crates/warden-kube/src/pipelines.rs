@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Secret};
 use kube::api::Api;
 use serde::Serialize;
 
-use crate::KubeClient;
 use crate::serving::rfc3339;
+use crate::{KubeClient, KubeError};
 
 /// One container of a task pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -197,7 +197,11 @@ impl KubeClient {
     ///
     /// # Errors
     /// API errors; a pod already deleted (garbage-collected) is a 404 naming it.
-    pub async fn task_pod(&self, namespace: Option<&str>, name: &str) -> Result<TaskPod, String> {
+    pub async fn task_pod(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<TaskPod, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let pod = api
@@ -215,7 +219,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<SecretState, String> {
+    ) -> Result<SecretState, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let meta = api

@@ -12,7 +12,7 @@ use kube::api::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::KubeClient;
+use crate::{KubeClient, KubeError, KubeErrorKind};
 
 /// One container of a pod, as `kubectl describe` would summarize it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,7 +189,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         selector: &str,
-    ) -> Result<Vec<PodSummary>, String> {
+    ) -> Result<Vec<PodSummary>, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let pods = api
@@ -211,7 +211,7 @@ impl KubeClient {
         container: Option<&str>,
         tail: i64,
         previous: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let params = LogParams {
@@ -233,7 +233,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Vec<EventSummary>, String> {
+    ) -> Result<Vec<EventSummary>, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<Event> = Api::namespaced(self.client.clone(), namespace);
         let events = api
@@ -264,7 +264,7 @@ impl KubeClient {
     ///
     /// # Errors
     /// API errors (404 for a missing HPA), naming it.
-    pub async fn hpa(&self, namespace: Option<&str>, name: &str) -> Result<HpaStatus, String> {
+    pub async fn hpa(&self, namespace: Option<&str>, name: &str) -> Result<HpaStatus, KubeError> {
         let namespace = self.namespace(namespace);
         let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client.clone(), namespace);
         let hpa = api
@@ -305,7 +305,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, KubeError> {
         let namespace = self.namespace(namespace);
         let object = self
             .dynamic(namespace, &inference_services())
@@ -324,7 +324,7 @@ impl KubeClient {
         namespace: Option<&str>,
         name: &str,
         patch: &Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, KubeError> {
         let namespace = self.namespace(namespace);
         let object = self
             .dynamic(namespace, &inference_services())
@@ -342,7 +342,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         inference_service: &str,
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, KubeError> {
         let namespace = self.namespace(namespace);
         let selector = format!("serving.kserve.io/inferenceservice={inference_service}");
         let list = self
@@ -371,12 +371,12 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         filter: &Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, KubeError> {
         let namespace = self.namespace(namespace);
         let name = filter["metadata"]["name"].as_str().unwrap_or_default();
         let what = format!("envoyfilter {namespace}/{name}");
-        let object: DynamicObject =
-            serde_json::from_value(filter.clone()).map_err(|err| format!("{what}: {err}"))?;
+        let object: DynamicObject = serde_json::from_value(filter.clone())
+            .map_err(|err| KubeError::new(KubeErrorKind::Invalid, format!("{what}: {err}")))?;
         let api = self.dynamic(namespace, &envoy_filters());
         match api
             .get_opt(name)
@@ -403,7 +403,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, KubeError> {
         let namespace = self.namespace(namespace);
         match self
             .dynamic(namespace, &envoy_filters())
@@ -424,7 +424,7 @@ impl KubeClient {
         &self,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<Option<Value>, KubeError> {
         let namespace = self.namespace(namespace);
         self.dynamic(namespace, &envoy_filters())
             .get_opt(name)

@@ -60,8 +60,10 @@ async fn cronjob_suspend_and_statefulset_scale_send_the_right_requests() {
         .cronjob_suspended(Some("other"), "nope")
         .await
         .unwrap_err();
-    assert!(missing.contains("cronjob other/nope"), "{missing}");
-    assert!(missing.contains("not found"), "{missing}");
+    assert!(missing.message.contains("cronjob other/nope"), "{missing}");
+    assert!(missing.message.contains("not found"), "{missing}");
+    assert_eq!(missing.kind, warden_kube::KubeErrorKind::NotFound);
+    assert!(!missing.is_retryable(), "a 404 does not heal by retrying");
 
     let seen = cluster.lock().unwrap().seen.clone();
     let calls: Vec<(String, String)> = seen
@@ -115,5 +117,41 @@ async fn a_missing_kubeconfig_is_named() {
         namespace: "ml".into(),
     };
     let err = KubeClient::connect(&config).await.unwrap_err();
-    assert!(err.contains("kubeconfig /nonexistent/kubeconfig"), "{err}");
+    assert!(
+        err.message.contains("kubeconfig /nonexistent/kubeconfig"),
+        "{err}"
+    );
+    assert_eq!(err.kind, warden_kube::KubeErrorKind::Config);
+    assert!(!err.is_retryable());
+}
+
+/// The probe of `config check --connect` reads the API server's version; a server that is
+/// not there is `Unreachable`, which a retry may cure.
+#[tokio::test]
+async fn the_version_probe_answers_and_an_absent_server_is_unreachable() {
+    let (server, _cluster) = warden_testkit::fake_kube::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = KubernetesConfig {
+        in_cluster: false,
+        kubeconfig: Some(warden_testkit::fake_kube::kubeconfig(dir.path(), &server)),
+        context: Some("test".into()),
+        namespace: "ml".into(),
+    };
+    let client = KubeClient::connect(&config).await.unwrap();
+    assert_eq!(client.server_version().await.unwrap(), "v1.31.0");
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let absent = KubernetesConfig {
+        kubeconfig: Some(warden_testkit::fake_kube::kubeconfig(
+            dir.path(),
+            &format!("http://127.0.0.1:{port}"),
+        )),
+        ..config
+    };
+    let client = KubeClient::connect(&absent).await.unwrap();
+    let err = client.server_version().await.unwrap_err();
+    assert_eq!(err.kind, warden_kube::KubeErrorKind::Unreachable, "{err}");
+    assert!(err.is_retryable());
 }

@@ -65,7 +65,9 @@ async fn pods_logs_events_and_hpa_are_read_like_kubectl_shows_them() {
         .await
         .unwrap_err();
     assert!(
-        no_previous.contains("previous terminated container"),
+        no_previous
+            .message
+            .contains("previous terminated container"),
         "{no_previous}"
     );
 
@@ -85,9 +87,12 @@ async fn pods_logs_events_and_hpa_are_read_like_kubectl_shows_them() {
         && c.since.is_some()));
     let missing = client.hpa(None, "nope").await.unwrap_err();
     assert!(
-        missing.contains("hpa mlops/nope") && missing.contains("not found"),
+        missing.message.contains("hpa mlops/nope") && missing.message.contains("not found"),
         "{missing}"
     );
+    // A 404 is typed: no retry can help.
+    assert_eq!(missing.kind, warden_kube::KubeErrorKind::NotFound);
+    assert!(!missing.is_retryable());
 
     let seen = cluster.lock().unwrap().seen.clone();
     let paths: Vec<(String, String)> = seen
@@ -158,7 +163,11 @@ async fn inference_service_merge_patch_and_revisions() {
         .patch_inference_service(None, "nope", &json!({}))
         .await
         .unwrap_err();
-    assert!(missing.contains("inferenceservice mlops/nope"), "{missing}");
+    assert!(
+        missing.message.contains("inferenceservice mlops/nope"),
+        "{missing}"
+    );
+    assert_eq!(missing.kind, warden_kube::KubeErrorKind::NotFound);
 
     let deployment = Workload::Deployment("demand-forecast-predictor-00002-deployment".into());
     assert_eq!(client.scale(None, &deployment, 5).await.unwrap(), 5);

@@ -12,7 +12,6 @@ use warden_config::Role;
 use warden_core::{Decision, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
 use warden_engine::alerts::{self, MAX_PAYLOAD_BYTES, PayloadError};
-use warden_engine::executor::Executor;
 use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
@@ -60,8 +59,8 @@ async fn health_get() -> &'static str {
 }
 
 async fn metrics_get(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = state.manager.store().count_by_state().await?;
-    let actions = state.manager.store().count_actions_by_status().await?;
+    let counts = state.manager().store().count_by_state().await?;
+    let actions = state.manager().store().count_actions_by_status().await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&counts, &actions),
@@ -95,7 +94,7 @@ async fn incidents_list(
         active_only: query.active,
         limit: query.limit.unwrap_or(100).min(1000),
     };
-    let incidents = state.manager.store().list_incidents(&filter).await?;
+    let incidents = state.manager().store().list_incidents(&filter).await?;
     let rows: Vec<IncidentSummary> = incidents.iter().map(IncidentSummary::from).collect();
     Ok(Json(serde_json::json!({ "incidents": rows })))
 }
@@ -106,7 +105,7 @@ async fn incident_get(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, Role::Viewer)?;
-    let store = state.manager.store();
+    let store = state.manager().store();
     let id = IncidentId(id);
     let incident = store
         .get_incident(&id)
@@ -136,34 +135,6 @@ fn reason(body: &[u8]) -> Result<String, ApiError> {
         .map_err(|err| ApiError::bad_request(format!("expected {{\"reason\": \"...\"}}: {err}")))
 }
 
-async fn load_incident(
-    state: &AppState,
-    id: &IncidentId,
-) -> Result<warden_core::Incident, ApiError> {
-    state
-        .manager
-        .store()
-        .get_incident(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))
-}
-
-/// The runbook the incident follows.
-async fn runbook_of<'a>(
-    state: &'a AppState,
-    id: &IncidentId,
-) -> Result<&'a warden_runbook::Runbook, ApiError> {
-    let incident = load_incident(state, id).await?;
-    let runbook = state
-        .runbooks
-        .iter()
-        .find(|runbook| runbook.id == incident.runbook)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("runbook {} is not in effect", incident.runbook))
-        })?;
-    Ok(runbook)
-}
-
 fn summary(incident: &warden_core::Incident) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "incident": IncidentSummary::from(incident) }))
 }
@@ -175,7 +146,7 @@ async fn incident_ack(
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = authorize(&state, &headers, Role::Responder)?;
     let incident = state
-        .manager
+        .manager()
         .acknowledge(&IncidentId(id), caller.actor)
         .await?;
     Ok(summary(&incident))
@@ -193,7 +164,7 @@ async fn incident_resolve(
         why = "resolved by a responder".to_string();
     }
     let incident = state
-        .manager
+        .manager()
         .transition(&IncidentId(id), IncidentState::Resolved, caller.actor, &why)
         .await?;
     Ok(summary(&incident))
@@ -210,13 +181,10 @@ async fn decide(
     let caller = authorize(&state, &headers, Role::Responder)?;
     let why = reason(body)?;
     let id = IncidentId(id);
-    let runbook = runbook_of(&state, &id).await?;
-    state
-        .manager
-        .decide(&id, runbook, &step, decision, caller.actor, &why)
+    let (incident, _) = state
+        .engine
+        .decide(&id, &step, decision, caller.actor, &why)
         .await?;
-    state.advance(&id).await?;
-    let incident = load_incident(&state, &id).await?;
     Ok(summary(&incident))
 }
 
@@ -241,11 +209,10 @@ async fn step_complete(
     })?;
     let outcome = Outcome::parse(&body.outcome).map_err(ApiError::bad_request)?;
     let id = IncidentId(id);
-    let runbook = runbook_of(&state, &id).await?;
-    let record = Executor::new(&state.manager, &state.actions, state.mode)
-        .complete_step(&id, runbook, &step, outcome, caller.actor, &body.note)
+    let (record, _) = state
+        .engine
+        .complete_step(&id, &step, outcome, caller.actor, &body.note)
         .await?;
-    state.advance(&id).await?;
     Ok(Json(serde_json::json!({ "step": record })))
 }
 
@@ -273,7 +240,7 @@ async fn runbooks_list(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&state, &headers, Role::Viewer)?;
     let runbooks: Vec<_> = state
-        .runbooks
+        .runbooks()
         .iter()
         .map(|runbook| {
             serde_json::json!({
@@ -310,8 +277,8 @@ async fn alertmanager_webhook(
         }
     };
     let ingested = state
-        .manager
-        .ingest_alerts(&payload, &state.runbooks)
+        .manager()
+        .ingest_alerts(&payload, state.runbooks())
         .await?;
     for id in ingested
         .opened

@@ -48,7 +48,9 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         match &error {
-            EngineError::NotFound(_) | EngineError::UnknownStep { .. } => {
+            EngineError::NotFound(_)
+            | EngineError::UnknownStep { .. }
+            | EngineError::RunbookNotInEffect { .. } => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
             EngineError::Transition(_) => {

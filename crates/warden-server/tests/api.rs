@@ -10,8 +10,9 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use warden_config::{Role, Secret, StoreConfig};
 use warden_core::{Clock, SystemClock};
-use warden_engine::IncidentManager;
-use warden_engine::executor::{ActionRegistry, Mode};
+use warden_engine::executor::Mode;
+use warden_engine::registry::Registries;
+use warden_engine::{Engine, EngineParts, IncidentManager};
 use warden_server::{AppState, Metrics, Token, router};
 use warden_store::Store;
 
@@ -24,17 +25,18 @@ async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
     .await
     .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    AppState {
+    let engine = Engine::new(EngineParts {
         manager: Arc::new(IncidentManager::new(store, clock)),
-        runbooks: Arc::new(warden_runbook::builtin::all().unwrap()),
+        runbooks: warden_runbook::builtin::all().unwrap(),
+        registries: Registries::new().sealed(),
+        evidence: None,
+        mode: Mode::Live,
+    });
+    AppState {
+        engine: Arc::new(engine),
         tokens: Arc::new(tokens),
         webhook_secret: Some(Secret::new("hook-secret")),
         metrics: Arc::new(Metrics::default()),
-        actions: Arc::new(ActionRegistry::new()),
-        mode: Mode::Live,
-        gates: None,
-        evidence: None,
-        judges: Default::default(),
     }
 }
 

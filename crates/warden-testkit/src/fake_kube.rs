@@ -170,6 +170,23 @@ async fn scale(
     .into_response()
 }
 
+/// `GET /version`: the API server's build, as a real one answers it (the probe's request).
+async fn version(State(cluster): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+    record(
+        &cluster,
+        &method,
+        "/version".into(),
+        &headers,
+        &Bytes::new(),
+    );
+    axum::Json(json!({
+        "major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.0",
+        "compiler": "gc", "platform": "linux/amd64"
+    }))
+    .into_response()
+}
+
 /// Starts the fake API server on a free loopback port; returns its URL and its state.
 pub async fn start() -> (String, Shared) {
     let cluster: Shared = Arc::new(Mutex::new(Cluster {
@@ -180,6 +197,7 @@ pub async fn start() -> (String, Shared) {
         secrets: std::collections::BTreeMap::new(),
     }));
     let app = Router::new()
+        .route("/version", get(version))
         .route(
             "/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}",
             get(cronjob).patch(cronjob),

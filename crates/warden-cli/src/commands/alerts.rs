@@ -24,8 +24,8 @@ pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, 
         .map_err(|err| Failure::input(anyhow!("{}: {err}", file.display())))?;
     let context = context::open(config).await?;
     let report = context
-        .manager
-        .ingest_alerts(&payload, &context.runbooks)
+        .manager()
+        .ingest_alerts(&payload, context.engine.runbooks())
         .await
         .map_err(engine_failure)?;
     match format {

@@ -60,6 +60,9 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
         ));
         let mut probes = vec![probe_store(&config).await];
         probes.extend(probe_connectors(&config.connectors).await);
+        if let Some(kubernetes) = &config.connectors.kubernetes {
+            probes.push(probe_kubernetes(kubernetes).await);
+        }
         probes
     } else {
         Vec::new()
@@ -84,6 +87,29 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
         Format::Text => print_summary(&config, &report),
     }
     Ok(code)
+}
+
+/// Kubernetes, probed here rather than with the other connectors so kube's dependencies stay
+/// out of `warden-connect`: the client is built as actions build it and asks `GET /version`.
+async fn probe_kubernetes(kubernetes: &warden_config::KubernetesConfig) -> ProbeReport {
+    let started = Instant::now();
+    match warden_kube::KubeClient::connect(kubernetes).await {
+        Ok(client) => {
+            let outcome = client
+                .server_version()
+                .await
+                .map(|version| format!("API server {version}"))
+                .map_err(|err| err.to_string());
+            ProbeReport::finish("kubernetes", client.server().to_string(), started, outcome)
+        }
+        Err(err) => {
+            let target = match &kubernetes.kubeconfig {
+                Some(path) => format!("kubeconfig {}", path.display()),
+                None => "in-cluster".to_string(),
+            };
+            ProbeReport::finish("kubernetes", target, started, Err(err.to_string()))
+        }
+    }
 }
 
 async fn probe_store(config: &Config) -> ProbeReport {

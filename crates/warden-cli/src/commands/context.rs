@@ -1,13 +1,16 @@
-//! What the incident commands share: the opened store (schema migrated), the runbooks in
-//! effect, and an incident manager on the wall clock.
+//! What the incident commands share: the engine — the opened store (schema migrated), the
+//! runbooks in effect and every runbook module's registries, assembled exactly as `warden up`
+//! assembles them — on the wall clock, so a step completed here is judged, collected and
+//! gated as the daemon would.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use warden_config::Config;
 use warden_core::SystemClock;
-use warden_engine::executor::ActionRegistry;
-use warden_engine::{EngineError, IncidentManager};
+use warden_engine::executor::Mode;
+use warden_engine::{Engine, EngineError, IncidentManager};
 use warden_runbook::Runbook;
 use warden_store::Store;
 
@@ -15,13 +18,15 @@ use crate::exit::Failure;
 
 /// Everything a command that reads or changes incidents needs.
 pub struct Context {
-    /// The runbooks in effect.
-    pub runbooks: Vec<Runbook>,
-    /// The incident manager over the configured store.
-    pub manager: IncidentManager<Store, SystemClock>,
-    /// Handlers of automated actions (`notify` today); other action steps wait for a
-    /// responder.
-    pub actions: ActionRegistry,
+    /// The engine over the configured store.
+    pub engine: Engine<Store, SystemClock>,
+}
+
+impl Context {
+    /// The incident manager.
+    pub fn manager(&self) -> &IncidentManager<Store, SystemClock> {
+        self.engine.manager()
+    }
 }
 
 /// The runbooks in effect: built-ins, adjusted by a configuration's `runbooks:` section.
@@ -45,16 +50,15 @@ pub fn runbooks_for(config: Option<&Config>) -> Result<Vec<Runbook>, Failure> {
     })
 }
 
-/// Loads the configuration at `path`, opens its store and the runbooks.
+/// Loads the configuration at `path`, assembles the runbook modules and opens the store.
 pub async fn open(path: &Path) -> Result<Context, Failure> {
     let config = warden_config::load(path).map_err(Failure::input)?;
     let runbooks = runbooks_for(Some(&config))?;
+    let assembly = warden_runbooks::assemble(&config, &runbooks).map_err(Failure::input)?;
     let store = Store::open(&config.store).await.map_err(Failure::runtime)?;
-    Ok(Context {
-        runbooks,
-        manager: IncidentManager::new(store, SystemClock),
-        actions: crate::actions::registry(&config),
-    })
+    let manager = Arc::new(IncidentManager::new(store, SystemClock));
+    let (engine, _detectors) = assembly.into_engine(manager, runbooks, Mode::Live);
+    Ok(Context { engine })
 }
 
 /// The exit code an engine error means: a missing incident or step, or a refused lifecycle
@@ -63,6 +67,7 @@ pub fn engine_failure(error: EngineError) -> Failure {
     match error {
         EngineError::NotFound(_)
         | EngineError::UnknownStep { .. }
+        | EngineError::RunbookNotInEffect { .. }
         | EngineError::Transition(_)
         | EngineError::BadOutcome { .. } => Failure::input(error),
         EngineError::Store(_) | EngineError::Contended(_) => Failure::runtime(error),

@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 use warden_connect::inference::{InferenceClient, Layout, RowError};
 use warden_data::{ColumnKind, ColumnValues, Dataset};
-use warden_eval::metrics::{Accuracy, Estimate, Metric, accuracy_overall_and_by};
+use warden_eval::metrics::{Accuracy, Estimate, Metric, accuracy_overall_and_by, shown};
 use warden_eval::{ColumnMap, EvalError, Scored, table};
 
 use crate::exit::{Code, Failure};
@@ -352,18 +352,6 @@ async fn from_endpoint(args: &EvaluateArgs, map: &ColumnMap) -> Result<Evaluatio
     result.error_count = scores.errors.len();
     result.errors = scores.errors.into_iter().take(20).collect();
     Ok(result)
-}
-
-/// A metric value for people: shares as percentages.
-pub fn shown(metric: Metric, value: f64) -> String {
-    if !value.is_finite() {
-        return "—".into();
-    }
-    if metric.is_share() {
-        format!("{:.2}%", value * 100.0)
-    } else {
-        format!("{value:.3}")
-    }
 }
 
 fn with_interval(metric: Metric, estimate: &Estimate) -> String {

@@ -166,7 +166,7 @@ fn sources(config: &Config, path: &Path) -> Result<FeastSources, Failure> {
             path.display()
         ))
     })?;
-    crate::feature_store::sources(feast)
+    warden_runbooks::feature_store::sources(feast)
         .map_err(|err| Failure::input(anyhow!("{}: {err}", path.display())))
 }
 
@@ -255,7 +255,7 @@ pub async fn run(format: Format, command: FeastCommand) -> Result<Code, Failure>
             for view in &views {
                 let offline = match &view.source_uri {
                     Some(uri) => Some(
-                        crate::feature_store::offline_fields(&args.repo, uri)
+                        warden_runbooks::feature_store::offline_fields(&args.repo, uri)
                             .map_err(|err| Failure::input(anyhow!(err)))?,
                     ),
                     None => None,

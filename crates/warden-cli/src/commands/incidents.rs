@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use warden_core::{ActionRecord, Actor, Decision, Incident, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
-use warden_engine::executor::{Executor, Mode, Progress};
+use warden_engine::executor::Progress;
 use warden_engine::postmortem;
 use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
@@ -23,29 +23,12 @@ fn parse_state(text: &str) -> Result<IncidentState, Failure> {
 
 async fn load(context: &Context, id: &str) -> Result<Incident, Failure> {
     context
-        .manager
+        .manager()
         .store()
         .get_incident(&IncidentId(id.to_string()))
         .await
         .map_err(Failure::runtime)?
         .ok_or_else(|| Failure::input(anyhow!("no incident {id}")))
-}
-
-fn runbook_of<'a>(
-    context: &'a Context,
-    incident: &Incident,
-) -> Result<&'a warden_runbook::Runbook, Failure> {
-    context
-        .runbooks
-        .iter()
-        .find(|runbook| runbook.id == incident.runbook)
-        .ok_or_else(|| {
-            Failure::input(anyhow!(
-                "runbook {} of {} is not in effect",
-                incident.runbook,
-                incident.id
-            ))
-        })
 }
 
 fn parse_outcome(text: &str) -> Result<Outcome, Failure> {
@@ -87,22 +70,15 @@ async fn decide(
     reason: &str,
     actor: String,
 ) -> Result<(), Failure> {
-    let incident = load(context, id).await?;
-    let runbook = runbook_of(context, &incident)?;
-    let manager = &context.manager;
-    let incident = manager
+    let (incident, _) = context
+        .engine
         .decide(
-            &incident.id,
-            runbook,
+            &IncidentId(id.to_string()),
             step,
             decision,
             Actor::User(actor),
             reason,
         )
-        .await
-        .map_err(engine_failure)?;
-    Executor::new(manager, &context.actions, Mode::Live)
-        .advance(&incident.id, runbook)
         .await
         .map_err(engine_failure)?;
     print_changed(
@@ -131,7 +107,7 @@ pub async fn run(
     command: IncidentsCommand,
 ) -> Result<Code, Failure> {
     let context = context::open(config).await?;
-    let manager = &context.manager;
+    let manager = context.manager();
     match command {
         IncidentsCommand::List {
             active,
@@ -283,22 +259,10 @@ pub async fn run(
             actor,
         } => {
             let incident = load(&context, &id).await?;
-            let runbook = runbook_of(&context, &incident)?;
             let outcome = parse_outcome(&outcome)?;
-            let executor = Executor::new(manager, &context.actions, Mode::Live);
-            let record = executor
-                .complete_step(
-                    &incident.id,
-                    runbook,
-                    &step,
-                    outcome,
-                    Actor::User(actor.name),
-                    &note,
-                )
-                .await
-                .map_err(engine_failure)?;
-            let progress = executor
-                .advance(&incident.id, runbook)
+            let (record, progress) = context
+                .engine
+                .complete_step(&incident.id, &step, outcome, Actor::User(actor.name), &note)
                 .await
                 .map_err(engine_failure)?;
             match format {
@@ -310,9 +274,9 @@ pub async fn run(
         }
         IncidentsCommand::Advance { id } => {
             let incident = load(&context, &id).await?;
-            let runbook = runbook_of(&context, &incident)?;
-            let progress = Executor::new(manager, &context.actions, Mode::Live)
-                .advance(&incident.id, runbook)
+            let progress = context
+                .engine
+                .advance(&incident.id)
                 .await
                 .map_err(engine_failure)?;
             match format {
@@ -334,10 +298,7 @@ pub async fn run(
         }
         IncidentsCommand::Postmortem { id } => {
             let incident = load(&context, &id).await?;
-            let runbook = context
-                .runbooks
-                .iter()
-                .find(|runbook| runbook.id == incident.runbook);
+            let runbook = context.engine.runbook_of(&incident).ok();
             let now = warden_core::Clock::now(&warden_core::SystemClock);
             let markdown = postmortem::draft(manager.store(), &incident, runbook, now)
                 .await

@@ -7,11 +7,11 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use warden_data::{ColumnKind, ColumnValues};
-use warden_eval::metrics::Metric;
+use warden_eval::metrics::{Metric, shown};
 use warden_eval::regression::{self, Comparison, GateDecision, Options};
 use warden_eval::table;
 
-use super::evaluate::{MapArgs, blocking, eval_failure, open, shown};
+use super::evaluate::{MapArgs, blocking, eval_failure, open};
 use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
 

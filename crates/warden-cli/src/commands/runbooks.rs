@@ -5,32 +5,42 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use warden_runbook::catalog;
+use warden_engine::registry::Registries;
 use warden_runbook::{LintError, Phase, Runbook, Step, StepKind};
+use warden_runbooks::status::{self, StepStatus};
 
 use crate::cli::RunbookSource;
 use crate::exit::{Code, Failure};
 use crate::output::{self, Format};
 
-/// Loads the runbooks in effect: built-ins, adjusted by the configuration if one is given.
-fn runbooks_in_effect(source: &RunbookSource) -> Result<Vec<Runbook>, Failure> {
+/// The runbooks in effect — built-ins, adjusted by the configuration if one is given — and,
+/// with a configuration, the registries assembled from it (what will actually run).
+fn runbooks_in_effect(
+    source: &RunbookSource,
+) -> Result<(Vec<Runbook>, Option<Registries>), Failure> {
     match &source.config {
         Some(file) => {
             let config = warden_config::load(file).map_err(Failure::input)?;
-            super::context::runbooks_for(Some(&config))
+            let runbooks = super::context::runbooks_for(Some(&config))?;
+            let assembly = warden_runbooks::assemble(&config, &runbooks).map_err(Failure::input)?;
+            Ok((runbooks, Some(assembly.registries)))
         }
-        None => super::context::runbooks_for(None),
+        None => Ok((super::context::runbooks_for(None)?, None)),
     }
 }
 
-/// Whether Warden performs `step` itself today; otherwise a responder does it by hand.
-fn automated(step: &Step) -> bool {
-    match &step.kind {
-        StepKind::Action { name } => catalog::action(name).is_some_and(|entry| entry.automated),
-        StepKind::Evidence { name } => catalog::evidence(name).is_some_and(|entry| entry.automated),
-        StepKind::Cause { name, .. } => catalog::JUDGED_CAUSES.contains(&name.as_str()),
-        StepKind::Gate(gate) => catalog::JUDGED_GATES.contains(&gate.check.as_str()),
-        StepKind::Manual => false,
+/// Who does `step`: under a configuration, what its registries say; without one, whether
+/// Warden implements it at all (given the connectors it needs).
+fn status_of(registries: Option<&Registries>, runbook: &Runbook, step: &Step) -> StepStatus {
+    match registries {
+        Some(registries) => status::step_status(registries, runbook, step),
+        None => match status::entry_of(step) {
+            None => StepStatus::Manual,
+            Some((kind, name)) if status::implemented(kind, name) => StepStatus::Needs {
+                need: "warden, when configured (runbooks show --config FILE)".into(),
+            },
+            Some(_) => StepStatus::NotAutomated,
+        },
     }
 }
 
@@ -43,12 +53,15 @@ struct RunbookSummary<'a> {
     built_in: bool,
     triggers: usize,
     steps: usize,
-    automated_steps: usize,
+    /// Steps that will run under the configuration (`null` without `--config`).
+    automated_steps: Option<usize>,
+    /// Steps Warden implements, given the connectors they need.
+    automatable_steps: usize,
 }
 
 /// `warden runbooks list`.
 pub fn list(format: Format, source: &RunbookSource) -> Result<Code, Failure> {
-    let runbooks = runbooks_in_effect(source)?;
+    let (runbooks, registries) = runbooks_in_effect(source)?;
     let summaries: Vec<RunbookSummary<'_>> = runbooks
         .iter()
         .map(|runbook| RunbookSummary {
@@ -59,23 +72,29 @@ pub fn list(format: Format, source: &RunbookSource) -> Result<Code, Failure> {
             built_in: runbook.is_built_in(),
             triggers: runbook.triggers.len(),
             steps: runbook.steps.len(),
-            automated_steps: runbook.steps.iter().filter(|step| automated(step)).count(),
+            automated_steps: registries
+                .as_ref()
+                .map(|registries| status::automated_steps(registries, runbook)),
+            automatable_steps: status::automatable_steps(runbook),
         })
         .collect();
     match format {
         Format::Json => output::print_json(&serde_json::json!({ "runbooks": summaries }))?,
         Format::Text => {
             println!(
-                "{:<18} {:<9} {:>5} {:>9}  TITLE",
-                "ID", "SEVERITY", "STEPS", "AUTOMATED"
+                "{:<18} {:<9} {:>5} {:>9} {:>11}  TITLE",
+                "ID", "SEVERITY", "STEPS", "AUTOMATED", "AUTOMATABLE"
             );
             for summary in &summaries {
                 println!(
-                    "{:<18} {:<9} {:>5} {:>9}  {}{}",
+                    "{:<18} {:<9} {:>5} {:>9} {:>11}  {}{}",
                     summary.id,
                     summary.severity,
                     summary.steps,
-                    summary.automated_steps,
+                    summary
+                        .automated_steps
+                        .map_or_else(|| "-".to_string(), |n| n.to_string()),
+                    summary.automatable_steps,
                     summary.title,
                     if summary.built_in {
                         String::new()
@@ -94,6 +113,7 @@ struct StepView<'a> {
     #[serde(flatten)]
     step: &'a Step,
     automated: bool,
+    automation: StepStatus,
 }
 
 fn describe(step: &Step) -> String {
@@ -128,7 +148,7 @@ fn describe(step: &Step) -> String {
 
 /// `warden runbooks show ID`.
 pub fn show(format: Format, id: &str, source: &RunbookSource) -> Result<Code, Failure> {
-    let runbooks = runbooks_in_effect(source)?;
+    let (runbooks, registries) = runbooks_in_effect(source)?;
     let Some(runbook) = runbooks.iter().find(|runbook| runbook.id.as_str() == id) else {
         let known: Vec<&str> = runbooks.iter().map(|runbook| runbook.id.as_str()).collect();
         return Err(Failure::input(anyhow!(
@@ -141,9 +161,19 @@ pub fn show(format: Format, id: &str, source: &RunbookSource) -> Result<Code, Fa
             let steps: Vec<StepView<'_>> = runbook
                 .steps
                 .iter()
-                .map(|step| StepView {
-                    step,
-                    automated: automated(step),
+                .map(|step| {
+                    let automation = status_of(registries.as_ref(), runbook, step);
+                    // Without a configuration: whether Warden implements the step at all.
+                    let automated = match registries {
+                        Some(_) => automation.is_automated(),
+                        None => status::entry_of(step)
+                            .is_some_and(|(kind, name)| status::implemented(kind, name)),
+                    };
+                    StepView {
+                        step,
+                        automated,
+                        automation,
+                    }
                 })
                 .collect();
             let mut value = serde_json::to_value(runbook)
@@ -175,7 +205,7 @@ pub fn show(format: Format, id: &str, source: &RunbookSource) -> Result<Code, Fa
             for phase in Phase::ALL {
                 println!("\n{}", phase.as_str().to_uppercase());
                 for step in runbook.phase(phase) {
-                    let by = if automated(step) { "warden" } else { "by hand" };
+                    let by = status_of(registries.as_ref(), runbook, step).phrase();
                     println!(
                         "  {:<24} {} [{}; {by}]",
                         step.id,

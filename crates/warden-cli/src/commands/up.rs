@@ -1,6 +1,7 @@
-//! `warden up`: the daemon. Opens the store, loads the runbooks, resolves the API tokens, the
-//! webhook secret and the notification channels, resumes actions a previous process left in
-//! flight, starts the scheduled detectors and the runbook beat, and serves the HTTP API until
+//! `warden up`: the daemon. Loads the configuration and runbooks, resolves the API tokens and
+//! the webhook secret, assembles the runbook modules into the engine (`warden_runbooks`),
+//! opens the store, resumes actions a previous process left in flight, schedules every
+//! module's detectors in one loop and runs the runbook beat, and serves the HTTP API until
 //! SIGINT or SIGTERM, finishing requests in flight.
 
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ pub async fn run(
         Some(secret) => Some(resolve("connectors.alertmanager.webhook_secret", secret)?),
         None => None,
     };
+    let assembly = warden_runbooks::assemble(&config, &runbooks).map_err(Failure::input)?;
     let store = Store::open(&config.store).await.map_err(Failure::runtime)?;
     let address = listen.unwrap_or(config.server.listen);
     let listener = tokio::net::TcpListener::bind(address)
@@ -58,32 +60,28 @@ pub async fn run(
         .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
     let address = listener.local_addr().map_err(Failure::runtime)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let manager = Arc::new(IncidentManager::new(store.clone(), clock));
+    let (engine, detectors) = assembly.into_engine(manager, runbooks, Mode::Live);
     let state = AppState {
-        manager: Arc::new(IncidentManager::new(store.clone(), clock)),
-        runbooks: Arc::new(runbooks),
+        engine: Arc::new(engine),
         tokens: Arc::new(tokens),
         webhook_secret,
         metrics: Arc::new(Metrics::default()),
-        actions: Arc::new(crate::actions::registry(&config)),
-        mode: Mode::Live,
-        gates: gate_evaluators(&config)?,
-        evidence: evidence_collectors(&config)?,
-        judges: Arc::new(cause_judges(&config)),
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "listening": format!("http://{address}"),
             "store": store.target(),
-            "runbooks": state.runbooks.len(),
+            "runbooks": state.runbooks().len(),
             "tokens": state.tokens.len(),
             "webhook": state.webhook_secret.is_some(),
-            "detectors": config.detectors.len(),
+            "detectors": detectors.len(),
         }))?,
         Format::Text => {
             eprintln!(
                 "warden: listening on http://{address} (store {}, {} runbooks, {} API tokens)",
                 store.target(),
-                state.runbooks.len(),
+                state.runbooks().len(),
                 state.tokens.len()
             );
             if state.webhook_secret.is_none() {
@@ -93,85 +91,21 @@ pub async fn run(
             }
             eprintln!(
                 "warden: {} scheduled detector(s); incidents also come from the Alertmanager webhook",
-                config.detectors.len()
+                detectors.len()
             );
         }
     }
     recover(&state).await?;
-    let mut detector_tasks = Vec::new();
-    if let Some(prometheus) = &config.connectors.prometheus {
-        let client =
-            warden_connect::PrometheusClient::from_config(prometheus).map_err(Failure::runtime)?;
-        for detector in &config.detectors {
-            if !state
-                .runbooks
-                .iter()
-                .any(|runbook| runbook.id.as_str() == detector.runbook)
-            {
-                return Err(Failure::input(anyhow!(
-                    "detector {}: runbook {:?} is not in effect",
-                    detector.name,
-                    detector.runbook
-                )));
-            }
-            detector_tasks.push(tokio::spawn(crate::detectors::run(
-                detector.clone(),
-                client.clone(),
+    let detector_tasks: Vec<_> = detectors
+        .into_iter()
+        .map(|detector| {
+            tokio::spawn(warden_server::schedule::run_detector(
+                detector,
                 state.clone(),
                 format == Format::Text,
-            )));
-        }
-    }
-    if let Some(feast) = &config.connectors.feast
-        && let Some(every) = feast.check_every
-    {
-        detector_tasks.push(tokio::spawn(crate::feature_store::run_detector(
-            feast.clone(),
-            every,
-            state.clone(),
-            format == Format::Text,
-        )));
-    }
-    for service in &config.serving {
-        if let (Some(every), Some(prometheus)) =
-            (service.check_every, &config.connectors.prometheus)
-        {
-            let client = warden_connect::PrometheusClient::from_config(prometheus)
-                .map_err(Failure::runtime)?;
-            detector_tasks.push(tokio::spawn(crate::serving::run_detector(
-                service.clone(),
-                every,
-                client,
-                state.clone(),
-                format == Format::Text,
-            )));
-        }
-    }
-    let pipelines = crate::pipelines::Pipelines::from_config(&config)
-        .map_err(|err| Failure::input(anyhow!("pipelines: {err}")))?;
-    for pipeline in &config.pipelines {
-        if let (Some(every), Some(pipelines)) = (pipeline.check_every, &pipelines) {
-            detector_tasks.push(tokio::spawn(crate::pipelines::run_detector(
-                pipelines.clone(),
-                pipeline.clone(),
-                every,
-                state.clone(),
-                format == Format::Text,
-            )));
-        }
-    }
-    let models = crate::models::Models::from_config(&config);
-    for model in &config.models {
-        if let (Some(every), Some(models)) = (model.check_every, &models) {
-            detector_tasks.push(tokio::spawn(crate::models::run_detector(
-                models.clone(),
-                model.clone(),
-                every,
-                state.clone(),
-                format == Format::Text,
-            )));
-        }
-    }
+            ))
+        })
+        .collect();
     // Runbooks advance on every event and also on this beat: it resumes actions that were in
     // flight when a previous process died, and moves steps whose approvals arrived elsewhere.
     let beat = tokio::spawn(advance_loop(
@@ -203,16 +137,17 @@ async fn recover(state: &AppState) -> Result<(), Failure> {
         ..IncidentFilter::default()
     };
     let incidents = state
-        .manager
+        .manager()
         .store()
         .list_incidents(&active)
         .await
         .map_err(Failure::runtime)?;
     for incident in incidents {
-        state
-            .recover(&incident.id)
-            .await
-            .map_err(Failure::runtime)?;
+        match state.engine.recover(&incident.id).await {
+            // An incident of a runbook taken out of effect stays as it is.
+            Ok(_) | Err(warden_engine::EngineError::RunbookNotInEffect { .. }) => {}
+            Err(err) => return Err(Failure::runtime(err)),
+        }
     }
     Ok(())
 }
@@ -224,7 +159,7 @@ async fn advance_loop(state: AppState, every: std::time::Duration, verbose: bool
         ..IncidentFilter::default()
     };
     loop {
-        match state.manager.store().list_incidents(&active).await {
+        match state.manager().store().list_incidents(&active).await {
             Ok(incidents) => {
                 for incident in incidents {
                     if let Err(err) = state.advance(&incident.id).await
@@ -261,106 +196,4 @@ async fn shutdown_signal() {
     {
         let _ = interrupt.await;
     }
-}
-
-/// The closure-gate evaluators the configuration allows: PromQL (`gate_queries:`) and
-/// Feast (runbook 4's gates), chained; `None` when neither is configured.
-fn gate_evaluators(
-    config: &warden_config::Config,
-) -> Result<Option<Arc<dyn warden_engine::executor::GateEvaluator>>, Failure> {
-    let mut evaluators: Vec<Arc<dyn warden_engine::executor::GateEvaluator>> = Vec::new();
-    if let (Some(prometheus), false) = (
-        &config.connectors.prometheus,
-        config.gate_queries.is_empty(),
-    ) {
-        let client =
-            warden_connect::PrometheusClient::from_config(prometheus).map_err(Failure::runtime)?;
-        evaluators.push(Arc::new(crate::gates::PrometheusGates::new(
-            client,
-            config.gate_queries.clone(),
-        )));
-    }
-    if let Some(feast) = &config.connectors.feast
-        && (feast.registry_url.is_some() || feast.registry_path.is_some())
-    {
-        let gates = crate::feature_store::FeastGates::new(feast)
-            .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?;
-        evaluators.push(Arc::new(gates));
-    }
-    if let Some(serving) = crate::serving::Serving::from_config(config) {
-        evaluators.push(Arc::new(crate::serving::gates::ServingGates::new(serving)));
-    }
-    if let Some(models) = crate::models::Models::from_config(config) {
-        evaluators.push(Arc::new(crate::models::gates::ModelGates::new(models)));
-    }
-    if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
-        evaluators.push(Arc::new(crate::pipelines::work::PipelineGates::new(
-            pipelines,
-            config.data_dir.join("evidence"),
-        )));
-    }
-    Ok(match evaluators.len() {
-        0 => None,
-        1 => evaluators.pop(),
-        _ => Some(Arc::new(crate::feature_store::GateChain(evaluators))),
-    })
-}
-
-/// Collectors and the evidence store their artifacts go to.
-type Evidence = (
-    Arc<warden_engine::executor::CollectorRegistry>,
-    Arc<warden_store::EvidenceStore>,
-);
-
-/// The evidence collectors the configuration allows (runbook 4's, with Feast configured),
-/// writing into `<data_dir>/evidence`.
-fn evidence_collectors(config: &warden_config::Config) -> Result<Option<Evidence>, Failure> {
-    let mut collectors = warden_engine::executor::CollectorRegistry::new();
-    if let Some(feast) = config
-        .connectors
-        .feast
-        .as_ref()
-        .filter(|feast| feast.registry_url.is_some() || feast.registry_path.is_some())
-    {
-        collectors.extend(
-            crate::feature_store::collectors(
-                feast,
-                config.connectors.airflow.as_ref(),
-                config.connectors.kubernetes.as_ref(),
-            )
-            .map_err(|err| Failure::input(anyhow!("connectors.feast: {err}")))?,
-        );
-    }
-    if let Some(serving) = crate::serving::Serving::from_config(config) {
-        collectors.extend(crate::serving::evidence::collectors(&serving));
-    }
-    if let Some(models) = crate::models::Models::from_config(config) {
-        collectors.extend(crate::models::evidence::collectors(&models));
-    }
-    if let Ok(Some(pipelines)) = crate::pipelines::Pipelines::from_config(config) {
-        collectors.extend(crate::pipelines::evidence::collectors(&pipelines));
-    }
-    if collectors.is_empty() {
-        return Ok(None);
-    }
-    let store = warden_store::EvidenceStore::new(
-        config.data_dir.join("evidence"),
-        warden_store::evidence::DEFAULT_MAX_BYTES,
-    );
-    Ok(Some((Arc::new(collectors), Arc::new(store))))
-}
-
-/// The cause judges the configuration allows (runbook 2's, with services under `serving:`;
-/// runbook 5's, with models under `models:`).
-fn cause_judges(config: &warden_config::Config) -> warden_engine::judge::JudgeRegistry {
-    let mut judges = crate::serving::Serving::from_config(config)
-        .map(|serving| crate::serving::judges::judges(&serving))
-        .unwrap_or_default();
-    if !config.models.is_empty() {
-        judges.extend(crate::models::judges::judges());
-    }
-    if !config.pipelines.is_empty() {
-        judges.extend(crate::pipelines::work::judges());
-    }
-    judges
 }

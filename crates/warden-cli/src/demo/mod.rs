@@ -21,9 +21,9 @@ use warden_core::{
 };
 use warden_detect::Direction;
 use warden_detect::threshold::SustainedThreshold;
-use warden_engine::IncidentManager;
-use warden_engine::executor::{ActionRegistry, Executor, Mode};
+use warden_engine::executor::{GateEvaluator, Mode};
 use warden_engine::postmortem;
+use warden_engine::{Engine, EngineParts, IncidentManager};
 use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentFilter, IncidentStore, Store};
 
@@ -33,6 +33,7 @@ use crate::output::{self, Format};
 use self::scenario::{TICK_MINUTES, TICKS, Week};
 
 type Manager = IncidentManager<Store, Arc<dyn Clock>>;
+type DemoEngine = Engine<Store, Arc<dyn Clock>>;
 
 /// How the demo runs.
 pub struct DemoOptions {
@@ -124,18 +125,27 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     let clock = Arc::new(ManualClock::new(week.start));
     let shared_clock: Arc<dyn Clock> = clock.clone();
     let manager: Arc<Manager> = Arc::new(IncidentManager::new(store.clone(), shared_clock));
-    let runbooks = Arc::new(
-        warden_runbook::builtin::all()
-            .map_err(|errors| Failure::runtime(anyhow!("{}", errors[0])))?,
-    );
-    let evidence = EvidenceStore::new(
+    let runbooks = warden_runbook::builtin::all()
+        .map_err(|errors| Failure::runtime(anyhow!("{}", errors[0])))?;
+    let evidence = Arc::new(EvidenceStore::new(
         options.out.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
-    );
-    let actions = responder::plan_only_actions();
+    ));
+    let gates: Arc<dyn GateEvaluator> = Arc::new(responder::ReplayedGates {
+        series: week.series.clone(),
+        clock: clock.clone(),
+    });
+    let registries = responder::registries(&gates).map_err(Failure::runtime)?;
+    let engine = Arc::new(Engine::new(EngineParts {
+        manager: manager.clone(),
+        runbooks,
+        registries,
+        evidence: Some(evidence.clone()),
+        mode: Mode::DryRun,
+    }));
     let verbose = format == Format::Text;
     if let Some(address) = options.listen {
-        serve(address, manager.clone(), runbooks.clone(), &actions).await?;
+        serve(address, engine.clone()).await?;
         if verbose {
             println!("API (read-only) on http://{address}/api/v1/incidents while the week replays");
         }
@@ -143,10 +153,6 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     if verbose {
         println!("replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; actions in dry-run\n");
     }
-    let gates = responder::ReplayedGates {
-        series: week.series.clone(),
-        clock: clock.clone(),
-    };
     let mut watches = watches();
     let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
     let mut runs = week.runs.iter().peekable();
@@ -181,22 +187,19 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
                     .map_err(Failure::runtime)?;
             }
         }
-        step_incidents(
-            &manager,
-            &runbooks,
-            &actions,
-            &gates,
-            &week,
-            now,
-            &mut states,
-            verbose,
-        )
-        .await?;
+        step_incidents(&engine, &week, now, &mut states, verbose).await?;
         if options.hour_ms > 0 && (tick + 1) % (60 / TICK_MINUTES) == 0 {
             tokio::time::sleep(Duration::from_millis(options.hour_ms)).await;
         }
     }
-    finish(format, &manager, &runbooks, &options.out, clock.now()).await
+    finish(
+        format,
+        &manager,
+        engine.runbooks(),
+        &options.out,
+        clock.now(),
+    )
+    .await
 }
 
 type FindingWithEvidence = (Finding, Option<(String, &'static str, Vec<u8>)>);
@@ -271,12 +274,8 @@ fn pipeline_finding(
     )
 }
 
-#[allow(clippy::too_many_arguments)] // one call site; the replay's state, spelled out
 async fn step_incidents(
-    manager: &Manager,
-    runbooks: &[Runbook],
-    actions: &ActionRegistry,
-    gates: &responder::ReplayedGates,
+    engine: &DemoEngine,
     week: &Week,
     now: warden_core::Timestamp,
     states: &mut BTreeMap<IncidentId, IncidentState>,
@@ -286,19 +285,17 @@ async fn step_incidents(
         active_only: true,
         ..IncidentFilter::default()
     };
+    let manager = engine.manager();
     let incidents = manager
         .store()
         .list_incidents(&active)
         .await
         .map_err(Failure::runtime)?;
-    let executor = Executor::new(manager, actions, Mode::DryRun).with_gates(gates);
     for incident in incidents {
-        let Some(runbook) = runbooks
-            .iter()
-            .find(|runbook| runbook.id == incident.runbook)
-        else {
+        let Ok(runbook) = engine.runbook_of(&incident) else {
             continue;
         };
+        let executor = engine.executor(runbook);
         if !states.contains_key(&incident.id) && verbose {
             println!(
                 "{}  {:<6} opened ({}, {}): {}",
@@ -413,26 +410,15 @@ async fn finish(
     Ok(Code::Ok)
 }
 
-async fn serve(
-    address: std::net::SocketAddr,
-    manager: Arc<Manager>,
-    runbooks: Arc<Vec<Runbook>>,
-    actions: &ActionRegistry,
-) -> Result<(), Failure> {
+async fn serve(address: std::net::SocketAddr, engine: Arc<DemoEngine>) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
     let state = warden_server::AppState {
-        manager,
-        runbooks,
+        engine,
         tokens: Arc::new(Vec::new()),
         webhook_secret: None,
         metrics: Arc::new(warden_server::Metrics::default()),
-        actions: Arc::new(actions.clone()),
-        mode: Mode::DryRun,
-        gates: None,
-        evidence: None,
-        judges: Default::default(),
     };
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;

@@ -13,9 +13,10 @@ use chrono::Duration as ChronoDuration;
 use warden_core::{Actor, Clock, Decision, Incident, Timestamp};
 use warden_detect::{Direction, gate};
 use warden_engine::executor::{
-    ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Executor, GateEvaluator,
-    GateVerdict, Progress,
+    ActionError, ActionHandler, ActionRequest, BoxFuture, Executor, GateEvaluator, GateVerdict,
+    Progress,
 };
+use warden_engine::registry::Registries;
 use warden_runbook::{Outcome, Phase, Runbook, StepKind, catalog};
 
 use super::Manager;
@@ -57,17 +58,26 @@ impl ActionHandler for PlanOnly {
     }
 }
 
-/// Plan-only handlers for every action of the catalogue.
-pub fn plan_only_actions() -> ActionRegistry {
-    catalog::ACTIONS
-        .iter()
-        .map(|entry| {
-            let handler: Arc<dyn ActionHandler> = Arc::new(PlanOnly {
+/// The demo's registries, filled through the same registrar as the daemon's: plan-only
+/// handlers for every action of the catalogue and the replayed series behind the gates that
+/// have one, for every runbook.
+pub fn registries(
+    gates: &Arc<dyn GateEvaluator>,
+) -> Result<Registries, warden_engine::registry::DuplicateEntry> {
+    let mut registries = Registries::new();
+    let mut common = registries.common();
+    for entry in catalog::ACTIONS {
+        common.action(
+            entry.name,
+            Arc::new(PlanOnly {
                 summary: entry.summary,
-            });
-            (entry.name.to_string(), handler)
-        })
-        .collect()
+            }),
+        )?;
+    }
+    for check in REPLAYED_CHECKS {
+        common.gate(check, gates.clone())?;
+    }
+    Ok(registries.sealed())
 }
 
 /// When the incident's underlying problem ends in the generated week.
@@ -127,6 +137,14 @@ impl GateEvaluator for ReplayedGates {
         })
     }
 }
+
+/// The gate checks with a replayed series behind them.
+const REPLAYED_CHECKS: [&str; 4] = [
+    "latency_p95_ms",
+    "error_rate",
+    "feature_freshness_minutes",
+    "metrics_recovered",
+];
 
 /// The series behind a gate check.
 fn series_for(check: &str) -> Option<&'static str> {
