@@ -252,10 +252,13 @@ pub enum IncidentsCommand {
         actor: ActorArg,
     },
     /// Record the outcome of a step Warden does not perform itself: a checklist item, a cause,
-    /// a gate, or an action done by hand.
+    /// a gate, or an action done by hand. On a cause, gate or checklist item already decided
+    /// (by Warden or a person), a different outcome is a correction: it needs --note, is
+    /// audited as a change, and steps the old outcome skipped run again.
     #[command(
         after_help = "Examples:\n  warden incidents complete INC-3 capture-logs --outcome succeeded --as ana\n  \
-                            warden incidents complete INC-3 missing-secret --outcome confirmed --note \"token expired\""
+                            warden incidents complete INC-3 missing-secret --outcome confirmed --note \"token expired\"\n  \
+                            warden incidents complete INC-1 autoscaler-lagging --outcome confirmed --note \"HPA max was 3\""
     )]
     Complete {
         /// The incident id.
@@ -279,9 +282,22 @@ pub enum IncidentsCommand {
         /// The incident id.
         id: String,
     },
-    /// Mark an incident resolved.
+    /// Run a failed step again (its attempts start over).
+    #[command(after_help = "Example:\n  warden incidents retry INC-3 hpa --as ana")]
+    Retry {
+        /// The incident id.
+        id: String,
+        /// The failed step's id.
+        step: String,
+        /// Who you are, for the audit log.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Mark an incident resolved. While closure gates have not passed, --override must say
+    /// why; the steps still open are then closed as skipped with that reason.
     #[command(
-        after_help = "Example:\n  warden incidents resolve INC-3 --as ana --reason \"p95 back under SLA\""
+        after_help = "Examples:\n  warden incidents resolve INC-3 --as ana --reason \"p95 back under SLA\"\n  \
+                            warden incidents resolve INC-4 --override \"duplicate of INC-3\""
     )]
     Resolve {
         /// The incident id.
@@ -289,6 +305,9 @@ pub enum IncidentsCommand {
         /// Why.
         #[arg(long, default_value = "resolved by a responder")]
         reason: String,
+        /// Resolve although closure gates have not passed, for this reason.
+        #[arg(long = "override", value_name = "REASON")]
+        override_reason: Option<String>,
         /// Who you are, for the audit log.
         #[command(flatten)]
         actor: ActorArg,

@@ -53,7 +53,11 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
 pub fn print_failure(format: Format, failure: &Failure) {
     let message = format!("{:#}", failure.error);
     match format {
-        Format::Text => eprintln!("error: {message}"),
+        // Error messages carry text from outside (a label, a server's answer).
+        Format::Text => eprintln!(
+            "error: {}",
+            warden_core::text::terminal_safe_lines(&message)
+        ),
         Format::Json => {
             let body = serde_json::json!({
                 "error": { "message": message, "exit_code": failure.code as u8 }

@@ -515,13 +515,39 @@ fn alerts_open_one_incident_and_responders_work_it() {
         2
     );
 
-    let resolve = warden(
+    let open_gates = warden(
         &["incidents", "resolve", "INC-1", "--as", "ana"],
         dir.path(),
     );
-    assert_eq!(code(&resolve), 0);
+    assert_eq!(code(&open_gates), 2, "closure gates have not passed");
+    assert!(
+        stderr(&open_gates).contains("closure gates have not passed"),
+        "{}",
+        stderr(&open_gates)
+    );
+    let resolve = warden(
+        &[
+            "incidents",
+            "resolve",
+            "INC-1",
+            "--as",
+            "ana",
+            "--override",
+            "checked by hand",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&resolve), 0, "{}", stderr(&resolve));
     let closed_twice = warden(
-        &["incidents", "resolve", "INC-1", "--as", "ana"],
+        &[
+            "incidents",
+            "resolve",
+            "INC-1",
+            "--as",
+            "ana",
+            "--override",
+            "again",
+        ],
         dir.path(),
     );
     assert_eq!(
@@ -543,7 +569,15 @@ fn alerts_open_one_incident_and_responders_work_it() {
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    assert_eq!(audit, ["open", "approved", "transition:resolved"]);
+    assert_eq!(
+        audit,
+        [
+            "open",
+            "approved",
+            "resolve-override",
+            "transition:resolved"
+        ]
+    );
 
     let postmortem = warden(&["incidents", "postmortem", "INC-1"], dir.path());
     let markdown = stdout(&postmortem);
@@ -734,4 +768,139 @@ fn a_closed_pipe_is_not_a_panic() {
         .unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn hostile_alert_text_is_escaped_and_steps_are_grouped_by_who_they_wait_for() {
+    let dir = incident_dir();
+    let hostile = FIRING
+        .replace("DemandForecastHighErrorRate", "ServingErrorRateHigh")
+        .replace(
+            "\"summary\": \"demand-forecast 5xx ratio 17.42%\"\n            },",
+            "\"summary\": \"5xx\\u001b]0;owned\\u0007\\r\\nINC-9 resolved\\u0000\"\n            },",
+        );
+    assert!(hostile.contains("owned"), "the fixture changed");
+    std::fs::write(dir.path().join("alert.json"), hostile).unwrap();
+    assert_eq!(
+        code(&warden(&["alerts", "ingest", "alert.json"], dir.path())),
+        0
+    );
+    for args in [
+        &["incidents", "show", "INC-1"][..],
+        &["incidents", "list"][..],
+    ] {
+        let output = warden(args, dir.path());
+        let text = stdout(&output);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?} printed a control character: {text:?}"
+        );
+        assert!(
+            text.contains("5xx\\x1b]0;owned\\x07\\r\\nINC-9 resolved\\x00"),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("INC-9")),
+            "a forged line: {text}"
+        );
+    }
+    let shown = stdout(&warden(&["incidents", "show", "INC-1"], dir.path()));
+    let waiting_person = shown.find("waiting for a person (").expect(&shown);
+    let timeline = shown.find("timeline:").expect(&shown);
+    assert!(waiting_person < timeline, "{shown}");
+    assert!(shown.contains("deployment-history"), "{shown}");
+
+    let retry = warden(
+        &[
+            "incidents",
+            "retry",
+            "INC-1",
+            "deployment-history",
+            "--as",
+            "ana",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&retry), 2, "only a failed step is retried");
+    assert!(
+        stderr(&retry).contains("only a failed step is retried"),
+        "{}",
+        stderr(&retry)
+    );
+}
+
+#[test]
+fn config_check_reports_every_problem_up_would_stop_at_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.token"), "same\n").unwrap();
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        "connectors:\n  prometheus: { url: \"http://127.0.0.1:9\" }\n\
+         detectors:\n  - name: p95\n    kind: promql_threshold\n    runbook: no-such-runbook\n\
+         \x20   target: service/x\n    query: vector(1)\n    above: 1\n\
+         server:\n  tokens:\n    - {name: ana, role: responder, token: {file: a.token}}\n\
+         \x20   - {name: val, role: viewer, token: {file: a.token}}\n\
+         runbooks:\n  paths: [missing-runbooks/]\n",
+    )
+    .unwrap();
+    let output = warden(&["config", "check", "warden.yaml"], dir.path());
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("server.tokens[1].token: the same token as \"ana\""),
+        "{text}"
+    );
+    // The token problem is found first; fixing it shows the rest, all at once.
+    std::fs::write(dir.path().join("b.token"), "other\n").unwrap();
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml"))
+        .unwrap()
+        .replace(
+            "role: viewer, token: {file: a.token}",
+            "role: viewer, token: {file: b.token}",
+        );
+    std::fs::write(dir.path().join("warden.yaml"), config).unwrap();
+    let output = warden(&["config", "check", "warden.yaml"], dir.path());
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("missing-runbooks"), "{text}");
+    std::fs::create_dir(dir.path().join("missing-runbooks")).unwrap();
+    let output = warden(&["config", "check", "warden.yaml"], dir.path());
+    let text = stderr(&output);
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(
+        text.contains(
+            "detectors[0].runbook: detector p95: runbook \"no-such-runbook\" is not in effect"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_example_configuration_is_accepted_by_every_command_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = warden(&["config", "example"], dir.path());
+    std::fs::write(dir.path().join("warden.yaml"), stdout(&example)).unwrap();
+    let list = warden(
+        &[
+            "runbooks",
+            "list",
+            "--config",
+            "warden.yaml",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&list), 0, "{}", stderr(&list));
+    let runbooks = json(&list)["runbooks"].as_array().unwrap().clone();
+    let serving = runbooks
+        .iter()
+        .find(|r| r["id"] == "serving-latency")
+        .unwrap();
+    assert!(
+        serving["automated_steps"].as_u64().unwrap() >= 15,
+        "{serving}"
+    );
+    let check = warden(&["config", "check", "warden.yaml"], dir.path());
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
 }

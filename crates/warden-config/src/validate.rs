@@ -406,6 +406,18 @@ impl Checker<'_> {
                 }
             };
             if let Some(token) = self.secret(&format!("{field}.token"), &raw.value.token) {
+                if let Some(same) = tokens.iter().find(|t| t.token == token) {
+                    // One credential with two roles: whichever entry won would decide what it
+                    // may do, silently.
+                    self.error(
+                        &raw.value.name,
+                        &format!("{field}.token"),
+                        format!(
+                            "the same token as {:?}: one token must have one role",
+                            same.name
+                        ),
+                    );
+                }
                 tokens.push(ApiToken { name, role, token });
             }
         }

@@ -29,6 +29,27 @@ pub struct Finding {
     /// part of the dedup key so that different causes of one target stay separate incidents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause_key: Option<String>,
+    /// The alert it came from, when Alertmanager sent it: kept whole so a responder sees what
+    /// the alert said and where it links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertSource>,
+}
+
+/// What an Alertmanager alert carried, kept on the finding and the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSource {
+    /// When the alert started firing at its source (`startsAt`), if it said.
+    pub starts_at: Option<Timestamp>,
+    /// Its labels, as sent (shown escaped: they are the sender's text).
+    pub labels: BTreeMap<String, String>,
+    /// Its annotations (summary, description, …).
+    pub annotations: BTreeMap<String, String>,
+    /// The `runbook_url` annotation, if any.
+    pub runbook_url: Option<String>,
+    /// The link to the expression that fired (`generatorURL`), if any.
+    pub generator_url: Option<String>,
+    /// Alertmanager's fingerprint of the label set.
+    pub fingerprint: String,
 }
 
 impl Finding {
@@ -57,6 +78,7 @@ mod tests {
             detected_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(),
             measurements: BTreeMap::new(),
             cause_key: cause_key.map(str::to_string),
+            alert: None,
         }
     }
 

@@ -179,6 +179,10 @@ pub struct Incident {
     /// so two writers (the daemon and a CLI, say) never silently overwrite each other.
     #[serde(default)]
     pub revision: u64,
+    /// The Alertmanager alert that opened it, when one did: start time, labels, annotations
+    /// and links as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<crate::AlertSource>,
 }
 
 impl Incident {
@@ -207,6 +211,7 @@ impl Incident {
             }],
             evidence: Vec::new(),
             revision: 0,
+            alert: finding.alert.clone(),
         }
     }
 
@@ -391,6 +396,7 @@ mod tests {
             detected_at: t(0),
             measurements: BTreeMap::new(),
             cause_key: cause.map(str::to_string),
+            alert: None,
         }
     }
 

@@ -15,13 +15,14 @@ pub mod runbook_kind;
 pub mod severity;
 pub mod signal;
 pub mod target;
+pub mod text;
 pub mod timeline;
 
 pub use action::{ActionRecord, ActionStatus, Approval, AuditEntry, Decision};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use evidence::{ContentHash, Evidence};
-pub use finding::Finding;
+pub use finding::{AlertSource, Finding};
 pub use incident::{Incident, IncidentId, IncidentState, TransitionError};
 pub use runbook_kind::RunbookId;
 pub use severity::Severity;

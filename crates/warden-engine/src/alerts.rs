@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use thiserror::Error;
-use warden_core::{Finding, RunbookId, Severity, Target, TargetKind, Timestamp};
+use warden_core::{AlertSource, Finding, RunbookId, Severity, Target, TargetKind, Timestamp};
 use warden_runbook::{Runbook, Trigger};
 
 /// Largest webhook body accepted; Alertmanager truncates groups long before this.
@@ -28,9 +28,30 @@ pub struct Alert {
     pub annotations: BTreeMap<String, String>,
     /// When the alert started firing.
     pub starts_at: Option<String>,
+    /// The link to the expression that fired.
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: Option<String>,
     /// Alertmanager's hash of the label set.
     #[serde(default)]
     pub fingerprint: String,
+}
+
+impl Alert {
+    /// What the alert carried, for the finding and the incident.
+    pub fn source(&self) -> AlertSource {
+        AlertSource {
+            starts_at: self
+                .starts_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+            labels: self.labels.clone(),
+            annotations: self.annotations.clone(),
+            runbook_url: self.annotations.get("runbook_url").cloned(),
+            generator_url: self.generator_url.clone().filter(|u| !u.is_empty()),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
 }
 
 /// The body Alertmanager POSTs to a webhook receiver.
@@ -89,6 +110,9 @@ pub struct Routed {
     pub resolved: Vec<String>,
     /// Fingerprints of alerts no runbook claims.
     pub unmatched: Vec<String>,
+    /// Alerts whose status is neither `firing` nor `resolved` (any case): `(fingerprint,
+    /// status)`. They change nothing.
+    pub ignored: Vec<(String, String)>,
 }
 
 fn runbook_for<'a>(alert: &Alert, runbooks: &'a [Runbook]) -> Option<&'a Runbook> {
@@ -154,6 +178,14 @@ fn severity_for(alert: &Alert, default: Severity) -> Severity {
 pub fn route(payload: &WebhookPayload, runbooks: &[Runbook], received_at: Timestamp) -> Routed {
     let mut routed = Routed::default();
     for alert in &payload.alerts {
+        let firing = alert.status.eq_ignore_ascii_case("firing");
+        let resolved = alert.status.eq_ignore_ascii_case("resolved");
+        if !firing && !resolved {
+            routed
+                .ignored
+                .push((alert.fingerprint.clone(), alert.status.clone()));
+            continue;
+        }
         let Some(runbook) = runbook_for(alert, runbooks) else {
             routed.unmatched.push(alert.fingerprint.clone());
             continue;
@@ -173,8 +205,9 @@ pub fn route(payload: &WebhookPayload, runbooks: &[Runbook], received_at: Timest
             detected_at: received_at,
             measurements: BTreeMap::new(),
             cause_key: None,
+            alert: Some(alert.source()),
         };
-        if alert.status == "resolved" {
+        if resolved {
             routed.resolved.push(finding.dedup_key());
         } else {
             routed.findings.push(finding);

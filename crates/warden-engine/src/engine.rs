@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use warden_core::{ActionRecord, Actor, Clock, Decision, Incident, IncidentId};
-use warden_runbook::{Outcome, Runbook};
+use warden_core::{Clock, Incident, IncidentId};
+use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentStore};
 
-use crate::executor::{Executor, Mode, Progress};
+use crate::executor::{BoxFuture, Executor, Mode, Progress};
 use crate::registry::Registries;
 use crate::{EngineError, IncidentManager};
 
@@ -27,6 +27,18 @@ pub struct EngineParts<S, C> {
     pub mode: Mode,
 }
 
+/// Told about every step that fails for good, wherever the advance was started (the daemon's
+/// beat, a webhook, a person's command): counted, printed, paged.
+pub trait StepFailureSink: Send + Sync {
+    /// Step `step` of `incident` failed with `error`.
+    fn step_failed<'a>(
+        &'a self,
+        incident: &'a Incident,
+        step: &'a str,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()>;
+}
+
 /// Runs runbooks for incidents.
 pub struct Engine<S, C> {
     manager: Arc<IncidentManager<S, C>>,
@@ -34,6 +46,7 @@ pub struct Engine<S, C> {
     registries: Registries,
     evidence: Option<Arc<EvidenceStore>>,
     mode: Mode,
+    failure_sinks: Vec<Arc<dyn StepFailureSink>>,
 }
 
 impl<S: IncidentStore, C: Clock> Engine<S, C> {
@@ -45,7 +58,40 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
             registries: parts.registries,
             evidence: parts.evidence,
             mode: parts.mode,
+            failure_sinks: Vec::new(),
         }
+    }
+
+    /// The same engine, telling `sink` about every step that fails for good.
+    #[must_use]
+    pub fn with_failure_sink(mut self, sink: Arc<dyn StepFailureSink>) -> Self {
+        self.failure_sinks.push(sink);
+        self
+    }
+
+    /// Advances `id` with `runbook`'s executor and tells the sinks what failed in the call.
+    pub(crate) async fn run(
+        &self,
+        runbook: &Runbook,
+        id: &IncidentId,
+        recovering: bool,
+    ) -> Result<Progress, EngineError> {
+        let executor = self.executor(runbook);
+        let executor = if recovering {
+            executor.recovering()
+        } else {
+            executor
+        };
+        let progress = executor.advance(id, runbook).await?;
+        if !progress.newly_failed.is_empty() && !self.failure_sinks.is_empty() {
+            let incident = self.load(id).await?;
+            for (step, error) in &progress.newly_failed {
+                for sink in &self.failure_sinks {
+                    sink.step_failed(&incident, step, error).await;
+                }
+            }
+        }
+        Ok(progress)
     }
 
     /// The incident manager.
@@ -115,7 +161,7 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
     pub async fn advance(&self, id: &IncidentId) -> Result<Progress, EngineError> {
         let incident = self.load(id).await?;
         let runbook = self.runbook_of(&incident)?;
-        self.executor(runbook).advance(id, runbook).await
+        self.run(runbook, id, false).await
     }
 
     /// Like [`Self::advance`], re-executing actions a previous process left in flight; only
@@ -126,53 +172,6 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
     pub async fn recover(&self, id: &IncidentId) -> Result<Progress, EngineError> {
         let incident = self.load(id).await?;
         let runbook = self.runbook_of(&incident)?;
-        self.executor(runbook)
-            .recovering()
-            .advance(id, runbook)
-            .await
-    }
-
-    /// A person records a step's outcome; then the runbook advances with what it unblocked.
-    ///
-    /// # Errors
-    /// As [`Executor::complete_step`] and [`Self::advance`].
-    pub async fn complete_step(
-        &self,
-        id: &IncidentId,
-        step: &str,
-        outcome: Outcome,
-        actor: Actor,
-        note: &str,
-    ) -> Result<(ActionRecord, Progress), EngineError> {
-        let incident = self.load(id).await?;
-        let runbook = self.runbook_of(&incident)?;
-        let executor = self.executor(runbook);
-        let record = executor
-            .complete_step(id, runbook, step, outcome, actor, note)
-            .await?;
-        let progress = executor.advance(id, runbook).await?;
-        Ok((record, progress))
-    }
-
-    /// A person approves or rejects a step; then the runbook advances, so an approved action
-    /// runs now.
-    ///
-    /// # Errors
-    /// As [`IncidentManager::decide`] and [`Self::advance`].
-    pub async fn decide(
-        &self,
-        id: &IncidentId,
-        step: &str,
-        decision: Decision,
-        actor: Actor,
-        reason: &str,
-    ) -> Result<(Incident, Progress), EngineError> {
-        let incident = self.load(id).await?;
-        let runbook = self.runbook_of(&incident)?;
-        self.manager
-            .decide(id, runbook, step, decision, actor, reason)
-            .await?;
-        let progress = self.executor(runbook).advance(id, runbook).await?;
-        Ok((self.load(id).await?, progress))
+        self.run(runbook, id, true).await
     }
 }

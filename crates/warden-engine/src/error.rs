@@ -42,6 +42,16 @@ pub enum EngineError {
         /// Its runbook.
         runbook: String,
     },
+    /// What a person asked for does not make sense in the incident's or step's state (a
+    /// decision on a resolved incident, approving a step that needs no approval, retrying a
+    /// step that did not fail): nothing changed.
+    #[error("{reason}")]
+    Refused {
+        /// The incident.
+        incident: IncidentId,
+        /// Why, for the person who asked.
+        reason: String,
+    },
     /// Concurrent writers kept winning; the finding was not recorded.
     #[error("gave up recording a finding for {0} after repeated conflicts")]
     Contended(String),

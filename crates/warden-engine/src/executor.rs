@@ -64,6 +64,9 @@ pub struct Progress {
     /// Steps skipped by this call, with why.
     pub skipped: Vec<(String, String)>,
     /// Steps that failed for good in this call, with the error.
+    pub newly_failed: Vec<(String, String)>,
+    /// Every step of the incident that is failed now (this call's and earlier ones), with the
+    /// error: what a responder must look at (`warden incidents retry` runs one again).
     pub failed: Vec<(String, String)>,
     /// Steps waiting, with what they wait for.
     pub waiting: Vec<(String, String)>,
@@ -149,6 +152,22 @@ fn contained_at(
     Some(latest)
 }
 
+/// The failed steps among `records`, in runbook order, with their errors.
+pub(crate) fn failed_steps(
+    runbook: &Runbook,
+    records: &HashMap<String, ActionRecord>,
+) -> Vec<(String, String)> {
+    runbook
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let record = records.get(&step.id)?;
+            (record.status == ActionStatus::Failed)
+                .then(|| (step.id.clone(), record.result.clone().unwrap_or_default()))
+        })
+        .collect()
+}
+
 fn succeeded_results(records: &HashMap<String, ActionRecord>) -> BTreeMap<String, String> {
     records
         .iter()
@@ -157,7 +176,8 @@ fn succeeded_results(records: &HashMap<String, ActionRecord>) -> BTreeMap<String
         .collect()
 }
 
-enum Gate {
+/// Whether a step's `after` and `when` conditions let it run now.
+pub(crate) enum Gate {
     Go,
     Skip(String),
     Wait(String),
@@ -201,7 +221,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         self
     }
 
-    fn conditions(
+    pub(crate) fn conditions(
         &self,
         step: &Step,
         runbook: &Runbook,
@@ -291,6 +311,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         let mut progress = Progress::default();
         if !incident.state.is_active() {
             progress.state = Some(incident.state);
+            progress.failed = failed_steps(runbook, &records);
             return Ok(progress);
         }
         for step in &runbook.steps {
@@ -343,6 +364,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         }
         let state = self.follow_phases(&incident, runbook, &records).await?;
         progress.state = Some(state);
+        progress.failed = failed_steps(runbook, &records);
         Ok(progress)
     }
 
@@ -686,7 +708,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                             &why,
                         )
                         .await?;
-                    progress.failed.push((step.id.clone(), why.clone()));
+                    progress.newly_failed.push((step.id.clone(), why.clone()));
                     return self.finish(record, ActionStatus::Failed, why).await;
                 }
             }

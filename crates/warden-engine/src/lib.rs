@@ -10,12 +10,14 @@ mod error;
 pub mod executor;
 mod handlers;
 pub mod judge;
+mod lifecycle;
 pub mod manager;
 pub mod postmortem;
 pub mod registry;
+pub mod steps;
 pub mod summary;
 
-pub use engine::{Engine, EngineParts};
+pub use engine::{Engine, EngineParts, StepFailureSink};
 pub use error::EngineError;
 pub use manager::{AlertsIngested, IncidentManager, Ingested};
 pub use summary::IncidentSummary;

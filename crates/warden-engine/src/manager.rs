@@ -65,6 +65,8 @@ pub struct AlertsIngested {
     pub resolved_noted: Vec<IncidentId>,
     /// Fingerprints of alerts no runbook claimed.
     pub unmatched: Vec<String>,
+    /// Alerts with a status other than `firing` or `resolved`: `(fingerprint, status)`.
+    pub ignored: Vec<(String, String)>,
 }
 
 /// Folds findings into incidents and applies people's decisions, keeping timeline and audit.
@@ -354,6 +356,7 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
         let routed = alerts::route(payload, runbooks, self.clock.now());
         let mut report = AlertsIngested {
             unmatched: routed.unmatched,
+            ignored: routed.ignored,
             ..AlertsIngested::default()
         };
         for finding in &routed.findings {

@@ -59,6 +59,7 @@ fn finding(target: &str, cause: Option<&str>) -> Finding {
         detected_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(),
         measurements: BTreeMap::new(),
         cause_key: cause.map(str::to_string),
+        alert: None,
     }
 }
 

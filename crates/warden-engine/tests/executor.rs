@@ -147,6 +147,7 @@ async fn fixture() -> Fixture {
         detected_at: Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap(),
         measurements: BTreeMap::new(),
         cause_key: None,
+        alert: None,
     };
     let id = manager.ingest(&finding).await.unwrap().incident().clone();
     Fixture {
@@ -346,7 +347,8 @@ async fn retryable_failures_back_off_and_fatal_ones_are_never_retried() {
     let (state, attempts, result) = status(&g, "pause").await;
     assert_eq!((state, attempts), (ActionStatus::Failed, 1));
     assert_eq!(result, "failed, not retryable: HTTP 403 forbidden");
-    assert_eq!(progress.failed[0].0, "pause");
+    assert_eq!(progress.newly_failed[0].0, "pause");
+    assert_eq!(progress.failed[0].0, "pause", "failed steps stay listed");
 }
 
 #[tokio::test]

@@ -93,24 +93,32 @@ pub struct Assembly {
     pub detectors: Vec<Box<dyn Detector>>,
     /// Where evidence goes: `<data_dir>/evidence`.
     pub evidence: Arc<EvidenceStore>,
+    /// The notification channels a failed step pages.
+    pub channels: Vec<warden_config::NotificationConfig>,
 }
 
 impl Assembly {
-    /// The engine over `manager` with these registries; the detectors are handed back for
-    /// the caller that schedules them (the daemon) and may be dropped by one that does not.
+    /// The engine over `manager` with these registries (a failed step pages the configured
+    /// channels); the detectors are handed back for the caller that schedules them (the
+    /// daemon) and may be dropped by one that does not.
     pub fn into_engine<S: IncidentStore, C: Clock>(
         self,
         manager: Arc<IncidentManager<S, C>>,
         runbooks: Vec<Runbook>,
         mode: Mode,
     ) -> (Engine<S, C>, Vec<Box<dyn Detector>>) {
-        let engine = Engine::new(EngineParts {
+        let mut engine = Engine::new(EngineParts {
             manager,
             runbooks,
             registries: self.registries,
             evidence: Some(self.evidence),
             mode,
         });
+        if !self.channels.is_empty() {
+            engine = engine.with_failure_sink(Arc::new(common::actions::FailureNotifier::new(
+                self.channels,
+            )));
+        }
         (engine, self.detectors)
     }
 }
@@ -134,5 +142,24 @@ pub fn assemble(config: &Config, runbooks: &[Runbook]) -> Result<Assembly, Assem
         registries: registries.sealed(),
         detectors,
         evidence: Arc::new(evidence),
+        channels: config.notifications.clone(),
     })
+}
+
+/// Every problem [`assemble`] would stop at, all at once (for `warden config check`): each
+/// `detectors:` entry that cannot run, and each module's first unusable value.
+pub fn problems(config: &Config, runbooks: &[Runbook]) -> Vec<AssemblyError> {
+    let mut problems = common::detector_problems(config, runbooks);
+    let mut registries = Registries::new();
+    if problems.is_empty()
+        && let Err(err) = common::assemble(config, runbooks, &mut registries.common())
+    {
+        problems.push(err);
+    }
+    for module in modules() {
+        if let Err(err) = module.assemble(config, &mut registries.runbook(module.runbook())) {
+            problems.push(err);
+        }
+    }
+    problems
 }

@@ -13,11 +13,10 @@ use warden_runbooks::{AssemblyError, assemble};
 
 const EXAMPLE: &str = include_str!("../../../warden.example.yaml");
 
-/// The example configuration (every connector, a service, a model, two pipelines), with the
-/// example's runbook directory left out and one `gate_queries:` entry added.
+/// The example configuration (every connector, a service, a model, two pipelines) with one
+/// `gate_queries:` entry added.
 fn full_config(dir: &Path) -> warden_config::Config {
     let text = EXAMPLE
-        .replace("  paths: [runbooks/]\n", "  paths: []\n")
         .replace(
             "runbooks:\n",
             "gate_queries:\n  known_failure_mode_rate: \"vector(1)\"\nrunbooks:\n",

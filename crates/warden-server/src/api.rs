@@ -4,6 +4,7 @@
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -41,13 +42,50 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/incidents/{id}/steps/{step}/complete",
             post(step_complete),
         )
+        .route(
+            "/api/v1/incidents/{id}/steps/{step}/retry",
+            post(step_retry),
+        )
         .route("/api/v1/runbooks", get(runbooks_list))
         .route(
             "/api/v1/alerts/alertmanager",
-            // One byte over the limit still reaches the handler, which answers 413 itself.
-            post(alertmanager_webhook).layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 1)),
+            // The secret is checked before a byte of the body is read; one byte over the
+            // limit still reaches the handler, which answers 413 itself.
+            post(alertmanager_webhook)
+                .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 1))
+                .layer(middleware::from_fn_with_state(state.clone(), webhook_guard)),
         )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::map_response(crate::error::json_errors))
+        .layer(middleware::from_fn(crate::error::request_limits))
         .with_state(state)
+}
+
+/// The webhook's secret, checked before the body is read: a large post with a wrong secret is
+/// refused with 401, not read.
+async fn webhook_guard(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    if let Err(error) = auth::require_webhook(&state, request.headers()) {
+        state.metrics.webhook(WebhookOutcome::Unauthorized);
+        return error.into_response();
+    }
+    next.run(request).await
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> Result<Caller, ApiError> {
@@ -152,6 +190,16 @@ async fn incident_ack(
     Ok(summary(&incident))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    #[serde(default)]
+    reason: String,
+    /// Why the incident is resolved although closure gates have not passed.
+    #[serde(default, rename = "override")]
+    override_reason: Option<String>,
+}
+
 async fn incident_resolve(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -159,15 +207,40 @@ async fn incident_resolve(
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = authorize(&state, &headers, Role::Responder)?;
-    let mut why = reason(&body)?;
-    if why.is_empty() {
-        why = "resolved by a responder".to_string();
-    }
+    let body: ResolveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ResolveBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|err| {
+            ApiError::bad_request(format!(
+                "expected {{\"reason\": \"...\", \"override\": \"why the open gates do not matter\"}}: {err}"
+            ))
+        })?
+    };
     let incident = state
-        .manager()
-        .transition(&IncidentId(id), IncidentState::Resolved, caller.actor, &why)
+        .engine
+        .resolve(
+            &IncidentId(id),
+            caller.actor,
+            &body.reason,
+            body.override_reason.as_deref(),
+        )
         .await?;
     Ok(summary(&incident))
+}
+
+async fn step_retry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, step)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let (record, progress) = state
+        .engine
+        .retry_step(&IncidentId(id), &step, caller.actor)
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "step": record, "progress": progress }),
+    ))
 }
 
 async fn decide(
@@ -254,13 +327,25 @@ async fn runbooks_list(
 
 async fn alertmanager_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Err(error) = auth::require_webhook(&state, &headers) {
-        state.metrics.webhook(WebhookOutcome::Unauthorized);
-        return Err(error);
-    }
+    let body = body.map_err(|rejection| {
+        let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+        state.metrics.webhook(if too_large {
+            WebhookOutcome::TooLarge
+        } else {
+            WebhookOutcome::Malformed
+        });
+        ApiError::new(
+            rejection.status(),
+            if too_large {
+                "too_large"
+            } else {
+                "bad_request"
+            },
+            format!("webhook body: {}", rejection.body_text()),
+        )
+    })?;
     let payload = match alerts::parse_payload(&body) {
         Ok(payload) => payload,
         Err(error @ PayloadError::TooLarge(_)) => {
@@ -290,5 +375,22 @@ async fn alertmanager_webhook(
     }
     state.metrics.webhook(WebhookOutcome::Accepted);
     state.metrics.findings(&ingested);
+    if !ingested.unmatched.is_empty() || !ingested.ignored.is_empty() {
+        // The daemon's stderr is its log: an alert nobody routes must not vanish silently.
+        eprintln!(
+            "warden: {} alert(s) matched no runbook trigger (fingerprints {}), {} ignored for their status ({})",
+            ingested.unmatched.len(),
+            warden_core::text::terminal_safe(&ingested.unmatched.join(", ")),
+            ingested.ignored.len(),
+            warden_core::text::terminal_safe(
+                &ingested
+                    .ignored
+                    .iter()
+                    .map(|(fingerprint, status)| format!("{fingerprint}: {status:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
     Ok(Json(ingested))
 }

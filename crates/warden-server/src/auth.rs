@@ -27,13 +27,19 @@ pub fn same_secret(given: &str, expected: &Secret) -> bool {
     difference == 0
 }
 
+/// The credentials of an `Authorization: Bearer …` header; the scheme is matched without
+/// regard to case (RFC 7235, section 2.1).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
+    let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .trim_start();
+    let (scheme, credentials) = value.split_once(|c: char| c.is_ascii_whitespace())?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+        .filter(|credentials| !credentials.is_empty())
 }
 
 fn find<'a>(tokens: &'a [Token], given: &str) -> Option<&'a Token> {
@@ -106,5 +112,23 @@ mod tests {
         assert!(!same_secret("s3cre", &secret));
         assert!(!same_secret("s3cret!", &secret));
         assert!(!same_secret("", &secret));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer tok", "bearer tok", "BEARER  tok ", "beArer\ttok"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                header.parse().expect("header"),
+            );
+            assert_eq!(bearer(&headers), Some("tok"), "{header:?}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            "Basic dG9r".parse().expect("header"),
+        );
+        assert_eq!(bearer(&headers), None);
     }
 }

@@ -38,6 +38,41 @@ pub struct Token {
     pub secret: Secret,
 }
 
+/// Counts every step that fails for good in `/metrics` and, for a daemon printing text, says
+/// it on stderr (escaped: the error may carry a remote system's text).
+pub struct FailureLog {
+    metrics: Arc<Metrics>,
+    verbose: bool,
+}
+
+impl FailureLog {
+    /// Counting into `metrics`; printing when `verbose`.
+    pub fn new(metrics: Arc<Metrics>, verbose: bool) -> Self {
+        Self { metrics, verbose }
+    }
+}
+
+impl warden_engine::StepFailureSink for FailureLog {
+    fn step_failed<'a>(
+        &'a self,
+        incident: &'a warden_core::Incident,
+        step: &'a str,
+        error: &'a str,
+    ) -> warden_engine::executor::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.metrics.steps_failed(1);
+            if self.verbose {
+                eprintln!(
+                    "warden: {} step {step} FAILED: {} (warden incidents retry {} {step})",
+                    incident.id,
+                    warden_core::text::terminal_safe(error),
+                    incident.id
+                );
+            }
+        })
+    }
+}
+
 /// The engine the daemon runs on.
 pub type DaemonEngine = Engine<Store, Arc<dyn Clock>>;
 

@@ -18,6 +18,9 @@ pub struct Metrics {
     findings_attached: AtomicU64,
     findings_reopened: AtomicU64,
     api_refused: AtomicU64,
+    alerts_unmatched: AtomicU64,
+    alerts_ignored: AtomicU64,
+    steps_failed: AtomicU64,
     // Per detector: runs that succeeded, runs that failed, findings.
     detectors: Mutex<BTreeMap<String, [u64; 3]>>,
 }
@@ -58,6 +61,13 @@ impl Metrics {
         bump(&self.findings_opened, ingested.opened.len() as u64);
         bump(&self.findings_attached, ingested.attached.len() as u64);
         bump(&self.findings_reopened, ingested.reopened.len() as u64);
+        bump(&self.alerts_unmatched, ingested.unmatched.len() as u64);
+        bump(&self.alerts_ignored, ingested.ignored.len() as u64);
+    }
+
+    /// Counts steps that failed for good.
+    pub fn steps_failed(&self, count: usize) {
+        bump(&self.steps_failed, count as u64);
     }
 
     /// Counts one run of a detector.
@@ -140,6 +150,31 @@ impl Metrics {
                 load(counter)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP warden_alerts_unrouted_total Alerts that opened nothing: no runbook trigger matched (unmatched), or a status other than firing/resolved (ignored)."
+        );
+        let _ = writeln!(out, "# TYPE warden_alerts_unrouted_total counter");
+        for (reason, counter) in [
+            ("unmatched", &self.alerts_unmatched),
+            ("ignored", &self.alerts_ignored),
+        ] {
+            let _ = writeln!(
+                out,
+                "warden_alerts_unrouted_total{{reason=\"{reason}\"}} {}",
+                load(counter)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP warden_step_failures_total Runbook steps that failed for good (see warden_actions{{status=\"failed\"}} for those still failed)."
+        );
+        let _ = writeln!(out, "# TYPE warden_step_failures_total counter");
+        let _ = writeln!(
+            out,
+            "warden_step_failures_total {}",
+            load(&self.steps_failed)
+        );
         let _ = writeln!(
             out,
             "# HELP warden_api_refused_total API requests refused by authentication or role."

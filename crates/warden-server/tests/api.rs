@@ -19,24 +19,38 @@ use warden_store::Store;
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
 
 async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
+    state_with(dir, tokens, Registries::new()).await
+}
+
+/// A state whose engine has `registries` (sealed here) and counts failed steps in its metrics.
+async fn state_with(
+    dir: &tempfile::TempDir,
+    tokens: Vec<Token>,
+    registries: Registries,
+) -> AppState {
     let store = Store::open(&StoreConfig::Sqlite {
         path: dir.path().join("warden.db"),
     })
     .await
     .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let metrics = Arc::new(Metrics::default());
     let engine = Engine::new(EngineParts {
         manager: Arc::new(IncidentManager::new(store, clock)),
         runbooks: warden_runbook::builtin::all().unwrap(),
-        registries: Registries::new().sealed(),
+        registries: registries.sealed(),
         evidence: None,
         mode: Mode::Live,
-    });
+    })
+    .with_failure_sink(Arc::new(warden_server::FailureLog::new(
+        metrics.clone(),
+        false,
+    )));
     AppState {
         engine: Arc::new(engine),
         tokens: Arc::new(tokens),
         webhook_secret: Some(Secret::new("hook-secret")),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     }
 }
 
@@ -256,13 +270,30 @@ async fn roles_decide_who_may_change_incidents() {
         .0,
         StatusCode::OK
     );
+    let (status, refused) = call(
+        &state,
+        "POST",
+        "/api/v1/incidents/INC-1/resolve",
+        Some("responder-token"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "conflict");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("closure gates have not passed: p95-within-sla"),
+        "{refused}"
+    );
     assert_eq!(
         call(
             &state,
             "POST",
             "/api/v1/incidents/INC-1/resolve",
             Some("responder-token"),
-            ""
+            r#"{"reason": "v1 back", "override": "gates judged by hand on the dashboard"}"#
         )
         .await
         .0,
@@ -274,7 +305,7 @@ async fn roles_decide_who_may_change_incidents() {
             "POST",
             "/api/v1/incidents/INC-1/resolve",
             Some("responder-token"),
-            ""
+            r#"{"override": "again"}"#
         )
         .await
         .0,
@@ -318,6 +349,7 @@ async fn roles_decide_who_may_change_incidents() {
             "approved",
             "complete:deployment-history",
             "acknowledge",
+            "resolve-override",
             "transition:resolved"
         ]
     );
@@ -350,5 +382,327 @@ async fn without_tokens_the_api_is_read_only() {
             .unwrap()
             .contains("server.tokens"),
         "{body}"
+    );
+}
+
+/// `rollback_model` that fails (for good) until told to work.
+struct Flaky(std::sync::atomic::AtomicBool);
+
+impl warden_engine::executor::ActionHandler for Flaky {
+    fn plan<'a>(
+        &'a self,
+        _: &'a warden_engine::executor::ActionRequest,
+    ) -> warden_engine::executor::BoxFuture<'a, Result<String, warden_engine::executor::ActionError>>
+    {
+        Box::pin(async { Ok("would roll back".to_string()) })
+    }
+    fn execute<'a>(
+        &'a self,
+        _: &'a warden_engine::executor::ActionRequest,
+    ) -> warden_engine::executor::BoxFuture<'a, Result<String, warden_engine::executor::ActionError>>
+    {
+        Box::pin(async move {
+            if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+                Ok("rolled back".to_string())
+            } else {
+                Err(warden_engine::executor::ActionError {
+                    message: "kubeconfig /etc/kube: unreadable".into(),
+                    retryable: false,
+                })
+            }
+        })
+    }
+}
+
+fn step<'a>(detail: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    detail["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["step"] == id)
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+#[tokio::test]
+async fn decisions_corrections_retries_and_resolve_follow_the_incidents_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let flaky = Arc::new(Flaky(std::sync::atomic::AtomicBool::new(false)));
+    let mut registries = Registries::new();
+    registries
+        .runbook("serving-latency")
+        .action("rollback_model", flaky.clone())
+        .unwrap();
+    let state = state_with(&dir, tokens(), registries).await;
+    let responder = Some("responder-token");
+    let post = |uri: String, body: &'static str| {
+        let state = state.clone();
+        async move { call(&state, "POST", &uri, responder, body).await }
+    };
+    let steps = "/api/v1/incidents/INC-1/steps";
+    call(
+        &state,
+        "POST",
+        "/api/v1/alerts/alertmanager",
+        Some("hook-secret"),
+        &alert(),
+    )
+    .await;
+
+    // Only a manual action is approved.
+    let (status, body) = post(format!("{steps}/deployment-history/approve"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an action")
+    );
+
+    // A refuted cause skips the rollback; approving it is refused.
+    let refute = r#"{"outcome": "refuted", "note": "no deploy in the window"}"#;
+    assert_eq!(
+        post(format!("{steps}/recent-deployment/complete"), refute)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = post(format!("{steps}/rollback/approve"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // A correction needs a reason, is its own event, and un-skips what it unblocks.
+    let bare = r#"{"outcome": "confirmed"}"#;
+    let (status, body) = post(format!("{steps}/recent-deployment/complete"), bare).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let fixed = r#"{"outcome": "confirmed", "note": "v2 went out at 09:40 after all"}"#;
+    let (status, body) = post(format!("{steps}/recent-deployment/complete"), fixed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["step"]["result"],
+        "confirmed by ana: v2 went out at 09:40 after all"
+    );
+    let (_, detail) = call(&state, "GET", "/api/v1/incidents/INC-1", responder, "").await;
+    assert_eq!(step(&detail, "rollback")["status"], "pending", "{detail:#}");
+    let timeline = detail["incident"]["timeline"].to_string();
+    assert!(
+        timeline.contains("step recent-deployment changed from refuted by ana: no deploy in the window to confirmed by ana"),
+        "{timeline}"
+    );
+
+    // Approve: the action fails for good, visibly, counted; the opposite decision is refused.
+    let (status, _) = post(format!("{steps}/rollback/approve"), r#"{"reason": "go"}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        post(format!("{steps}/rollback/approve"), "").await.0,
+        StatusCode::OK,
+        "same decision: a no-op"
+    );
+    let (status, body) = post(format!("{steps}/rollback/reject"), r#"{"reason": "no"}"#).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, detail) = call(&state, "GET", "/api/v1/incidents/INC-1", responder, "").await;
+    assert_eq!(step(&detail, "rollback")["status"], "failed", "{detail:#}");
+    assert_eq!(detail["approvals"].as_array().unwrap().len(), 1);
+    let (_, metrics) = call(&state, "GET", "/metrics", None, "").await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("warden_step_failures_total 1"),
+        "{metrics}"
+    );
+
+    // Only a failed step is retried; the retry runs it again.
+    let (status, _) = post(format!("{steps}/hpa/retry"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    flaky.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = post(format!("{steps}/rollback/retry"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["step"]["status"], "succeeded", "{body}");
+    assert_eq!(body["progress"]["failed"], serde_json::json!([]));
+
+    // Resolving over open gates needs an override, and closes the open steps as skipped.
+    assert_eq!(
+        post("/api/v1/incidents/INC-1/resolve".into(), "").await.0,
+        StatusCode::CONFLICT
+    );
+    let (status, _) = post(
+        "/api/v1/incidents/INC-1/resolve".into(),
+        r#"{"override": "dashboards show p95 back for an hour"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, metrics) = call(&state, "GET", "/metrics", None, "").await;
+    assert!(
+        !metrics
+            .as_str()
+            .unwrap()
+            .contains("warden_actions{status=\"pending\"}"),
+        "{metrics}"
+    );
+    let (_, detail) = call(&state, "GET", "/api/v1/incidents/INC-1", responder, "").await;
+    assert!(
+        step(&detail, "p95-within-sla")["result"]
+            .as_str()
+            .unwrap()
+            .contains("dashboards show p95 back for an hour")
+    );
+
+    // Nothing is decided on a resolved incident.
+    for (path, body) in [
+        ("rollback/approve", ""),
+        ("rollback/reject", r#"{"reason": "late"}"#),
+        ("traffic/complete", r#"{"outcome": "succeeded"}"#),
+        ("rollback/retry", ""),
+    ] {
+        let (status, body) = post(format!("{steps}/{path}"), body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("INC-1 is resolved"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_error_is_json_and_the_webhook_checks_its_secret_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir, tokens()).await;
+    let hook = "/api/v1/alerts/alertmanager";
+    let long = format!("/api/v1/incidents/{}", "x".repeat(9000));
+    for (method, uri, token, body, status) in [
+        ("GET", "/nope", None, String::new(), StatusCode::NOT_FOUND),
+        (
+            "DELETE",
+            "/api/v1/incidents",
+            Some("viewer-token"),
+            String::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            "GET",
+            "/api/v1/incidents?limit=many",
+            Some("viewer-token"),
+            String::new(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "GET",
+            long.as_str(),
+            Some("viewer-token"),
+            String::new(),
+            StatusCode::URI_TOO_LONG,
+        ),
+        // A big body with a wrong secret is refused for the secret, unread.
+        (
+            "POST",
+            hook,
+            Some("wrong"),
+            " ".repeat(3 << 20),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "POST",
+            hook,
+            Some("hook-secret"),
+            " ".repeat(3 << 20),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let (got, body) = call(&state, method, uri, token, &body).await;
+        assert_eq!(got, status, "{method} {}", &uri[..uri.len().min(40)]);
+        assert!(
+            body["error"]["code"].is_string(),
+            "{method}: not the JSON shape: {body}"
+        );
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    // The bearer scheme is case-insensitive (RFC 7235).
+    let request = Request::builder()
+        .method("GET")
+        .uri("/api/v1/incidents")
+        .header("authorization", "bearer viewer-token")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_alert_is_kept_whole_and_unrouted_alerts_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir, tokens()).await;
+    let hook = "/api/v1/alerts/alertmanager";
+    let hostile = alert().replace(
+        "\"severity\": \"page\"\n            },",
+        "\"severity\": \"page\",\n                \"team\": \"ml\\u001b]0;owned\\u0007\\r\\nINC-9 resolved\"\n            },",
+    );
+    assert!(hostile.contains("owned"), "the fixture changed");
+    let (status, body) = call(&state, "POST", hook, Some("hook-secret"), &hostile).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = call(
+        &state,
+        "GET",
+        "/api/v1/incidents/INC-1",
+        Some("viewer-token"),
+        "",
+    )
+    .await;
+    let kept = &detail["incident"]["alert"];
+    assert_eq!(kept["starts_at"], "2026-11-24T09:51:13.848Z");
+    assert_eq!(kept["labels"]["service"], "demand-forecast");
+    assert_eq!(
+        kept["labels"]["team"],
+        "ml\u{1b}]0;owned\u{7}\r\nINC-9 resolved"
+    );
+    assert_eq!(
+        kept["runbook_url"],
+        "https://runbooks.example/demand-forecast#errors"
+    );
+    assert!(
+        kept["generator_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://vm:9090/graph")
+    );
+
+    // A status other than firing/resolved changes nothing; "Resolved" is a resolution.
+    let pending = alert()
+        .replace(
+            "\"status\": \"firing\",\n            \"labels\"",
+            "\"status\": \"pending\",\n            \"labels\"",
+        )
+        .replace(
+            "\"service\": \"demand-forecast\"",
+            "\"service\": \"other-service\"",
+        );
+    let (_, body) = call(&state, "POST", hook, Some("hook-secret"), &pending).await;
+    assert_eq!(body["opened"], serde_json::json!([]), "{body}");
+    assert_eq!(body["ignored"][0][1], "pending");
+    let resolved = alert().replace(
+        "\"status\": \"firing\",\n            \"labels\"",
+        "\"status\": \"Resolved\",\n            \"labels\"",
+    );
+    let (_, body) = call(&state, "POST", hook, Some("hook-secret"), &resolved).await;
+    assert_eq!(
+        body["resolved_noted"],
+        serde_json::json!(["INC-1"]),
+        "{body}"
+    );
+    assert_eq!(body["attached"], serde_json::json!([]), "{body}");
+
+    let unmatched = alert().replace("ServingErrorRateHigh", "DiskFull");
+    let (_, body) = call(&state, "POST", hook, Some("hook-secret"), &unmatched).await;
+    assert_eq!(body["unmatched"], serde_json::json!(["090708c0a7a7ad2c"]));
+    let (_, metrics) = call(&state, "GET", "/metrics", None, "").await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.contains("warden_alerts_unrouted_total{reason=\"unmatched\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_alerts_unrouted_total{reason=\"ignored\"} 1"),
+        "{text}"
     );
 }

@@ -83,6 +83,15 @@ pub trait IncidentStore: Send + Sync {
         filter: &IncidentFilter,
     ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
 
+    /// Every active incident's id, oldest first, with no cap: what recovery and the periodic
+    /// advance walk (a listing with a limit would leave the oldest incidents behind).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn active_incident_ids(
+        &self,
+    ) -> impl Future<Output = Result<Vec<IncidentId>, StoreError>> + Send;
+
     /// How many incidents are in each state (states with none are left out).
     ///
     /// # Errors
@@ -442,6 +451,17 @@ impl IncidentStore for Store {
         }
         sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", binds.len() + 1));
         self.incidents_where(&sql, &binds, limit).await
+    }
+
+    async fn active_incident_ids(&self) -> Result<Vec<IncidentId>, StoreError> {
+        let error = self.query_error("list active incidents");
+        let ids: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE active = 1 ORDER BY seq",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(error)?);
+        Ok(ids.into_iter().map(IncidentId).collect())
     }
 
     async fn count_by_state(&self) -> Result<Vec<(String, u64)>, StoreError> {

@@ -30,6 +30,7 @@ fn finding(target: &str) -> Finding {
         detected_at: at(0),
         measurements: BTreeMap::from([("p95_ms".to_string(), 412.0)]),
         cause_key: None,
+        alert: None,
     }
 }
 
@@ -96,6 +97,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    every_active_incident_is_listed_for_recovery,
     ids_are_sequential_and_never_reused,
     incidents_round_trip_whole,
     one_active_incident_per_dedup_key,
@@ -107,6 +109,28 @@ conformance!(
     migrations_are_idempotent,
     a_stale_save_is_refused_and_nothing_is_lost,
 );
+
+/// Recovery and the periodic advance must see every active incident: 1,050 of them, more than
+/// any listing page, oldest first, resolved ones left out.
+async fn every_active_incident_is_listed_for_recovery(store: &Store) {
+    let mut resolved = None;
+    for n in 0..1050 {
+        let incident = open(store, &format!("svc-{n}"), n).await.unwrap();
+        if n == 7 {
+            resolved = Some(incident);
+        }
+    }
+    let mut incident = resolved.unwrap();
+    incident
+        .transition(IncidentState::Resolved, Actor::System, at(2000), "fixed")
+        .unwrap();
+    store.save_incident(&mut incident).await.unwrap();
+    let ids = store.active_incident_ids().await.unwrap();
+    assert_eq!(ids.len(), 1049);
+    assert_eq!(ids[0].0, "INC-1");
+    assert_eq!(ids.last().unwrap().0, "INC-1050");
+    assert!(!ids.contains(&incident.id));
+}
 
 async fn ids_are_sequential_and_never_reused(store: &Store) {
     let first = store.next_incident_id().await.unwrap();

@@ -47,11 +47,41 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
             };
             match format {
                 Format::Json => output::print_json(&report)?,
-                Format::Text => print_errors(&report.errors, &text),
+                Format::Text => print_errors(&report.errors, &text, &args.file),
             }
             return Ok(Code::Detected);
         }
     };
+    // Every check `warden up` makes short of connecting: the runbooks load, and the runbook
+    // modules can use what the configuration gives them — all problems at once.
+    let mut errors = Vec::new();
+    match warden_runbook::builtin::load_all(&config.runbooks.paths, &config.runbooks.disabled) {
+        Ok(runbooks) => errors.extend(
+            warden_runbooks::problems(&config, &runbooks)
+                .into_iter()
+                .map(|problem| assembly_error(&args.file, problem)),
+        ),
+        Err(runbook_errors) => errors.extend(runbook_errors.into_iter().map(|mut error| {
+            if error.field.is_empty() {
+                error.field = "runbooks.paths".into();
+            }
+            error
+        })),
+    }
+    if !errors.is_empty() {
+        let report = CheckReport {
+            file,
+            valid: false,
+            errors,
+            config: None,
+            probes: Vec::new(),
+        };
+        match format {
+            Format::Json => output::print_json(&report)?,
+            Format::Text => print_errors(&report.errors, &text, &args.file),
+        }
+        return Ok(Code::Detected);
+    }
     let probes = if args.connect {
         let count = config.connectors.configured().len() + 1;
         output::progress(&format!(
@@ -112,6 +142,16 @@ async fn probe_kubernetes(kubernetes: &warden_config::KubernetesConfig) -> Probe
     }
 }
 
+/// A runbook module's problem as a configuration error, located at its key.
+fn assembly_error(file: &std::path::Path, problem: warden_runbooks::AssemblyError) -> ConfigError {
+    match problem {
+        warden_runbooks::AssemblyError::Config { key, message } => {
+            ConfigError::unlocated(file, key, message)
+        }
+        other => ConfigError::unlocated(file, "", other.to_string()),
+    }
+}
+
 async fn probe_store(config: &Config) -> ProbeReport {
     let started = Instant::now();
     let (target, outcome) = match Store::connect(&config.store).await {
@@ -130,10 +170,14 @@ async fn probe_store(config: &Config) -> ProbeReport {
     ProbeReport::finish("store", target, started, outcome)
 }
 
-fn print_errors(errors: &[ConfigError], text: &str) {
+fn print_errors(errors: &[ConfigError], text: &str, file: &std::path::Path) {
     let lines: Vec<&str> = text.lines().collect();
     for error in errors {
-        eprintln!("{error}");
+        eprintln!("{}", warden_core::text::terminal_safe(&error.to_string()));
+        // Only the configuration's own lines are shown (a runbook file's error names its file).
+        if error.file != file {
+            continue;
+        }
         let Some(line) = usize::try_from(error.line)
             .ok()
             .and_then(|line| line.checked_sub(1))

@@ -68,6 +68,7 @@ pub fn engine_failure(error: EngineError) -> Failure {
         EngineError::NotFound(_)
         | EngineError::UnknownStep { .. }
         | EngineError::RunbookNotInEffect { .. }
+        | EngineError::Refused { .. }
         | EngineError::Transition(_)
         | EngineError::BadOutcome { .. } => Failure::input(error),
         EngineError::Store(_) | EngineError::Contended(_) => Failure::runtime(error),

@@ -5,10 +5,12 @@
 use std::path::Path;
 
 use anyhow::anyhow;
+use warden_core::text::terminal_safe;
 use warden_core::{ActionRecord, Actor, Decision, Incident, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
 use warden_engine::executor::Progress;
 use warden_engine::postmortem;
+use warden_engine::steps::{StepGroup, StepView, step_views};
 use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
@@ -40,20 +42,20 @@ fn print_progress(id: &IncidentId, progress: &Progress, completed: Option<&Actio
         println!(
             "{id} step {}: {}",
             record.step,
-            record.result.clone().unwrap_or_default()
+            terminal_safe(record.result.as_deref().unwrap_or_default())
         );
     }
     for step in &progress.executed {
         println!("  ran      {step}");
     }
     for (step, why) in &progress.skipped {
-        println!("  skipped  {step}: {why}");
+        println!("  skipped  {step}: {}", terminal_safe(why));
     }
     for (step, why) in &progress.failed {
-        println!("  FAILED   {step}: {why}");
+        println!("  FAILED   {step}: {}", terminal_safe(why));
     }
     for (step, why) in &progress.waiting {
-        println!("  waiting  {step}: {why}");
+        println!("  waiting  {step}: {}", terminal_safe(why));
     }
     if let Some(state) = progress.state {
         println!("{id} is {state}");
@@ -94,8 +96,84 @@ fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), 
             output::print_json(&serde_json::json!({ "incident": IncidentSummary::from(incident) }))
         }
         Format::Text => {
-            println!("{} {what} ({})", incident.id, incident.state);
+            println!(
+                "{} {} ({})",
+                incident.id,
+                terminal_safe(what),
+                incident.state
+            );
             Ok(())
+        }
+    }
+}
+
+/// `incidents show` for a terminal: every text from outside (titles, labels, results, log
+/// lines) escaped, and the steps grouped by where they stand, failures first.
+fn print_incident(incident: &Incident, steps: &[StepView]) {
+    let safe = terminal_safe;
+    println!("{} — {}", incident.id, safe(&incident.title));
+    println!("  runbook   {}", incident.runbook);
+    println!("  target    {}", safe(&incident.target.to_string()));
+    println!(
+        "  state     {} ({} findings, reopened {} times)",
+        incident.state, incident.finding_count, incident.reopen_count
+    );
+    println!("  severity  {}", incident.severity);
+    for group in [
+        StepGroup::Failed,
+        StepGroup::WaitingForApproval,
+        StepGroup::WaitingForPerson,
+        StepGroup::Running,
+        StepGroup::Pending,
+        StepGroup::Done,
+    ] {
+        let members: Vec<&StepView> = steps.iter().filter(|s| s.group == group).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let heading = group.heading();
+        let heading = if group == StepGroup::Failed {
+            heading.to_uppercase()
+        } else {
+            heading.to_string()
+        };
+        println!("\n{heading} ({}):", members.len());
+        for step in members {
+            match &step.result {
+                Some(result) => println!("  {:<26} {:<9} {}", step.id, step.status, safe(result)),
+                None => println!("  {:<26} {:<9} {}", step.id, step.phase, safe(&step.title)),
+            }
+        }
+    }
+    println!("\ntimeline:");
+    for event in &incident.timeline {
+        let who = match &event.actor {
+            Actor::System => "warden".to_string(),
+            Actor::User(name) => name.clone(),
+        };
+        let what = match &event.kind {
+            warden_core::TimelineKind::StateChanged { from, to } => {
+                format!("{from} → {to}: {}", event.message)
+            }
+            _ => event.message.clone(),
+        };
+        println!(
+            "  {}  {:<10} {}",
+            event.at.format("%Y-%m-%d %H:%M:%S"),
+            safe(&who),
+            safe(&what)
+        );
+    }
+    if !incident.evidence.is_empty() {
+        println!("\nevidence:");
+        for evidence in &incident.evidence {
+            println!(
+                "  {}  {} ({} bytes) from {}",
+                &evidence.hash.as_str()[..12],
+                safe(&evidence.name),
+                evidence.size_bytes,
+                safe(&evidence.source)
+            );
         }
     }
 }
@@ -143,8 +221,8 @@ pub async fn run(
                             incident.state.as_str(),
                             incident.severity.as_str(),
                             incident.runbook.as_str(),
-                            incident.target.to_string(),
-                            incident.title
+                            terminal_safe(&incident.target.to_string()),
+                            terminal_safe(&incident.title)
                         );
                     }
                 }
@@ -165,49 +243,21 @@ pub async fn run(
                 .audit_for(&incident.id)
                 .await
                 .map_err(Failure::runtime)?;
+            let steps = match context.engine.runbook_of(&incident) {
+                Ok(runbook) => step_views(
+                    runbook,
+                    &actions,
+                    &approvals,
+                    context.engine.registries().for_runbook(runbook.id.as_str()),
+                ),
+                Err(_) => Vec::new(),
+            };
             match format {
                 Format::Json => output::print_json(&serde_json::json!({
-                    "incident": incident, "actions": actions, "approvals": approvals, "audit": audit,
+                    "incident": incident, "steps": steps, "actions": actions,
+                    "approvals": approvals, "audit": audit,
                 }))?,
-                Format::Text => {
-                    println!("{} — {}", incident.id, incident.title);
-                    println!("  runbook   {}", incident.runbook);
-                    println!("  target    {}", incident.target);
-                    println!(
-                        "  state     {} ({} findings, reopened {} times)",
-                        incident.state, incident.finding_count, incident.reopen_count
-                    );
-                    println!("  severity  {}", incident.severity);
-                    println!("\ntimeline:");
-                    for event in &incident.timeline {
-                        let who = match &event.actor {
-                            Actor::System => "warden".to_string(),
-                            Actor::User(name) => name.clone(),
-                        };
-                        let what = match &event.kind {
-                            warden_core::TimelineKind::StateChanged { from, to } => {
-                                format!("{from} → {to}: {}", event.message)
-                            }
-                            _ => event.message.clone(),
-                        };
-                        println!(
-                            "  {}  {who:<10} {what}",
-                            event.at.format("%Y-%m-%d %H:%M:%S")
-                        );
-                    }
-                    if !incident.evidence.is_empty() {
-                        println!("\nevidence:");
-                        for evidence in &incident.evidence {
-                            println!(
-                                "  {}  {} ({} bytes) from {}",
-                                &evidence.hash.as_str()[..12],
-                                evidence.name,
-                                evidence.size_bytes,
-                                evidence.source
-                            );
-                        }
-                    }
-                }
+                Format::Text => print_incident(&incident, &steps),
             }
         }
         IncidentsCommand::Ack { id, actor } => {
@@ -284,13 +334,32 @@ pub async fn run(
                 Format::Text => print_progress(&incident.id, &progress, None),
             }
         }
-        IncidentsCommand::Resolve { id, reason, actor } => {
-            let incident = manager
-                .transition(
+        IncidentsCommand::Retry { id, step, actor } => {
+            let (record, progress) = context
+                .engine
+                .retry_step(&IncidentId(id.clone()), &step, Actor::User(actor.name))
+                .await
+                .map_err(engine_failure)?;
+            match format {
+                Format::Json => output::print_json(
+                    &serde_json::json!({ "step": record, "progress": progress }),
+                )?,
+                Format::Text => print_progress(&IncidentId(id), &progress, Some(&record)),
+            }
+        }
+        IncidentsCommand::Resolve {
+            id,
+            reason,
+            override_reason,
+            actor,
+        } => {
+            let incident = context
+                .engine
+                .resolve(
                     &IncidentId(id),
-                    IncidentState::Resolved,
                     Actor::User(actor.name),
                     &reason,
+                    override_reason.as_deref(),
                 )
                 .await
                 .map_err(engine_failure)?;

@@ -14,7 +14,7 @@ use warden_core::{Clock, SystemClock};
 use warden_engine::IncidentManager;
 use warden_engine::executor::Mode;
 use warden_server::{AppState, Metrics, Token};
-use warden_store::{IncidentFilter, IncidentStore, Store};
+use warden_store::{IncidentStore, Store};
 
 use super::context;
 use crate::exit::{Code, Failure};
@@ -35,12 +35,20 @@ pub async fn run(
 ) -> Result<Code, Failure> {
     let config = warden_config::load(config_path).map_err(Failure::input)?;
     let runbooks = context::runbooks_for(Some(&config))?;
-    let mut tokens = Vec::new();
+    let mut tokens: Vec<Token> = Vec::new();
     for (index, token) in config.server.tokens.iter().enumerate() {
+        let secret = resolve(&format!("server.tokens[{index}].token"), &token.token)?;
+        if let Some(same) = tokens.iter().find(|t| t.secret == secret) {
+            return Err(Failure::input(anyhow!(
+                "server.tokens[{index}].token: {:?} has the same value as {:?}: one token must have one role",
+                token.name,
+                same.name
+            )));
+        }
         tokens.push(Token {
             name: token.name.clone(),
             role: token.role,
-            secret: resolve(&format!("server.tokens[{index}].token"), &token.token)?,
+            secret,
         });
     }
     let webhook_secret = match config
@@ -62,11 +70,16 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let manager = Arc::new(IncidentManager::new(store.clone(), clock));
     let (engine, detectors) = assembly.into_engine(manager, runbooks, Mode::Live);
+    let metrics = Arc::new(Metrics::default());
+    let engine = engine.with_failure_sink(Arc::new(warden_server::FailureLog::new(
+        metrics.clone(),
+        format == Format::Text,
+    )));
     let state = AppState {
         engine: Arc::new(engine),
         tokens: Arc::new(tokens),
         webhook_secret,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     };
     match format {
         Format::Json => output::print_json(&serde_json::json!({
@@ -129,21 +142,17 @@ pub async fn run(
 }
 
 /// Before anything else: actions that were in flight when the previous process died run
-/// again (they are idempotent); completed ones are never touched.
+/// again (they are idempotent); completed ones are never touched. Every active incident is
+/// recovered, however many there are.
 async fn recover(state: &AppState) -> Result<(), Failure> {
-    let active = IncidentFilter {
-        active_only: true,
-        limit: 1000,
-        ..IncidentFilter::default()
-    };
-    let incidents = state
+    let ids = state
         .manager()
         .store()
-        .list_incidents(&active)
+        .active_incident_ids()
         .await
         .map_err(Failure::runtime)?;
-    for incident in incidents {
-        match state.engine.recover(&incident.id).await {
+    for id in ids {
+        match state.engine.recover(&id).await {
             // An incident of a runbook taken out of effect stays as it is.
             Ok(_) | Err(warden_engine::EngineError::RunbookNotInEffect { .. }) => {}
             Err(err) => return Err(Failure::runtime(err)),
@@ -152,20 +161,16 @@ async fn recover(state: &AppState) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Advances every active incident on each beat.
 async fn advance_loop(state: AppState, every: std::time::Duration, verbose: bool) {
-    let active = IncidentFilter {
-        active_only: true,
-        limit: 1000,
-        ..IncidentFilter::default()
-    };
     loop {
-        match state.manager().store().list_incidents(&active).await {
-            Ok(incidents) => {
-                for incident in incidents {
-                    if let Err(err) = state.advance(&incident.id).await
+        match state.manager().store().active_incident_ids().await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(err) = state.advance(&id).await
                         && verbose
                     {
-                        eprintln!("warden: advancing {} failed: {err}", incident.id);
+                        eprintln!("warden: advancing {id} failed: {err}");
                     }
                 }
             }

@@ -232,6 +232,7 @@ fn metric_finding(
             ("worst".to_string(), breach.worst),
         ]),
         cause_key: None,
+        alert: None,
     };
     let evidence = serde_json::json!({ "metric": watch.series, "breach_since": breach.since, "worst": breach.worst, "latest": breach.latest });
     (
@@ -259,6 +260,7 @@ fn pipeline_finding(
         detected_at: now,
         measurements: BTreeMap::new(),
         cause_key: Some(format!("task={task}")),
+        alert: None,
     };
     let log = format!(
         "[{}] INFO - Running task {task}\nTraceback (most recent call last):\n  File \"validate.py\", line 12, in main\n    s3.list_objects_v2(Bucket=\"mlflow-artifacts\")\n{error}\n",

@@ -132,3 +132,47 @@ impl ActionHandler for Notify {
         })
     }
 }
+
+/// Pages every configured channel when a step fails for good, so what Warden failed to do
+/// reaches a person without anyone looking.
+pub struct FailureNotifier {
+    channels: Vec<NotificationConfig>,
+}
+
+impl FailureNotifier {
+    /// Over the configured channels (`notifications:`).
+    pub fn new(channels: Vec<NotificationConfig>) -> Self {
+        Self { channels }
+    }
+}
+
+impl warden_engine::StepFailureSink for FailureNotifier {
+    fn step_failed<'a>(
+        &'a self,
+        incident: &'a warden_core::Incident,
+        step: &'a str,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let notification = Notification {
+                incident: incident.id.0.clone(),
+                title: incident.title.clone(),
+                severity: incident.severity.to_string(),
+                target: incident.target.to_string(),
+                runbook: incident.runbook.to_string(),
+                dedup_key: incident.dedup_key.clone(),
+                message: format!("step {step} failed: {error}"),
+                idempotency_key: format!("{}/{step}/failed", incident.id),
+            };
+            for channel in &self.channels {
+                // A channel that cannot be reached must not stop the others, nor the runbook.
+                if let Err(err) = notify::send(channel, &notification).await {
+                    eprintln!(
+                        "warden: paging {} about {} step {step} failed: {err}",
+                        channel.name, incident.id
+                    );
+                }
+            }
+        })
+    }
+}

@@ -73,32 +73,49 @@ pub fn assemble(
             }
         }
     }
+    if let Some(problem) = detector_problems(config, runbooks).into_iter().next() {
+        return Err(problem);
+    }
     let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+    if let Some(client) = &client {
+        for detector in &config.detectors {
+            detectors.push(Box::new(promql_detector::PromqlDetector::new(
+                detector.clone(),
+                client.clone(),
+            )));
+        }
+    }
+    Ok(detectors)
+}
+
+/// Every `detectors:` entry that cannot run: its runbook is not in effect, or there is no
+/// Prometheus to query.
+pub fn detector_problems(config: &Config, runbooks: &[Runbook]) -> Vec<AssemblyError> {
+    let mut problems = Vec::new();
     for (index, detector) in config.detectors.iter().enumerate() {
         if !runbooks.iter().any(|r| r.id.as_str() == detector.runbook) {
-            return Err(AssemblyError::config(
+            let known: Vec<&str> = runbooks.iter().map(|r| r.id.as_str()).collect();
+            problems.push(AssemblyError::config(
                 format!("detectors[{index}].runbook"),
                 format!(
-                    "detector {}: runbook {:?} is not in effect",
-                    detector.name, detector.runbook
+                    "detector {}: runbook {:?} is not in effect (in effect: {})",
+                    detector.name,
+                    detector.runbook,
+                    known.join(", ")
                 ),
             ));
         }
-        let Some(client) = &client else {
-            return Err(AssemblyError::config(
+        if config.connectors.prometheus.is_none() {
+            problems.push(AssemblyError::config(
                 format!("detectors[{index}]"),
                 format!(
                     "detector {} needs connectors.prometheus to query",
                     detector.name
                 ),
             ));
-        };
-        detectors.push(Box::new(promql_detector::PromqlDetector::new(
-            detector.clone(),
-            client.clone(),
-        )));
+        }
     }
-    Ok(detectors)
+    problems
 }
 
 /// Registers every action of `entries` (a module's handler table).

@@ -69,6 +69,7 @@ impl PromqlDetector {
                 ("threshold".to_string(), detector.threshold),
             ]),
             cause_key: None,
+            alert: None,
         })
     }
 }

@@ -317,6 +317,7 @@ mod tests {
             detected_at: chrono::Utc::now(),
             measurements: BTreeMap::new(),
             cause_key: None,
+            alert: None,
         };
         ActionRequest {
             incident: Incident::open(IncidentId("INC-T".into()), &finding, chrono::Utc::now()),

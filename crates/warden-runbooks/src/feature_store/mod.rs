@@ -125,6 +125,7 @@ pub fn finding(status: &FeastStatus, now: chrono::DateTime<chrono::Utc>) -> Opti
             ("missing_rate".to_string(), worst_missing),
         ]),
         cause_key: None,
+        alert: None,
     })
 }
 

@@ -352,6 +352,7 @@ pub fn finding(
         detected_at: now,
         measurements,
         cause_key: Some(format!("version {}", c.candidate)),
+        alert: None,
     })
 }
 
@@ -552,6 +553,7 @@ mod tests {
             detected_at: chrono::Utc::now(),
             measurements: Default::default(),
             cause_key: None,
+            alert: None,
         };
         let request = warden_engine::executor::ActionRequest {
             incident: warden_core::Incident::open(

@@ -72,6 +72,7 @@ fn finding(
             .into_iter()
             .collect(),
         cause_key: cause_key.map(str::to_string),
+        alert: None,
     }
 }
 

@@ -165,6 +165,7 @@ pub(super) mod tests {
             detected_at: chrono::Utc::now(),
             measurements: BTreeMap::new(),
             cause_key: None,
+            alert: None,
         };
         JudgeRequest {
             incident: Incident::open(IncidentId("INC-P".into()), &finding, chrono::Utc::now()),

@@ -70,6 +70,7 @@ impl Detector for SloDetector {
                 detected_at: now,
                 measurements: reading.measurements(),
                 cause_key: None,
+                alert: None,
             }])
         })
     }
