@@ -266,3 +266,33 @@ fn bad_input_is_named_and_exits_2() {
     let html_elsewhere = warden(&["runbooks", "list", "--format", "html"], dir.path());
     assert_eq!(html_elsewhere.status.code(), Some(2));
 }
+
+/// Nothing compared is not "no drift": an empty reference or one with no column in common
+/// with the current data is an input error naming it, not exit 0 with `columns_tested: 0`.
+#[test]
+fn a_reference_with_nothing_to_compare_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cur.csv"),
+        "price,region\n1.0,north\n2.0,south\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("empty.csv"), "price,region\n").unwrap();
+    std::fs::write(
+        dir.path().join("other.csv"),
+        "latency,status\n1.0,ok\n2.0,ok\n",
+    )
+    .unwrap();
+    for (reference, expected) in [
+        ("empty.csv", "the reference has no rows"),
+        ("other.csv", "nothing to compare"),
+    ] {
+        let output = warden(
+            &["drift", "--reference", reference, "--current", "cur.csv"],
+            dir.path(),
+        );
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{reference}: {message}");
+        assert!(message.contains(expected), "{reference}: {message}");
+    }
+}

@@ -394,7 +394,22 @@ fn rollout_gate_rolls_back_a_worse_challenger_and_promotes_an_equal_one() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("HOLD"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HOLD"));
+    // WAPE is an error: the line must not read like an accuracy that rose.
+    assert!(
+        text.contains("wape (an error: lower is better): champion"),
+        "{text}"
+    );
+
+    // Validating with nothing to check is an input error, not "all checks passed".
+    let nothing = warden(&["validate", "--data", "c.csv"], same.path());
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&nothing.stderr).contains("c.csv: nothing to check"),
+        "{}",
+        String::from_utf8_lossy(&nothing.stderr)
+    );
 }
 
 /// The row whose `lag_7` is missing: the server cannot score it.

@@ -272,6 +272,14 @@ pub fn run(
     {
         return Err(DriftError::Invalid("the reference window is empty".into()));
     }
+    if let Reference::Data(side) = reference
+        && side.rows.count(&side.dataset) == 0
+    {
+        return Err(DriftError::Invalid(format!(
+            "{}: the reference has no rows",
+            side.label
+        )));
+    }
     if let Some(season) = options.seasonal {
         let (Some(times), Some(side_rows)) = (&current_times, reference_rows.as_mut()) else {
             return Err(DriftError::Invalid(match reference {
@@ -394,6 +402,22 @@ pub fn run(
             "reference from profile {} ({} rows): statistics use its quantile grid, thresholds its calibration ladder",
             profile.source, profile.rows
         ));
+    }
+    if columns.iter().all(|c| c.status == Status::Skipped) {
+        // Nothing was compared: "no drift" would be a silent pass.
+        let why: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.reason))
+            .collect();
+        return Err(DriftError::Invalid(format!(
+            "nothing to compare between the reference and {}: no column is in both with data to test{}",
+            current.label,
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", why.join("; "))
+            }
+        )));
     }
     let count = |status: Status| columns.iter().filter(|c| c.status == status).count();
     let summary = Summary {

@@ -87,8 +87,21 @@ impl Schema {
                             (lo.min(v), hi.max(v))
                         });
                     if lo <= hi {
-                        rule.min = Some(lo);
-                        rule.max = Some(hi);
+                        // A reference is a sample: its extremes are not the population's, so
+                        // the learnt range has a margin of a tenth of its span (of the value
+                        // for a constant column) — and never crosses zero the reference kept.
+                        let span = hi - lo;
+                        let margin = if span > 0.0 {
+                            0.1 * span
+                        } else {
+                            0.1 * lo.abs().max(1.0)
+                        };
+                        rule.min = Some(if lo >= 0.0 {
+                            (lo - margin).max(0.0)
+                        } else {
+                            lo - margin
+                        });
+                        rule.max = Some(hi + margin);
                     }
                 }
                 ColumnValues::Categorical { levels, .. } if levels.len() <= 1000 => {

@@ -170,7 +170,11 @@ pub async fn run(format: Format, command: RolloutCommand) -> Result<Code, Failur
     match format {
         Format::Json => output::print_json(&result)?,
         Format::Text => {
-            for line in comparison_lines(&result.accuracy, "accuracy") {
+            let label = format!(
+                "{} (an error: lower is better)",
+                result.accuracy.metric.name()
+            );
+            for line in comparison_lines(&result.accuracy, &label) {
                 println!("{line}");
             }
             if let Some(business) = &result.business {

@@ -176,6 +176,16 @@ pub async fn run(format: Format, args: ValidateArgs) -> Result<Code, Failure> {
             "give --data (and --schema or --reference), or `warden validate parity`"
         )));
     };
+    if checks.schema.is_none()
+        && checks.reference.is_none()
+        && checks.keys.is_empty()
+        && checks.max_age.is_none()
+    {
+        // "All checks passed" would be said of no check at all.
+        return Err(Failure::input(anyhow!(
+            "{location}: nothing to check: give --schema FILE or --reference DATA (or --key / --timestamp with --max-age)"
+        )));
+    }
     let result = blocking(move || {
         let data = open(&location)?;
         let mut schema = match (&checks.schema, &checks.reference) {

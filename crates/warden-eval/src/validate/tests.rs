@@ -75,6 +75,30 @@ fn data_like_its_reference_passes_and_a_shifted_encoding_fails() {
 }
 
 #[test]
+fn a_learnt_range_admits_clean_data_just_past_the_references_extremes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Prices 9.0 to 12.0 in the reference: a span of 3, so 0.3 of margin each side.
+    let reference = write(
+        dir.path(),
+        "ref.csv",
+        "id,price,units\n1,10.5,0\n2,12.0,4\n3,9.0,2\n",
+    );
+    let schema = Schema::learn(&reference, &["id".into()], &[]).expect("learns");
+    let clean = write(
+        dir.path(),
+        "clean.csv",
+        "id,price,units\n4,12.2,0\n5,8.8,4\n",
+    );
+    let v = validate(&clean, &schema, 0).expect("runs");
+    assert!(v.ok, "clean data just past the sample's extremes: {v:?}");
+    let units = &schema.columns["units"];
+    assert_eq!(units.min, Some(0.0), "a count never below zero stays so");
+    let far = write(dir.path(), "far.csv", "id,price,units\n6,12.5,1\n");
+    let v = validate(&far, &schema, 0).expect("runs");
+    assert!(!v.ok, "well past the margin still fails: {v:?}");
+}
+
+#[test]
 fn parity_finds_the_feature_encoded_differently_for_the_same_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let training = write(
