@@ -154,7 +154,8 @@ pub struct EvidenceLine {
 pub struct Classification {
     /// One of [`CAUSES`].
     pub cause: String,
-    /// 0–1: the winning score's share of all evidence, discounted when the evidence is thin.
+    /// 0–1: the winner's share of the rules' and the model's combined support (for `other`,
+    /// the model's probability that it is none of the named causes).
     pub confidence: f64,
     /// Whether a bounded retry with backoff may cure it (only transient rules matched).
     pub transient: bool,
@@ -166,8 +167,10 @@ pub struct Classification {
     pub fixes: Vec<String>,
     /// Each cause's score.
     pub scores: BTreeMap<String, f64>,
-    /// When no rule matched: a pattern for the rules file, from the last error-looking line.
+    /// When nothing is likely: a pattern for the rules file, from the last error-looking line.
     pub new_failure_mode: Option<String>,
+    /// The model's probability of each cause.
+    pub model: BTreeMap<String, f64>,
 }
 
 struct Hit<'a> {
@@ -206,6 +209,25 @@ fn clip(text: &str) -> String {
     }
 }
 
+/// The fix of a cause when no rule with captured values decided it (R1.8).
+fn general_fix(cause: &str) -> &'static str {
+    match cause {
+        "missing_expired_secret" => {
+            "check the credential the task reads (the connection, Kubernetes secret, token or service account named in the lines shown): create it where it is missing, rotate it where it expired"
+        }
+        "artifact_storage_unreachable" => {
+            "check the artifact store named in the lines shown from the task's network and identity: the endpoint answers, the bucket exists, the task's role may read and write it"
+        }
+        "resource_limit" => {
+            "give the task the resource it ran out of (memory limit and request, GPU count, disk or shared memory), or make it need less (batch size, partitions)"
+        }
+        "incompatible_version_missing_dependency" => {
+            "pin what the task runs with: install the missing package, align the versions the lines shown name, and pin the image by digest"
+        }
+        _ => "",
+    }
+}
+
 /// A pattern for a failure no rule knows: the last line that looks like an error, with its
 /// variable parts (numbers, quoted values, hex ids, paths) generalised.
 pub fn suggest_pattern(log: &str) -> Option<String> {
@@ -229,8 +251,37 @@ pub fn suggest_pattern(log: &str) -> Option<String> {
     Some(pattern)
 }
 
-/// Classifies a task log and its pod events.
+/// How the rules and the model are combined.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// A cause's share of the matched rules' weight is added, times this, to its posterior
+    /// probability.
+    pub rule_weight: f64,
+    /// Below this share of the combined support the winner is not likely enough: `other`.
+    pub likely: f64,
+}
+
+/// The shipped tuning, chosen by leave-projects-out cross-validation on the training projects
+/// (`cargo run -p warden-detect --example classify_eval`), never on the held-out ones.
+pub const TUNING: Tuning = Tuning {
+    rule_weight: 1.0,
+    likely: 0.4,
+};
+
+/// Classifies a task log and its pod events with the rules and the shipped model.
 pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
+    classify_with(rules, crate::model::Model::shipped(), TUNING, log, events)
+}
+
+/// Classifies with a given model and tuning (the evaluation trains one without the held-out
+/// projects).
+pub fn classify_with(
+    rules: &Rules,
+    model: &crate::model::Model,
+    tuning: Tuning,
+    log: &str,
+    events: &str,
+) -> Classification {
     let mut hits: Vec<Hit<'_>> = Vec::new();
     for (source, text) in [("log", log), ("events", events)] {
         for (number, line) in text.lines().enumerate() {
@@ -256,20 +307,47 @@ pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
             *scores.entry(hit.rule.raw.cause.clone()).or_default() += hit.rule.raw.weight;
         }
     }
-    // A specific cause beats `other`, whose rules are the transient ones.
-    let specific = scores
+    // The rules' vote: each specific cause's share of the matched weight (the `other` rules
+    // are the transient ones: they say a retry may help, not what the cause is).
+    let rule_total: f64 = scores
         .iter()
-        .filter(|(cause, score)| cause.as_str() != "other" && **score > 0.0)
+        .filter(|(cause, _)| cause.as_str() != "other")
+        .map(|(_, score)| score)
+        .sum();
+    let posterior = model.posterior(log, events);
+    let combined: BTreeMap<String, f64> = CAUSES
+        .iter()
+        .map(|cause| {
+            let rule_share = if rule_total > 0.0 && *cause != "other" {
+                scores.get(*cause).copied().unwrap_or(0.0) / rule_total
+            } else {
+                0.0
+            };
+            let p = posterior.get(*cause).copied().unwrap_or(0.0);
+            (cause.to_string(), p + tuning.rule_weight * rule_share)
+        })
+        .collect();
+    let combined_total: f64 = combined.values().sum();
+    let (best, best_score) = combined
+        .iter()
         .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(cause, _)| cause.clone());
-    let cause = specific.clone().unwrap_or_else(|| "other".to_string());
-    let total: f64 = scores.values().sum();
-    let top = scores.get(&cause).copied().unwrap_or(0.0);
-    let confidence = if total > 0.0 && top > 0.0 {
-        (top / total) * (1.0 - (-top / 2.0).exp())
+        .map(|(cause, score)| (cause.clone(), *score))
+        .unwrap_or_else(|| ("other".to_string(), 0.0));
+    let share = if combined_total > 0.0 {
+        best_score / combined_total
     } else {
         0.0
     };
+    // `other` only when nothing specific is likely.
+    let specific = (best != "other" && share >= tuning.likely).then(|| best.clone());
+    let cause = specific.clone().unwrap_or_else(|| "other".to_string());
+    let confidence = if specific.is_some() {
+        share
+    } else {
+        posterior.get("other").copied().unwrap_or(0.0)
+    };
+    let top = scores.get(&cause).copied().unwrap_or(0.0);
+    let total: f64 = scores.values().sum();
     let decided: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.cause == cause).collect();
     let transient_hits: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.transient).collect();
     let transient = !transient_hits.is_empty() && decided.iter().all(|h| h.rule.raw.transient);
@@ -291,19 +369,55 @@ pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
             text: hit.text.clone(),
         });
     }
+    if decided.is_empty()
+        && let Some(cause) = &specific
+    {
+        // No rule of the cause matched: the lines whose terms weigh most for it decided.
+        let mut weighed: Vec<(f64, &'static str, usize, &str)> = Vec::new();
+        for (source, text) in [("log", log), ("events", events)] {
+            for (number, line) in text.lines().enumerate() {
+                let weight = model.weight_of_line(line, cause);
+                if weight > 0.0 {
+                    weighed.push((weight, source, number + 1, line));
+                }
+            }
+        }
+        weighed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let lines: Vec<EvidenceLine> = weighed
+            .into_iter()
+            .take(3)
+            .map(|(_, source, line, text)| EvidenceLine {
+                rule: "model".into(),
+                source,
+                line,
+                text: clip(text),
+            })
+            .collect();
+        evidence.splice(0..0, lines);
+    }
     let mut fixes: Vec<String> = Vec::new();
     for hit in &decided {
         if !hit.fix.is_empty() && !fixes.contains(&hit.fix) {
             fixes.push(hit.fix.clone());
         }
     }
-    let new_failure_mode = if hits.is_empty() {
+    if fixes.is_empty()
+        && let Some(cause) = &specific
+    {
+        // No rule with its captured values decided: the cause's general fix.
+        fixes.push(general_fix(cause).to_string());
+    }
+    let new_failure_mode = if specific.is_none() && !transient {
         suggest_pattern(&format!("{events}\n{log}"))
     } else {
         None
     };
     let explanation = match (&specific, transient, hits.is_empty()) {
-        (_, _, true) => "no rule matched: new failure mode — update the runbook's rules (a pattern is suggested)".to_string(),
+        (Some(cause), _, _) if decided.is_empty() => format!(
+            "{cause} ({:.0}% likely) from the terms of the lines shown: no rule matched, the corpus of known failures did",
+            100.0 * share
+        ),
+        (None, false, _) => "nothing is likely: new failure mode — update the runbook's rules (a pattern is suggested)".to_string(),
         (None, true, _) => format!(
             "transient: {} — a bounded retry with backoff may cure it",
             decided.iter().map(|h| h.rule.raw.id.as_str()).collect::<Vec<_>>().join(", ")
@@ -321,7 +435,6 @@ pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
                 })
                 .join(", ")
         ),
-        (None, false, false) => "other".to_string(),
     };
     Classification {
         cause,
@@ -332,6 +445,7 @@ pub fn classify(rules: &Rules, log: &str, events: &str) -> Classification {
         fixes,
         scores,
         new_failure_mode,
+        model: posterior,
     }
 }
 
@@ -359,8 +473,24 @@ mod tests {
     fn throttling_alone_is_transient_and_retryable() {
         let log = "botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.";
         let c = classify(&rules(), log, "");
-        assert_eq!(c.cause, "other");
+        // The store being throttled, not a fault to fix: a retry with backoff may cure it.
+        assert!(
+            ["other", "artifact_storage_unreachable"].contains(&c.cause.as_str()),
+            "{c:?}"
+        );
         assert!(c.transient, "{c:?}");
+        assert!(c.new_failure_mode.is_none(), "{c:?}");
+    }
+
+    #[test]
+    fn a_phrasing_no_rule_knows_is_decided_by_the_model_with_its_lines() {
+        let log = "INFO starting epoch 3\nworker 2 was terminated by the kernel: memory cgroup out of memory, killed process\nTraceback follows";
+        let c = classify(&rules(), log, "");
+        assert_eq!(c.cause, "resource_limit", "{c:?}");
+        assert_eq!(c.evidence[0].rule, "model", "{c:?}");
+        assert_eq!(c.evidence[0].line, 2, "the line that weighs most: {c:?}");
+        assert!(!c.fixes.is_empty());
+        assert!(c.new_failure_mode.is_none());
     }
 
     #[test]
@@ -400,7 +530,17 @@ mod tests {
             classify(&merged, "Error: Vault is sealed", "").cause,
             "missing_expired_secret"
         );
-        assert_eq!(classify(&merged, "exit code 137", "").cause, "other");
+        // The replaced rule no longer decides (the model may still know the phrasing).
+        let replaced = classify(&merged, "exit code 137", "");
+        assert!(
+            !replaced.evidence.iter().any(|e| e.rule == "exit-137"),
+            "{replaced:?}"
+        );
+        let builtin = classify(&rules(), "exit code 137", "");
+        assert!(
+            builtin.evidence.iter().any(|e| e.rule == "exit-137"),
+            "{builtin:?}"
+        );
         let bad = Rules::parse(
             "bad.yaml",
             "rules:\n  - id: x\n    cause: gremlins\n    pattern: 'a'\n",

@@ -9,7 +9,9 @@
 //! - [`classify`]: which cause a failed pipeline task's log and events point to (rules as data).
 
 pub mod classify;
+pub mod evaluate;
 pub mod gate;
+pub mod model;
 pub mod threshold;
 
 use warden_core::Timestamp;

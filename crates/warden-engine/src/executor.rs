@@ -556,11 +556,11 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                     None => "gate: no evaluator yet, a responder records it".to_string(),
                 },
                 StepKind::Action { name } => match need(EntryKind::Action, name) {
-                    Some(need) => format!("{name} {need}: done by hand"),
+                    Some(need) => format!("{name} {need} — done by hand"),
                     None => format!("{name} is not automated yet: done by hand"),
                 },
                 StepKind::Evidence { name } => match need(EntryKind::Evidence, name) {
-                    Some(need) => format!("{name} {need}: done by hand"),
+                    Some(need) => format!("{name} {need} — done by hand"),
                     None => format!("{name} is not automated yet: done by hand"),
                 },
             };

@@ -114,7 +114,7 @@ fn a_bare_configuration_says_what_each_step_needs() {
     assert_eq!(
         status::step_status(&assembly.registries, serving, rollback),
         StepStatus::Needs {
-            need: "needs a service under serving:".into()
+            need: "needs a service listed under serving".into()
         }
     );
     assert_eq!(status::automated_steps(&assembly.registries, serving), 0);

@@ -370,7 +370,7 @@ impl RunbookModule for Module {
         registrar: &mut Registrar<'_>,
     ) -> Result<Vec<Box<dyn Detector>>, AssemblyError> {
         let Some(models) = Models::from_config(config) else {
-            let need = "needs a model under models:";
+            let need = "needs a model listed under models";
             common::needs_all(registrar, EntryKind::Evidence, &evidence::NAMES, need);
             common::needs_all(registrar, EntryKind::Cause, &judges::NAMES, need);
             common::needs_all(registrar, EntryKind::Action, &["rollback_model"], need);

@@ -177,7 +177,7 @@ impl RunbookModule for Module {
         registrar: &mut Registrar<'_>,
     ) -> Result<Vec<Box<dyn Detector>>, AssemblyError> {
         let Some(pipelines) = Pipelines::from_config(config)? else {
-            let need = "needs a pipeline under pipelines:";
+            let need = "needs a pipeline listed under pipelines";
             common::needs_all(registrar, EntryKind::Evidence, &evidence::NAMES, need);
             common::needs_all(registrar, EntryKind::Cause, &judges::NAMES, need);
             common::needs_all(registrar, EntryKind::Action, &actions::NAMES, need);

@@ -137,7 +137,7 @@ impl RunbookModule for Module {
         registrar: &mut Registrar<'_>,
     ) -> Result<Vec<Box<dyn Detector>>, AssemblyError> {
         let Some(serving) = Serving::from_config(config)? else {
-            let need = "needs a service under serving:";
+            let need = "needs a service listed under serving";
             common::needs_all(registrar, EntryKind::Action, &["rollback_model"], need);
             common::needs_all(registrar, EntryKind::Action, &KUBE_ACTIONS, need);
             common::needs_all(registrar, EntryKind::Evidence, &evidence::NAMES, need);
