@@ -307,19 +307,24 @@ pub fn classify_with(
             *scores.entry(hit.rule.raw.cause.clone()).or_default() += hit.rule.raw.weight;
         }
     }
-    // The rules' vote: each specific cause's share of the matched weight (the `other` rules
-    // are the transient ones: they say a retry may help, not what the cause is).
-    let rule_total: f64 = scores
-        .iter()
-        .filter(|(cause, _)| cause.as_str() != "other")
-        .map(|(_, score)| score)
-        .sum();
+    // The rules' vote: each cause's share of the weight of the matched rules that name a cause
+    // (a transient rule says a retry may help, not what the cause is; a team's own `other`
+    // rule says "we know this one").
+    let mut votes: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut voted: Vec<&str> = Vec::new();
+    for hit in &hits {
+        if !hit.rule.raw.transient && !voted.contains(&hit.rule.raw.id.as_str()) {
+            voted.push(&hit.rule.raw.id);
+            *votes.entry(hit.rule.raw.cause.as_str()).or_default() += hit.rule.raw.weight;
+        }
+    }
+    let rule_total: f64 = votes.values().sum();
     let posterior = model.posterior(log, events);
     let combined: BTreeMap<String, f64> = CAUSES
         .iter()
         .map(|cause| {
-            let rule_share = if rule_total > 0.0 && *cause != "other" {
-                scores.get(*cause).copied().unwrap_or(0.0) / rule_total
+            let rule_share = if rule_total > 0.0 {
+                votes.get(*cause).copied().unwrap_or(0.0) / rule_total
             } else {
                 0.0
             };
@@ -407,7 +412,9 @@ pub fn classify_with(
         // No rule with its captured values decided: the cause's general fix.
         fixes.push(general_fix(cause).to_string());
     }
-    let new_failure_mode = if specific.is_none() && !transient {
+    // A failure a (team) rule knows is not a new failure mode, even when its cause is `other`.
+    let known = hits.iter().any(|h| !h.rule.raw.transient);
+    let new_failure_mode = if specific.is_none() && !transient && !known {
         suggest_pattern(&format!("{events}\n{log}"))
     } else {
         None
@@ -417,7 +424,15 @@ pub fn classify_with(
             "{cause} ({:.0}% likely) from the terms of the lines shown: no rule matched, the corpus of known failures did",
             100.0 * share
         ),
-        (None, false, _) => "nothing is likely: new failure mode — update the runbook's rules (a pattern is suggested)".to_string(),
+        (None, false, _) if !known => "nothing is likely: new failure mode — update the runbook's rules (a pattern is suggested)".to_string(),
+        (None, false, _) => format!(
+            "other, known from {}",
+            decided
+                .iter()
+                .map(|h| h.rule.raw.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         (None, true, _) => format!(
             "transient: {} — a bounded retry with backoff may cure it",
             decided.iter().map(|h| h.rule.raw.id.as_str()).collect::<Vec<_>>().join(", ")

@@ -121,35 +121,92 @@ fn share(part: usize, whole: usize) -> f64 {
     }
 }
 
+/// Chunks whose effect lies beyond the median by more than this many robust standard
+/// deviations (1.4826 × MAD) are outliers: periods of the reference unlike the rest.
+const OUTLIER_MADS: f64 = 5.0;
+
 /// A threshold learned from the reference at the current window's size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibrated {
-    /// Mean + 3 standard deviations of the chunks' effects.
+    /// Mean + 3 standard deviations of the effects of the chunks that are not outliers.
     pub threshold: f64,
-    /// Chunks used.
+    /// Chunks used (outliers left out).
     pub chunks: usize,
     /// Rows per chunk.
     pub window: usize,
+    /// Chunks left out as outliers.
+    #[serde(default)]
+    pub outliers: usize,
+    /// When the reference's most recent chunks are all outliers: where that run starts, as a
+    /// share of the reference's rows in time order (0.88: the last 12% differ from the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shifted_from: Option<f64>,
+}
+
+/// Median and robust standard deviation (1.4826 × the median absolute deviation).
+fn median_mad(values: &[f64]) -> (f64, f64) {
+    let median_of = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let median = median_of(values.to_vec());
+    let mad = median_of(values.iter().map(|v| (v - median).abs()).collect());
+    (median, 1.4826 * mad)
 }
 
 impl Calibrated {
-    fn from_effects(effects: &[f64], window: usize) -> Option<Self> {
-        let effects: Vec<f64> = effects.iter().copied().filter(|e| e.is_finite()).collect();
+    /// From the chunks' effects in time order, with where each chunk starts as a share of the
+    /// reference. The threshold is mean + 3 sd of the chunks whose effect is within
+    /// [`OUTLIER_MADS`] robust deviations of the median: a minority of chunks from another
+    /// regime (a reference refreshed with recent data that already shifted) cannot inflate it,
+    /// because median and MAD do not move with them.
+    fn from_effects(effects: &[(f64, f64)], window: usize) -> Option<Self> {
+        let effects: Vec<(f64, f64)> = effects
+            .iter()
+            .copied()
+            .filter(|(e, _)| e.is_finite())
+            .collect();
         if effects.len() < MIN_CALIBRATION_CHUNKS {
             return None;
         }
-        let (mean, std) = mean_std(&effects);
+        let values: Vec<f64> = effects.iter().map(|(e, _)| *e).collect();
+        let (median, robust_sd) = median_mad(&values);
+        // A floor on the spread: with identical chunks (MAD 0) nothing is an outlier by noise.
+        let cut = median + OUTLIER_MADS * robust_sd.max(0.05 * median.abs()).max(1e-9);
+        let inliers: Vec<f64> = values.iter().copied().filter(|e| *e <= cut).collect();
+        let kept = if inliers.len() >= MIN_CALIBRATION_CHUNKS {
+            inliers
+        } else {
+            values.clone()
+        };
+        let outliers = values.len() - kept.len();
+        let trailing = effects.iter().rev().take_while(|(e, _)| *e > cut).count();
+        let shifted_from = (outliers > 0 && trailing > 0 && trailing < effects.len())
+            .then(|| effects[effects.len() - trailing].1);
+        let (mean, std) = mean_std(&kept);
         Some(Self {
             threshold: mean + 3.0 * std,
-            chunks: effects.len(),
+            chunks: kept.len(),
             window,
+            outliers,
+            shifted_from,
         })
     }
 
     /// How the report states where a threshold came from.
     pub fn describe(&self) -> String {
+        let outliers = if self.outliers > 0 {
+            format!(", {} chunk(s) unlike the rest left out", self.outliers)
+        } else {
+            String::new()
+        };
         format!(
-            "calibrated: mean + 3 sd of the effect of {} leave-one-out reference chunks of {} rows",
+            "calibrated: mean + 3 sd of the effect of {} leave-one-out reference chunks of {} rows{outliers}",
             self.chunks, self.window
         )
     }
@@ -181,12 +238,17 @@ pub fn calibrate_numeric(
     std: f64,
     window: usize,
 ) -> Option<Calibrated> {
-    let effects: Vec<f64> = chunk_ranges(time_ordered.len(), window)
+    let len = time_ordered.len();
+    let effects: Vec<(f64, f64)> = chunk_ranges(len, window)
         .into_iter()
         .map(|range| {
+            let from = range.start as f64 / len as f64;
             let mut chunk = time_ordered[range].to_vec();
             sort_f64(&mut chunk);
-            normalized(distances_leave_one_out(sorted, &chunk).wasserstein, std)
+            (
+                normalized(distances_leave_one_out(sorted, &chunk).wasserstein, std),
+                from,
+            )
         })
         .collect();
     Calibrated::from_effects(&effects, window)
@@ -198,9 +260,11 @@ pub fn calibrate_categorical(
     counts: &[u64],
     window: usize,
 ) -> Option<Calibrated> {
-    let effects: Vec<f64> = chunk_ranges(time_ordered_codes.len(), window)
+    let len = time_ordered_codes.len();
+    let effects: Vec<(f64, f64)> = chunk_ranges(len, window)
         .into_iter()
         .map(|range| {
+            let from = range.start as f64 / len as f64;
             let mut chunk = vec![0f64; counts.len()];
             for code in &time_ordered_codes[range] {
                 chunk[*code as usize] += 1.0;
@@ -211,7 +275,10 @@ pub fn calibrate_categorical(
                 .map(|(total, c)| *total as f64 - c)
                 .collect();
             let bucketed = bucket_rare(&rest, &chunk);
-            jensen_shannon_distance(&bucketed.reference, &bucketed.current)
+            (
+                jensen_shannon_distance(&bucketed.reference, &bucketed.current),
+                from,
+            )
         })
         .collect();
     Calibrated::from_effects(&effects, window)
@@ -289,6 +356,7 @@ fn pending(name: &str, kind: &'static str, role: &'static str) -> ColumnReport {
         hints: Vec::new(),
         seasonal_check: None,
         distribution: None,
+        reference_shifted_from: None,
     }
 }
 
@@ -327,6 +395,7 @@ pub fn numeric(
     let effect = normalized(found.wasserstein, reference.std);
     let p_value = ks_p_value(found.ks, reference.count, current.count);
     let (value, source) = threshold.resolve();
+    report.reference_shifted_from = threshold.calibrated.and_then(|c| c.shifted_from);
     report.statistic = Some(found.ks);
     report.ks = Some(found.ks);
     report.wasserstein = Some(found.wasserstein);
@@ -538,6 +607,7 @@ pub fn categorical(
     let test = chi_square_homogeneity(&bucketed.reference, &bucketed.current);
     let effect = jensen_shannon_distance(&bucketed.reference, &bucketed.current);
     let (value, source) = threshold.resolve();
+    report.reference_shifted_from = threshold.calibrated.and_then(|c| c.shifted_from);
     report.statistic = Some(test.statistic);
     report.p_value = Some(test.p_value);
     report.effect = Some(effect);

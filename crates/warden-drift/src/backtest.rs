@@ -179,8 +179,12 @@ pub struct BacktestReport {
     pub history: String,
     /// Window length, e.g. `1d`.
     pub window: String,
-    /// Sliding reference length.
+    /// The reference each window was compared with: `sliding 28d`, or `fixed <location>`.
     pub reference_window: String,
+    /// What the labels mark: `change` (only the periods where the data changed — right for a
+    /// sliding reference, which absorbs a lasting shift) or `regime` (every period of a shifted
+    /// regime — right for a fixed reference, which keeps seeing it).
+    pub label_semantics: &'static str,
     /// Windows evaluated.
     pub windows: Vec<WindowOutcome>,
     /// Scores with the thresholds in use.
@@ -189,16 +193,58 @@ pub struct BacktestReport {
     pub tuning: Option<Tuning>,
 }
 
-/// Runs the detector over every window of `history` that has a full reference window before it.
+/// What the windows of a backtest are compared with.
+pub enum BacktestReference<'a> {
+    /// The `options.reference_window_ms` before each window.
+    Sliding,
+    /// One reference for every window — the one the monitor runs with.
+    Fixed(&'a Reference),
+}
+
+/// What the labels of a backtest mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelSemantics {
+    /// Only the periods where the data changed.
+    Change,
+    /// Every period of a shifted regime.
+    Regime,
+}
+
+impl LabelSemantics {
+    /// Parses `change` or `regime`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "change" => Some(Self::Change),
+            "regime" => Some(Self::Regime),
+            _ => None,
+        }
+    }
+
+    /// The name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Change => "change",
+            Self::Regime => "regime",
+        }
+    }
+}
+
+/// Runs the detector over every window of `history` that has a full reference window before
+/// it (sliding), or over every window of `history` against one fixed reference.
 pub fn backtest(
     history: Dataset,
     labels: &[Label],
     options: &DriftOptions,
+    reference: BacktestReference<'_>,
+    semantics: LabelSemantics,
     progress: &dyn Fn(usize, usize),
 ) -> Result<BacktestReport, DriftError> {
-    let reference_window = options
-        .reference_window_ms
-        .ok_or_else(|| DriftError::Invalid("a backtest needs --reference-window".into()))?;
+    let reference_window = match reference {
+        BacktestReference::Sliding => options.reference_window_ms.ok_or_else(|| {
+            DriftError::Invalid("a sliding backtest needs --reference-window".into())
+        })?,
+        BacktestReference::Fixed(_) => 0,
+    };
     let location = history.location().to_string();
     let history = Arc::new(history.with_column_cache());
     let timestamp = timestamp_column(&history, &options.roles.timestamp)?.ok_or_else(|| {
@@ -247,21 +293,31 @@ pub fn backtest(
         progress(index, starts.len());
         let end = start + options.window_ms;
         let current_rows = rows_between(*start, end);
-        let reference_rows = rows_between(start - reference_window, *start);
         let label = window_label(labels, *start, end);
-        if current_rows.is_empty() || reference_rows.is_empty() {
-            continue;
-        }
         let side = |rows: Vec<u32>| Side {
             dataset: history.clone(),
             rows: Rows::Some(rows),
             label: location.clone(),
         };
-        let report = run(
-            &Reference::Data(side(reference_rows)),
-            &side(current_rows.clone()),
-            options,
-        )?;
+        let report = match reference {
+            BacktestReference::Sliding => {
+                let reference_rows = rows_between(start - reference_window, *start);
+                if current_rows.is_empty() || reference_rows.is_empty() {
+                    continue;
+                }
+                run(
+                    &Reference::Data(side(reference_rows)),
+                    &side(current_rows.clone()),
+                    options,
+                )?
+            }
+            BacktestReference::Fixed(fixed) => {
+                if current_rows.is_empty() {
+                    continue;
+                }
+                run(fixed, &side(current_rows.clone()), options)?
+            }
+        };
         let columns = report
             .columns
             .iter()
@@ -298,7 +354,14 @@ pub fn backtest(
     Ok(BacktestReport {
         history: location,
         window: format_window(options.window_ms),
-        reference_window: format_window(reference_window),
+        reference_window: match reference {
+            BacktestReference::Sliding => format!("sliding {}", format_window(reference_window)),
+            BacktestReference::Fixed(Reference::Data(side)) => format!("fixed {}", side.label),
+            BacktestReference::Fixed(Reference::Profile(profile)) => {
+                format!("fixed profile of {}", profile.source)
+            }
+        },
+        label_semantics: semantics.name(),
         windows,
         scores,
         tuning: None,
@@ -527,11 +590,12 @@ pub fn decision_record(report: &BacktestReport, tuning: &Tuning, thresholds_path
     let mut out = String::new();
     out.push_str("# Decision record: drift thresholds tuned from a labelled backtest\n\n");
     out.push_str(&format!(
-        "## Context\n\nThe drift detector was backtested on `{}` — {} windows of {} against a sliding {} reference, {} labelled drift and {} labelled no-drift. With the thresholds in use it raised {} false alarms (false-positive rate {:.1}%), below the target precision of {:.0}%.\n\n",
+        "## Context\n\nThe drift detector was backtested on `{}` — {} windows of {} against the {} reference (labels mark the {}), {} labelled drift and {} labelled no-drift. With the thresholds in use it raised {} false alarms (false-positive rate {:.1}%), below the target precision of {:.0}%.\n\n",
         report.history,
         report.windows.len(),
         report.window,
         report.reference_window,
+        report.label_semantics,
         before.true_positives + before.false_negatives,
         before.false_positives + before.true_negatives,
         before.false_positives,

@@ -419,6 +419,10 @@ pub fn run(
             }
         )));
     }
+    let reference_shift = reference_shift(&columns, reference_rows.as_ref());
+    if let Some(shift) = &reference_shift {
+        notes.push(shift.sentence());
+    }
     let count = |status: Status| columns.iter().filter(|c| c.status == status).count();
     let summary = Summary {
         drifted: columns.iter().any(|c| c.drifted),
@@ -449,6 +453,7 @@ pub fn run(
         current: side_summary(current, &current.rows, current_times_full.as_deref()),
         inference,
         notes,
+        reference_shift,
     };
     Ok(DriftReport {
         summary,
@@ -661,6 +666,47 @@ fn select_times(times: &[i64], rows: &Rows) -> Vec<i64> {
         Rows::All => times.to_vec(),
         Rows::Some(rows) => rows.iter().map(|r| times[*r as usize]).collect(),
     }
+}
+
+/// The reference's own change point, from the columns whose most recent calibration chunks
+/// all differ from the rest: the earliest such start, dated from the reference's times.
+fn reference_shift(
+    columns: &[ColumnReport],
+    reference_rows: Option<&SideRows>,
+) -> Option<crate::report::ReferenceShift> {
+    let shifted: Vec<(&str, f64)> = columns
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.reference_shifted_from?)))
+        .collect();
+    let from_share = shifted
+        .iter()
+        .map(|(_, share)| *share)
+        .fold(f64::INFINITY, f64::min);
+    if shifted.is_empty() {
+        return None;
+    }
+    let since = reference_rows.and_then(|side_rows| {
+        let times = side_rows.times.as_ref()?;
+        let rows = match &side_rows.ordered {
+            Rows::All => times.len(),
+            Rows::Some(rows) => rows.len(),
+        };
+        let index = ((from_share * rows as f64) as usize).min(rows.checked_sub(1)?);
+        let row = match &side_rows.ordered {
+            Rows::All => index,
+            Rows::Some(rows) => rows[index] as usize,
+        };
+        let at = *times.get(row)?;
+        (at != NULL_TIMESTAMP).then(|| rfc3339(at))
+    });
+    Some(crate::report::ReferenceShift {
+        since,
+        from_share,
+        columns: shifted
+            .iter()
+            .map(|(name, _)| (*name).to_string())
+            .collect(),
+    })
 }
 
 /// The reference rows in time order (file order when there is no timestamp or it is already

@@ -299,6 +299,8 @@ pub fn interpolate(ladder: &[LadderPoint], window: usize) -> Option<analyze::Cal
         threshold: value / n.sqrt(),
         chunks,
         window,
+        outliers: 0,
+        shifted_from: None,
     })
 }
 

@@ -146,6 +146,11 @@ pub struct ColumnReport {
     pub seasonal_check: Option<SeasonalCheck>,
     /// Chart data for reports.
     pub distribution: Option<Distribution>,
+    /// When the reference's own most recent period differs from the rest of it by more than
+    /// the drift threshold: where that period starts, as a share of the reference's rows in
+    /// time order (the reference is not stationary for this column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_shifted_from: Option<f64>,
 }
 
 /// Decides a column once its adjusted p-value is known: drift needs both significance and an
@@ -241,6 +246,40 @@ pub struct Summary {
     pub inference: Vec<Inference>,
     /// Anything else a reader should know (profile limits, season coverage, …).
     pub notes: Vec<String>,
+    /// The reference itself moved: its most recent period differs from the rest of it by more
+    /// than the drift threshold (for the columns named). The threshold calibration leaves that
+    /// period out, but a reference refreshed "with recent production data" here already holds
+    /// the new regime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_shift: Option<ReferenceShift>,
+}
+
+/// Where the reference stopped being stationary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceShift {
+    /// When its last, different period starts (RFC 3339), when the reference has timestamps.
+    pub since: Option<String>,
+    /// That period's start as a share of the reference's rows in time order.
+    pub from_share: f64,
+    /// The columns whose recent reference differs.
+    pub columns: Vec<String>,
+}
+
+impl ReferenceShift {
+    /// One sentence for people.
+    pub fn sentence(&self) -> String {
+        let when = match &self.since {
+            Some(since) => format!("since {since}"),
+            None => format!(
+                "in its last {:.0}% of rows",
+                100.0 * (1.0 - self.from_share)
+            ),
+        };
+        format!(
+            "reference not stationary {when}: columns {} differ from the rest of the reference by more than the drift threshold — a reference that already holds a new regime hides it; use an older, stable reference (or split it at that point)",
+            self.columns.join(", ")
+        )
+    }
 }
 
 /// One segment's results.

@@ -5,7 +5,11 @@
 use warden_data::Dataset;
 use warden_data::write::write_parquet;
 use warden_drift::DriftOptions;
-use warden_drift::backtest::{backtest, decision_record, load_labels, thresholds_yaml, tune};
+use warden_drift::backtest::{
+    BacktestReference, LabelSemantics, backtest, decision_record, load_labels, thresholds_yaml,
+    tune,
+};
+use warden_drift::engine::{Reference, Side};
 use warden_drift::options::{Roles, Thresholds};
 use warden_drift::synthetic::{Scenario, days, generate};
 
@@ -63,6 +67,8 @@ fn backtest_scores_and_tunes_to_a_target_precision() {
         Dataset::open(&location).unwrap(),
         &labels,
         &options(),
+        BacktestReference::Sliding,
+        LabelSemantics::Change,
         &|_, _| {},
     )
     .unwrap();
@@ -105,6 +111,8 @@ fn backtest_scores_and_tunes_to_a_target_precision() {
         Dataset::open(&location).unwrap(),
         &labels,
         &tuned,
+        BacktestReference::Sliding,
+        LabelSemantics::Change,
         &|_, _| {},
     )
     .unwrap();
@@ -117,4 +125,99 @@ fn backtest_scores_and_tunes_to_a_target_precision() {
         record.contains("false-positive rate | 0.182 | 0.000"),
         "{record}"
     );
+}
+
+/// A lasting shift from day 35 on, labelled as a regime: a sliding 7-day reference absorbs it
+/// within days, so its backtest misses most of the regime; the monitor's fixed reference keeps
+/// seeing it, and the backtest with that reference says so (issue 25).
+#[test]
+fn a_fixed_reference_backtest_sees_a_lasting_shift_a_sliding_one_absorbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("history");
+    for day in 0..DAYS {
+        let scenario = Scenario {
+            drift: day >= 35,
+            ..Default::default()
+        };
+        let folder = root.join(format!("day-{day:02}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let columns = generate(
+            ROWS_PER_DAY,
+            300 + day as u64,
+            MONDAY + days(day),
+            days(1),
+            scenario,
+        );
+        write_parquet(&folder.join("part-0.parquet"), &columns).unwrap();
+    }
+    let reference_path = dir.path().join("reference.parquet");
+    write_parquet(
+        &reference_path,
+        &generate(
+            28 * ROWS_PER_DAY,
+            7,
+            MONDAY - days(28),
+            days(28),
+            Scenario::default(),
+        ),
+    )
+    .unwrap();
+    let labels_path = dir.path().join("labels.csv");
+    // Days 28..34 quiet, 35..41 the shifted regime.
+    std::fs::write(
+        &labels_path,
+        "start,end,label\n2026-11-23,2026-11-29,no_drift\n2026-11-30,2026-12-06,drift\n",
+    )
+    .unwrap();
+    let labels = load_labels(&labels_path).unwrap();
+    let history = || Dataset::open(root.to_str().unwrap()).unwrap();
+    let sliding_options = DriftOptions {
+        reference_window_ms: Some(days(7)),
+        ..options()
+    };
+    let sliding = backtest(
+        history(),
+        &labels,
+        &sliding_options,
+        BacktestReference::Sliding,
+        LabelSemantics::Regime,
+        &|_, _| {},
+    )
+    .unwrap();
+    assert!(
+        sliding.scores.recall < 0.5,
+        "a sliding reference absorbs the regime: {:?}",
+        sliding.scores
+    );
+    let fixed = Reference::Data(Side::all(
+        Dataset::open(reference_path.to_str().unwrap()).unwrap(),
+    ));
+    let report = backtest(
+        history(),
+        &labels,
+        &options(),
+        BacktestReference::Fixed(&fixed),
+        LabelSemantics::Regime,
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.label_semantics, "regime");
+    assert!(
+        report.reference_window.starts_with("fixed "),
+        "{}",
+        report.reference_window
+    );
+    assert_eq!(
+        report.windows.len(),
+        DAYS as usize,
+        "every window of the history"
+    );
+    let drift_windows: Vec<&str> = report
+        .windows
+        .iter()
+        .filter(|w| w.label == "drift")
+        .map(|w| w.start.as_str())
+        .collect();
+    assert_eq!(drift_windows.len(), 7);
+    assert_eq!(report.scores.recall, 1.0, "{:#?}", report.windows);
 }

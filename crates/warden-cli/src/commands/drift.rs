@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use warden_data::Dataset;
-use warden_drift::backtest::{backtest, decision_record, load_labels, thresholds_yaml, tune};
+use warden_drift::backtest::{
+    BacktestReference, LabelSemantics, backtest, decision_record, load_labels, thresholds_yaml,
+    tune,
+};
 use warden_drift::engine::{Reference, Side, sliding_sides};
 use warden_drift::options::{Roles, Thresholds};
 use warden_drift::profile::DriftProfile;
@@ -159,6 +162,18 @@ pub struct BacktestArgs {
     /// Sliding reference length before each window.
     #[arg(long, value_name = "DURATION", default_value = "28d")]
     pub reference_window: String,
+    /// Compare every window with this fixed reference (the one the monitor runs with) instead
+    /// of a sliding one.
+    #[arg(long, value_name = "PATH", conflicts_with = "profile")]
+    pub reference: Option<String>,
+    /// Compare every window with this reference profile instead of a sliding reference.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// What the labels mark: `change` (the periods where the data changed; default with a
+    /// sliding reference) or `regime` (every period of a shifted regime; default with a fixed
+    /// reference).
+    #[arg(long, value_name = "change|regime")]
+    pub labels_mark: Option<String>,
     /// Tune per-column thresholds until precision reaches this.
     #[arg(long, value_name = "P")]
     pub target_precision: Option<f64>,
@@ -379,10 +394,32 @@ fn run_backtest(format: OutputFormat, args: BacktestArgs) -> Result<Code, Failur
         )));
     }
     let labels = load_labels(&args.labels).map_err(drift_failure)?;
+    let fixed = match (&args.reference, &args.profile) {
+        (Some(reference), _) => Some(Reference::Data(Side::all(open(reference)?))),
+        (None, Some(path)) => Some(Reference::Profile(Box::new(
+            DriftProfile::load(path).map_err(drift_failure)?,
+        ))),
+        (None, None) => None,
+    };
+    let semantics = match &args.labels_mark {
+        Some(text) => LabelSemantics::parse(text)
+            .ok_or_else(|| input(format!("--labels-mark {text}: change or regime")))?,
+        None if fixed.is_some() => LabelSemantics::Regime,
+        None => LabelSemantics::Change,
+    };
+    let reference = match &fixed {
+        Some(fixed) => BacktestReference::Fixed(fixed),
+        None => BacktestReference::Sliding,
+    };
     let history = open(&args.history)?;
-    let mut report = backtest(history, &labels, &options, &|done, total| {
-        progress(&format!("window {} of {total}", done + 1))
-    })
+    let mut report = backtest(
+        history,
+        &labels,
+        &options,
+        reference,
+        semantics,
+        &|done, total| progress(&format!("window {} of {total}", done + 1)),
+    )
     .map_err(drift_failure)?;
     if let Some(target) = args.target_precision {
         tune(&mut report, &options, target);
@@ -406,11 +443,12 @@ fn run_backtest(format: OutputFormat, args: BacktestArgs) -> Result<Code, Failur
         _ => {
             let s = &report.scores;
             println!(
-                "history: {} ({} windows of {}, sliding {} reference)",
+                "history: {} ({} windows of {}, {} reference; labels mark the {})",
                 report.history,
                 report.windows.len(),
                 report.window,
-                report.reference_window
+                report.reference_window,
+                report.label_semantics
             );
             for window in &report.windows {
                 println!(
