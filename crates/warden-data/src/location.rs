@@ -312,11 +312,19 @@ fn download_s3(
         .map_err(|error| store_error(format!("runtime: {error}")))?;
     let files = runtime.block_on(async {
         let prefix_path = object_store::path::Path::from(prefix.trim_end_matches('/'));
-        let listed: Vec<object_store::ObjectMeta> = store
+        let mut listed: Vec<object_store::ObjectMeta> = store
             .list(Some(&prefix_path))
             .try_collect()
             .await
             .map_err(|error| store_error(describe_store_error(&error)))?;
+        // A listing is of what lies under `prefix/`: a key naming one object lists nothing.
+        if listed.is_empty() && pattern.is_none() && !key.is_empty() && !key.ends_with('/') {
+            match store.head(&prefix_path).await {
+                Ok(meta) => listed.push(meta),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(store_error(describe_store_error(&error))),
+            }
+        }
         let mut files = Vec::new();
         let mut keys: Vec<&object_store::ObjectMeta> = listed.iter().collect();
         keys.sort_by(|a, b| a.location.cmp(&b.location));

@@ -230,6 +230,15 @@ async fn s3_prefixes_read_like_directories() {
     let amount = dataset.read_column("amount", ColumnKind::Numeric).unwrap();
     assert_eq!(amount.len(), 6);
 
+    // A key naming one object reads that object.
+    let settings = moto_settings(&url);
+    let location = format!("s3://{bucket}/logs/2026-11-23/part-0.parquet");
+    let dataset = tokio::task::spawn_blocking(move || Dataset::open_with(&location, &settings))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dataset.rows(), 3);
+
     let settings = moto_settings(&url);
     let missing = "s3://no-such-bucket-warden/logs/".to_string();
     let error = tokio::task::spawn_blocking(move || Dataset::open_with(&missing, &settings))

@@ -143,6 +143,9 @@ pub struct Calibrated {
     pub shifted_from: Option<f64>,
 }
 
+/// The smallest share of the reference, at its end, that makes a change point inside it.
+const MIN_SHIFT_SHARE: f64 = 0.1;
+
 /// Median and robust standard deviation (1.4826 × the median absolute deviation).
 fn median_mad(values: &[f64]) -> (f64, f64) {
     let median_of = |mut v: Vec<f64>| {
@@ -186,8 +189,13 @@ impl Calibrated {
         };
         let outliers = values.len() - kept.len();
         let trailing = effects.iter().rev().take_while(|(e, _)| *e > cut).count();
-        let shifted_from = (outliers > 0 && trailing > 0 && trailing < effects.len())
-            .then(|| effects[effects.len() - trailing].1);
+        // A change point has the new regime at the end: as many unlike chunks earlier
+        // (weekends in a reference that ends on a Sunday) make a recurring pattern, not a
+        // shift, and an unlike tenth or less at the end is as likely a blip as a regime.
+        let earlier = outliers.saturating_sub(trailing);
+        let shifted_from = (trailing > 0 && earlier < trailing && trailing < effects.len())
+            .then(|| effects[effects.len() - trailing].1)
+            .filter(|from| 1.0 - from >= MIN_SHIFT_SHARE);
         let (mean, std) = mean_std(&kept);
         Some(Self {
             threshold: mean + 3.0 * std,
@@ -770,5 +778,47 @@ mod tests {
             calibrate_numeric(&values[..1000], &side.sorted[..1000], side.std, 500).is_none(),
             "two chunks are too few"
         );
+    }
+
+    #[test]
+    fn a_recurring_pattern_is_not_a_shift_but_a_new_regime_at_the_end_is() {
+        // 20 daily chunks; weekend chunks (days 5, 6, 12, 13, 19) differ.
+        let weekly: Vec<(f64, f64)> = (0..20)
+            .map(|day| {
+                let effect = if day % 7 >= 5 {
+                    0.5
+                } else {
+                    0.04 + 0.001 * f64::from(day)
+                };
+                (effect, f64::from(day) / 20.0)
+            })
+            .collect();
+        let calibrated = Calibrated::from_effects(&weekly, 100).expect("calibrated");
+        assert!(calibrated.outliers > 0);
+        assert_eq!(
+            calibrated.shifted_from, None,
+            "weekends ending the reference"
+        );
+        // The same reference whose last three chunks come from a new regime.
+        let shifted: Vec<(f64, f64)> = (0..20)
+            .map(|day| {
+                let effect = if day >= 17 {
+                    0.5
+                } else {
+                    0.04 + 0.001 * f64::from(day)
+                };
+                (effect, f64::from(day) / 20.0)
+            })
+            .collect();
+        let calibrated = Calibrated::from_effects(&shifted, 100).expect("calibrated");
+        assert_eq!(calibrated.shifted_from, Some(0.85));
+        // One unlike chunk at the end: a blip, left out of the threshold but no change point.
+        let blip: Vec<(f64, f64)> = shifted
+            .iter()
+            .enumerate()
+            .map(|(day, &(e, at))| (if (17..19).contains(&day) { 0.05 } else { e }, at))
+            .collect();
+        let calibrated = Calibrated::from_effects(&blip, 100).expect("calibrated");
+        assert_eq!((calibrated.outliers, calibrated.shifted_from), (1, None));
     }
 }

@@ -162,6 +162,8 @@ pub struct Change {
 pub struct Tuning {
     /// The precision asked for.
     pub target_precision: f64,
+    /// The recall asked for, when thresholds were also lowered for it.
+    pub target_recall: Option<f64>,
     /// Whether it was reached.
     pub reached: bool,
     /// Scores with the tuned thresholds.
@@ -461,9 +463,32 @@ fn score(windows: &[WindowOutcome], floors: &Floors, alpha: f64) -> Scores {
 /// one column whose false alarms cost most — to just above the largest effect it showed in a
 /// no-drift window — keeping the step that loses the least recall.
 pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
+    tune_to(report, options, target, None);
+}
+
+/// [`tune`], after first lowering per-column minimum effects until recall reaches
+/// `target_recall` (when given): each step lowers the one column that recovers most missed
+/// drift windows — to just below the smallest significant effect it showed in a missed one,
+/// never below the largest effect it showed in a no-drift window (which would trade the
+/// missed drift for false alarms).
+pub fn tune_to(
+    report: &mut BacktestReport,
+    options: &DriftOptions,
+    target: f64,
+    target_recall: Option<f64>,
+) {
     let mut floors = Floors::from_options(options);
     let mut changes: BTreeMap<String, Change> = BTreeMap::new();
     let alpha = options.alpha;
+    if let Some(target_recall) = target_recall {
+        lower_for_recall(
+            &report.windows,
+            &mut floors,
+            alpha,
+            target_recall,
+            &mut changes,
+        );
+    }
     let columns: BTreeMap<String, bool> = report
         .windows
         .iter()
@@ -549,11 +574,101 @@ pub fn tune(report: &mut BacktestReport, options: &DriftOptions, target: f64) {
     }
     report.tuning = Some(Tuning {
         target_precision: target,
-        reached: current.precision >= target,
+        target_recall,
+        reached: current.precision >= target
+            && target_recall.is_none_or(|recall| current.recall >= recall),
         after: current,
         changes: changes.into_values().collect(),
         thresholds,
     });
+}
+
+/// The recall half of [`tune_to`].
+fn lower_for_recall(
+    windows: &[WindowOutcome],
+    floors: &mut Floors,
+    alpha: f64,
+    target: f64,
+    changes: &mut BTreeMap<String, Change>,
+) {
+    let drift_windows = windows.iter().filter(|w| w.label == "drift").count();
+    let mut current = score(windows, floors, alpha);
+    while current.recall < target {
+        let mut best: Option<(Scores, String, f64, f64)> = None;
+        let missed: Vec<&WindowOutcome> = windows
+            .iter()
+            .filter(|w| w.label == "drift" && !alerts(w, floors, alpha))
+            .collect();
+        let names: std::collections::BTreeSet<(&str, bool)> = missed
+            .iter()
+            .flat_map(|w| w.columns.iter().map(|c| (c.name.as_str(), c.categorical)))
+            .collect();
+        for (name, categorical) in names {
+            let significant = |w: &&WindowOutcome| {
+                w.columns
+                    .iter()
+                    .filter(move |c| c.name == name && c.p_value_adjusted < alpha && !c.seasonal)
+                    .map(|c| c.effect)
+                    .collect::<Vec<_>>()
+            };
+            let Some(smallest_missed) = missed.iter().flat_map(significant).reduce(f64::min) else {
+                continue;
+            };
+            let largest_quiet = windows
+                .iter()
+                .filter(|w| w.label == "no_drift")
+                .flat_map(|w| significant(&w))
+                .reduce(f64::max)
+                .unwrap_or(0.0);
+            let lowered = round_down(smallest_missed * 0.95);
+            if lowered <= largest_quiet || lowered >= floors.of_name(name, categorical) {
+                continue;
+            }
+            let mut trial = floors.clone();
+            trial.columns.insert(name.to_string(), lowered);
+            let trial_score = score(windows, &trial, alpha);
+            if trial_score.recall <= current.recall {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(s, ..)| {
+                (trial_score.recall, trial_score.precision) > (s.recall, s.precision)
+            }) {
+                best = Some((trial_score, name.to_string(), lowered, smallest_missed));
+            }
+        }
+        let Some((scores, name, lowered, smallest)) = best else {
+            break;
+        };
+        let categorical = windows
+            .iter()
+            .flat_map(|w| &w.columns)
+            .any(|c| c.name == name && c.categorical);
+        let before = changes
+            .get(&name)
+            .map_or_else(|| floors.of_name(&name, categorical), |c| c.before);
+        let missed_now = drift_windows - current.true_positives;
+        changes.insert(
+            name.clone(),
+            Change {
+                column: name.clone(),
+                before,
+                after: lowered,
+                reason: format!(
+                    "{missed_now} of {drift_windows} drift windows missed; the smallest significant effect there was {smallest:.4}"
+                ),
+            },
+        );
+        floors.columns.insert(name, lowered);
+        current = scores;
+    }
+}
+
+fn round_down(value: f64) -> f64 {
+    if value <= 0.0 {
+        return value;
+    }
+    let scale = 10f64.powi(2 - value.log10().floor() as i32);
+    (value * scale).floor() / scale
 }
 
 fn round_up(value: f64) -> f64 {
@@ -602,7 +717,17 @@ pub fn decision_record(report: &BacktestReport, tuning: &Tuning, thresholds_path
         before.false_positive_rate * 100.0,
         tuning.target_precision * 100.0
     ));
-    out.push_str("## Decision\n\nRaise the minimum effect of the columns that alerted on quiet windows to just above the largest effect they showed there; leave every other threshold, the significance level and the multiple-testing correction unchanged.\n\n| column | before | after | why |\n|---|---|---|---|\n");
+    if let Some(recall) = tuning.target_recall {
+        out.push_str(&format!(
+            "Its recall was {:.1}% against a target of {:.0}%: labelled drift was missed.\n\n",
+            before.recall * 100.0,
+            recall * 100.0
+        ));
+        out.push_str("## Decision\n\nLower the minimum effect of the columns that showed significant effects in missed drift windows to just below the smallest such effect (never below what they showed in quiet windows); then raise")
+    } else {
+        out.push_str("## Decision\n\nRaise")
+    }
+    out.push_str(" the minimum effect of the columns that alerted on quiet windows to just above the largest effect they showed there; leave every other threshold, the significance level and the multiple-testing correction unchanged.\n\n| column | before | after | why |\n|---|---|---|---|\n");
     for change in &tuning.changes {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
