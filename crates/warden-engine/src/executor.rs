@@ -15,7 +15,8 @@
 //! - a cause step with a registered [`crate::judge::CauseJudge`] is decided by it once its
 //!   `evidence_from` steps are done (confirmed or refuted, with a score and the reason); a
 //!   gate with an evaluator that has data for it is judged from that data, once its window
-//!   lies after the incident opened and after the last containment action;
+//!   lies after the incident opened and after the last containment action, and once every
+//!   fix action is decided and done (a gate verifies the fixes);
 //! - everything else (manual items, undecided causes and gates, and actions or collectors that
 //!   Warden does not automate yet) waits for a person to record its outcome with
 //!   [`Executor::complete_step`].
@@ -125,6 +126,8 @@ struct StepInputs<'r> {
     earlier_results: BTreeMap<String, String>,
     /// Where closure gates' windows may start ([`contained_at`]).
     contained_at: Option<warden_core::Timestamp>,
+    /// A fix action not decided yet ([`open_fix`]): gates wait for it.
+    open_fix: Option<String>,
 }
 
 /// Where a closure gate's window may start: after the incident opened and after the last
@@ -150,6 +153,21 @@ fn contained_at(
         }
     }
     Some(latest)
+}
+
+/// The first fix action that is not final yet — waiting for its cause, for an approval, or
+/// running. Closure gates verify the fixes, so they wait for it: judged earlier they would
+/// test the system as it was before the fix (and pass or fail on the wrong settings).
+fn open_fix(runbook: &Runbook, records: &HashMap<String, ActionRecord>) -> Option<String> {
+    runbook
+        .phase(Phase::Fixes)
+        .filter(|step| matches!(step.kind, StepKind::Action { .. }))
+        .find(|step| {
+            records
+                .get(&step.id)
+                .is_none_or(|record| !record.status.is_final())
+        })
+        .map(|step| step.id.clone())
 }
 
 /// The failed steps among `records`, in runbook order, with their errors.
@@ -355,6 +373,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                         approvals: &approvals,
                         earlier_results: succeeded_results(&records),
                         contained_at: contained_at(&incident, runbook, &records),
+                        open_fix: open_fix(runbook, &records),
                     };
                     self.run_step(&incident, runbook, step, record, inputs, &mut progress)
                         .await?
@@ -467,6 +486,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             approvals,
             earlier_results,
             contained_at,
+            open_fix,
         } = inputs;
         let capture;
         let handler: Option<&dyn ActionHandler> = match &step.kind {
@@ -492,6 +512,13 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         {
             // A gate whose window reached back before the incident, or before the last
             // containment change, would pass on data from before the fix.
+            if let Some(fix) = &open_fix {
+                progress.waiting.push((
+                    step.id.clone(),
+                    format!("gate: judged once the fix {fix} is decided and done"),
+                ));
+                return Ok(record);
+            }
             let Some(contained_at) = contained_at else {
                 progress.waiting.push((
                     step.id.clone(),

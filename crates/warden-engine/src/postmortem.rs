@@ -248,14 +248,33 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
             }
             let _ = writeln!(out);
         }
+        // Follow-ups: the fixes still open, and those applied (to keep); a fix skipped
+        // because its cause was refuted or it was rejected is no action item.
         let _ = writeln!(out, "## Action items\n");
+        let mut left_out = 0;
         for step in runbook.phase(Phase::Fixes) {
-            let kind = if matches!(step.kind, StepKind::Manual) {
-                ""
-            } else {
-                " (automated step)"
-            };
-            let _ = writeln!(out, "- [ ] {}{kind}", step.title);
+            let record = status_of(&step.id);
+            match record.map(|record| record.status) {
+                Some(ActionStatus::Skipped) => left_out += 1,
+                Some(ActionStatus::Succeeded) => {
+                    let result = record.and_then(|r| r.result.as_deref()).unwrap_or("done");
+                    let _ = writeln!(out, "- [x] {} — {}", step.title, cell(result));
+                }
+                _ => {
+                    let kind = if matches!(step.kind, StepKind::Manual) {
+                        ""
+                    } else {
+                        " (automated step)"
+                    };
+                    let _ = writeln!(out, "- [ ] {}{kind}", step.title);
+                }
+            }
+        }
+        if left_out > 0 {
+            let _ = writeln!(
+                out,
+                "\n_{left_out} fix(es) left out: their cause was refuted or they were rejected (see the checklist)._"
+            );
         }
     }
 
