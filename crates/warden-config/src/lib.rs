@@ -15,6 +15,7 @@
 //! malformed input (it is fuzzed), has no unsafe code, and reports locations for every error
 //! and for [`serde_saphyr::Spanned`] values, which lets validation errors point at a line too.
 
+pub mod drift;
 pub mod error;
 pub mod model;
 pub mod models;
@@ -26,6 +27,9 @@ pub mod validate;
 
 use std::path::Path;
 
+pub use drift::{
+    DriftAlerts, DriftBacktest, DriftMonitorConfig, DriftReference, RetrainingTrigger,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     AirflowConfig, AlertmanagerConfig, ApiToken, Config, Connectors, DetectorConfig, FeastConfig,

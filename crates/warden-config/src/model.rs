@@ -43,6 +43,8 @@ pub struct Config {
     pub models: Vec<crate::models::ModelConfig>,
     /// Pipelines runbook 1 watches.
     pub pipelines: Vec<crate::pipelines::PipelineConfig>,
+    /// Drift monitors runbook 3 watches.
+    pub drift_monitors: Vec<crate::drift::DriftMonitorConfig>,
 }
 
 /// A scheduled detector: a PromQL expression against a threshold, sustained.

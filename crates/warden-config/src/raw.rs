@@ -45,6 +45,9 @@ pub struct RawConfig {
     /// Pipelines runbook 1 watches (`pipelines[]`).
     #[serde(default)]
     pub pipelines: Vec<Spanned<crate::pipelines::RawPipeline>>,
+    /// Drift monitors runbook 3 watches (`drift_monitors[]`).
+    #[serde(default)]
+    pub drift_monitors: Vec<Spanned<crate::drift::RawDriftMonitor>>,
 }
 
 /// `detectors[]`: one scheduled detector.

@@ -12,6 +12,7 @@ use warden_core::{RunbookId, format_duration, parse_duration};
 use crate::model::{
     DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
 };
+mod drift;
 mod models;
 mod pipelines;
 mod serving;
@@ -52,7 +53,7 @@ fn parse_target(text: &str) -> Result<warden_core::Target, String> {
 /// The longest request timeout accepted: an on-call tool must not hang for longer.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
-const HTTP_SCHEMES: &[&str] = &["http", "https"];
+pub(super) const HTTP_SCHEMES: &[&str] = &["http", "https"];
 const REDIS_SCHEMES: &[&str] = &["redis", "rediss"];
 
 /// Validates `raw`, read from `file`, into a [`Config`].
@@ -92,6 +93,14 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
         raw.connectors.airflow.is_some(),
         raw.connectors.kfp.is_some(),
     );
+    let drift_monitors = check.drift_monitors(
+        &raw.drift_monitors,
+        &drift::DriftNeeds {
+            have_prometheus: raw.connectors.prometheus.is_some(),
+            have_airflow: raw.connectors.airflow.is_some(),
+            have_kfp: raw.connectors.kfp.is_some(),
+        },
+    );
     let mut gate_queries = std::collections::BTreeMap::new();
     for (check_name, query) in &raw.gate_queries {
         let field = format!("gate_queries.{check_name}");
@@ -114,6 +123,7 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
             serving,
             models,
             pipelines,
+            drift_monitors,
         })
     } else {
         check.errors.sort_by_key(|error| (error.line, error.column));

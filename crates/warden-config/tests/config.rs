@@ -196,6 +196,77 @@ fn a_pipeline_runs_on_airflow_or_kfp_and_says_which_runs_are_its() {
 }
 
 #[test]
+fn drift_monitors_are_validated_with_their_line_and_get_defaults() {
+    let monitor = "drift_monitors:\n  - name: m\n    predictions: logs/\n";
+    let error = only_error(monitor);
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (2, "drift_monitors[0].reference")
+    );
+    assert!(error.message.contains("reference_window"), "{error}");
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    profile: ref.profile.json\n"
+    ));
+    assert!(
+        error.message.contains("one of reference, profile"),
+        "{error}"
+    );
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    seasonal: weekly\n"
+    ));
+    assert_eq!(
+        (error.line, error.field.as_str()),
+        (5, "drift_monitors[0].seasonal")
+    );
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    alerts: {{query: 'sum(drift_alerts)'}}\n"
+    ));
+    assert_eq!(error.field, "drift_monitors[0].alerts.query");
+    assert!(error.message.contains("connectors.prometheus"), "{error}");
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    alerts: {{window: 7d, history: 1d}}\n"
+    ));
+    assert_eq!(error.field, "drift_monitors[0].alerts.history");
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    backtest: {{labels: l.csv, recall: 1.5}}\n"
+    ));
+    assert_eq!(error.field, "drift_monitors[0].backtest.recall");
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    retraining: {{airflow_dag: retrain, webhook: 'http://x'}}\n"
+    ));
+    assert_eq!(error.field, "drift_monitors[0].retraining");
+    let error = only_error(&format!(
+        "{monitor}    reference: ref.parquet\n    retraining: {{airflow_dag: retrain}}\n"
+    ));
+    assert!(error.message.contains("connectors.airflow"), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warden.yaml");
+    std::fs::write(
+        &path,
+        "drift_monitors:\n  - name: m\n    predictions: s3://logs/m/\n    reference_window: 28d\n    backtest: {labels: labels.csv}\n    retraining: {webhook: 'http://127.0.0.1:9/retrain'}\n",
+    )
+    .unwrap();
+    let config = warden_config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
+    let monitor = &config.drift_monitors[0];
+    assert_eq!(
+        monitor.reference,
+        warden_config::DriftReference::Sliding {
+            window: Duration::from_secs(28 * 86_400)
+        }
+    );
+    assert_eq!(monitor.window, Duration::from_secs(86_400));
+    assert_eq!(monitor.alerts.factor, 3.0);
+    let backtest = monitor.backtest.as_ref().unwrap();
+    assert_eq!((backtest.precision, backtest.recall), (0.8, 0.8));
+    assert_eq!(backtest.history, "s3://logs/m/", "the logs by default");
+    assert_eq!(
+        backtest.labels,
+        dir.path().join("labels.csv").display().to_string()
+    );
+}
+
+#[test]
 fn a_minimal_file_gets_safe_defaults() {
     let config = parse(Path::new("/etc/warden/warden.yaml"), "version: 1\n").unwrap();
     assert_eq!(

@@ -118,6 +118,27 @@ pub mod serde_text {
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&super::format_duration(*duration))
     }
+
+    /// The same for an optional duration (`null` when unset).
+    pub mod option {
+        use std::time::Duration;
+
+        /// Serializes `duration` as text, or `null`.
+        ///
+        /// # Errors
+        /// Those of the serializer.
+        pub fn serialize<S: serde::Serializer>(
+            duration: &Option<Duration>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match duration {
+                Some(duration) => {
+                    serializer.serialize_str(&crate::duration::format_duration(*duration))
+                }
+                None => serializer.serialize_none(),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -58,15 +58,6 @@ const fn req(name: &'static str, kind: ParamType) -> Param {
 
 use ParamType::{Bool, Duration, Number, Text};
 
-const fn entry(name: &'static str, summary: &'static str, params: &'static [Param]) -> Entry {
-    Entry {
-        name,
-        summary,
-        params,
-        automated: false,
-    }
-}
-
 /// Mutating actions (dry-run plan, approval policy, idempotent, audited).
 pub const ACTIONS: &[Entry] = &[
     Entry {
@@ -117,25 +108,53 @@ pub const ACTIONS: &[Entry] = &[
         params: &[p("rps", Number)],
         automated: true,
     },
-    entry(
-        "set_drift_threshold",
-        "temporarily change a drift threshold, recorded with who, why and expiry",
-        &[
+    Entry {
+        name: "set_drift_threshold",
+        summary: "temporarily raise a drift monitor's thresholds, recorded with who, why and expiry",
+        params: &[
             req("expires_in", Duration),
+            p("factor", Number),
             p("column", Text),
             p("threshold", Number),
         ],
-    ),
-    entry(
-        "disable_retraining_trigger",
-        "stop drift alerts from triggering automatic retraining",
-        &[],
-    ),
-    entry(
-        "enable_retraining_trigger",
-        "undo disable_retraining_trigger at closure",
-        &[],
-    ),
+        automated: true,
+    },
+    Entry {
+        name: "revert_drift_threshold",
+        summary: "undo set_drift_threshold at closure (it also expires by itself)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "disable_retraining_trigger",
+        summary: "stop drift alerts from triggering automatic retraining (Airflow DAG pause, KFP recurring run disable, webhook)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "enable_retraining_trigger",
+        summary: "undo disable_retraining_trigger at closure, leaving the trigger as it was found",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "apply_sliding_reference",
+        summary: "switch a drift monitor to a sliding reference of recent production data",
+        params: &[p("window", Duration)],
+        automated: true,
+    },
+    Entry {
+        name: "tune_drift_thresholds",
+        summary: "tune a drift monitor's thresholds on its labelled history and write its thresholds file",
+        params: &[p("target_precision", Number)],
+        automated: true,
+    },
+    Entry {
+        name: "enable_seasonal_detection",
+        summary: "compare a drift monitor's window with the same season of its reference",
+        params: &[p("season", Text)],
+        automated: true,
+    },
     Entry {
         name: "switch_feature_fallback",
         summary: "serve cached / fallback features through the feature proxy",
@@ -242,21 +261,36 @@ pub const EVIDENCE: &[Entry] = &[
         params: &[],
         automated: true,
     },
-    entry(
-        "alert_history",
-        "recent drift alerts against the detector's historical alert rate",
-        &[p("window", Duration)],
-    ),
-    entry(
-        "distribution_review",
-        "side-by-side reference vs current distributions per feature",
-        &[],
-    ),
-    entry(
-        "drift_report",
-        "warden drift on the prediction logs",
-        &[p("reference", Text), p("current", Text)],
-    ),
+    Entry {
+        name: "alert_history",
+        summary: "recent drift alerts against the detector's historical alert rate",
+        params: &[p("window", Duration)],
+        automated: true,
+    },
+    Entry {
+        name: "distribution_review",
+        summary: "side-by-side reference vs current distributions per feature (the HTML drift report)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "drift_report",
+        summary: "warden drift on the prediction logs, as configured and against the same season",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "transformation_consistency",
+        summary: "feature encodings of the reference and current data agree (categories, scale, types, missing values)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
+        name: "decision_record",
+        summary: "the decision record (Markdown) of a drift incident: causes, changes, backtest",
+        params: &[],
+        automated: true,
+    },
     Entry {
         name: "online_store_health",
         summary: "Redis latency, memory against maxmemory, evictions, rejected connections",
@@ -399,6 +433,11 @@ pub const JUDGED_CAUSES: &[&str] = &[
     "resource_limit",
     "incompatible_version_missing_dependency",
     "transient_failure",
+    "false_positive_churn",
+    "unrepresentative_reference",
+    "threshold_too_sensitive",
+    "seasonality",
+    "feature_encoding_change",
 ];
 
 /// Gate checks Warden judges from data when their connector is configured (any check with a
@@ -416,6 +455,8 @@ pub const JUDGED_GATES: &[&str] = &[
     "rerun_succeeded",
     "next_scheduled_run_succeeded",
     "known_failure_mode",
+    "backtest_precision",
+    "backtest_recall",
 ];
 
 /// Detectors a trigger may name.

@@ -10,7 +10,7 @@ use crate::models::{BusinessMetric, BusinessSource, METRICS, ModelColumns, Model
 
 impl Checker<'_> {
     /// A data location: URLs (`s3://…`) as written, paths relative to the config file.
-    fn location(&mut self, field: &str, value: &Spanned<String>) -> String {
+    pub(super) fn location(&mut self, field: &str, value: &Spanned<String>) -> String {
         if value.value.contains("://") {
             return self.text(field, value);
         }

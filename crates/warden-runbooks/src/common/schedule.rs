@@ -1,12 +1,15 @@
-//! Schedules Warden pauses during an incident and resumes at closure — an Airflow DAG or a
-//! Kubernetes CronJob — and the handler that pauses or resumes one idempotently, reads the
-//! state back, and leaves a schedule that was paused before the incident as it was found.
-//! Shared by runbook 1 (the pipeline's schedule) and runbook 4 (materialization).
+//! Schedules Warden pauses during an incident and resumes at closure — an Airflow DAG, a
+//! Kubernetes CronJob or a KFP recurring run — and the handler that pauses or resumes one
+//! idempotently, reads the state back, and leaves a schedule that was paused before the
+//! incident as it was found.
+//! Shared by runbook 1 (the pipeline's schedule), runbook 3 (the retraining trigger) and
+//! runbook 4 (materialization).
 
-use warden_config::{AirflowConfig, KubernetesConfig};
-use warden_connect::AirflowClient;
+use warden_config::{AirflowConfig, KfpConfig, KubernetesConfig};
+use warden_connect::{AirflowClient, KfpClient};
 use warden_engine::executor::{ActionError, ActionHandler, ActionRequest, BoxFuture};
 
+use super::actions::connect_error;
 use super::kube::{kube_client, kube_error};
 
 /// What a pause leaves in its result when the schedule was paused before Warden touched it,
@@ -128,6 +131,46 @@ impl Schedule for CronJobSchedule {
                 .set_cronjob_suspended(None, &self.name, paused)
                 .await
                 .map_err(kube_error)
+        })
+    }
+}
+
+/// A KFP recurring run's schedule: paused with `:disable`, resumed with `:enable`.
+pub struct KfpRecurringRun {
+    pub kfp: KfpConfig,
+    pub id: String,
+}
+
+impl KfpRecurringRun {
+    fn client(&self) -> Result<KfpClient, ActionError> {
+        KfpClient::from_config(&self.kfp).map_err(connect_error)
+    }
+}
+
+impl Schedule for KfpRecurringRun {
+    fn describe(&self) -> String {
+        format!("KFP recurring run {}", self.id)
+    }
+
+    fn paused(&self) -> BoxFuture<'_, Result<bool, ActionError>> {
+        Box::pin(async move {
+            Ok(self
+                .client()?
+                .get_recurring_run(&self.id)
+                .await
+                .map_err(connect_error)?
+                .disabled())
+        })
+    }
+
+    fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>> {
+        Box::pin(async move {
+            Ok(self
+                .client()?
+                .set_recurring_run_disabled(&self.id, paused)
+                .await
+                .map_err(connect_error)?
+                .disabled())
         })
     }
 }

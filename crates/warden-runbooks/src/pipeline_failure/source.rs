@@ -7,14 +7,16 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use warden_config::{KfpConfig, PipelineConfig, PipelineSource};
+use warden_config::{PipelineConfig, PipelineSource};
 use warden_connect::kfp::{RuntimeState, TaskDetail};
 use warden_connect::{AirflowClient, KfpClient};
-use warden_engine::executor::{ActionError, BoxFuture};
+use warden_engine::executor::ActionError;
 
 use super::Pipelines;
 use crate::common::actions::connect_error;
-use crate::common::schedule::{AirflowDag, Schedule, airflow_client, airflow_error};
+use crate::common::schedule::{
+    AirflowDag, KfpRecurringRun, Schedule, airflow_client, airflow_error,
+};
 
 /// A run's state, the same for both orchestrators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -363,46 +365,6 @@ impl Source {
                 Ok(format!("retried KFP run {run} (:retry, same inputs)"))
             }
         }
-    }
-}
-
-/// A KFP recurring run's schedule: paused with `:disable`, resumed with `:enable`.
-pub struct KfpRecurringRun {
-    pub(crate) kfp: KfpConfig,
-    pub(crate) id: String,
-}
-
-impl KfpRecurringRun {
-    fn client(&self) -> Result<KfpClient, ActionError> {
-        KfpClient::from_config(&self.kfp).map_err(connect_error)
-    }
-}
-
-impl Schedule for KfpRecurringRun {
-    fn describe(&self) -> String {
-        format!("KFP recurring run {}", self.id)
-    }
-
-    fn paused(&self) -> BoxFuture<'_, Result<bool, ActionError>> {
-        Box::pin(async move {
-            Ok(self
-                .client()?
-                .get_recurring_run(&self.id)
-                .await
-                .map_err(connect_error)?
-                .disabled())
-        })
-    }
-
-    fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>> {
-        Box::pin(async move {
-            Ok(self
-                .client()?
-                .set_recurring_run_disabled(&self.id, paused)
-                .await
-                .map_err(connect_error)?
-                .disabled())
-        })
     }
 }
 
