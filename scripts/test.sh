@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README: "Test it"). On a fresh machine it installs everything the tests
-# need, then: cargo fmt --check, clippy with -D warnings, brings up the real-component stack,
+# need (the real components, Chromium and playwright-core for the console's browser tests),
+# then: cargo fmt --check, clippy with -D warnings, brings up the real-component stack,
 # runs every unit and integration test against it with WARDEN_REQUIRE_STACK=1 (a missing
 # component fails the run instead of skipping tests), and stops the stack again.
 #
@@ -38,8 +39,20 @@ if ((${#missing_apt[@]})); then
 fi
 
 # --- real components install while the compiler is busy ------------------------------------
+# The console's browser tests: Debian's Chromium and playwright-core (tests/browser) to drive it.
+install_browser() {
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "test: installing chromium"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends chromium
+  fi
+  if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+    echo "test: installing playwright-core (tests/browser)"
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 install_log=$(mktemp)
-scripts/stack.sh install >"$install_log" 2>&1 &
+{ scripts/stack.sh install && install_browser; } >"$install_log" 2>&1 &
 install_pid=$!
 stack_up=0
 cleanup() {

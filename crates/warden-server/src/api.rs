@@ -46,7 +46,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/incidents/{id}/steps/{step}/retry",
             post(step_retry),
         )
+        .route(
+            "/api/v1/incidents/{id}/postmortem",
+            get(incident_postmortem),
+        )
+        .route(
+            "/api/v1/incidents/{id}/evidence/{hash}",
+            get(incident_evidence),
+        )
         .route("/api/v1/runbooks", get(runbooks_list))
+        .route("/api/v1/runbooks/{id}", get(runbook_get))
         .route(
             "/api/v1/alerts/alertmanager",
             // The secret is checked before a byte of the body is read; one byte over the
@@ -55,6 +64,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 1))
                 .layer(middleware::from_fn_with_state(state.clone(), webhook_guard)),
         )
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::map_response(crate::error::json_errors))
@@ -89,6 +99,18 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 }
 
 fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> Result<Caller, ApiError> {
+    // A console session reads through the API too (the evidence frame, the Markdown
+    // download); changing anything needs a bearer token, so a cookie alone cannot be abused
+    // by another site.
+    if needed == Role::Viewer
+        && auth::bearer(headers).is_none()
+        && let Some((_, session)) = state.sessions.get(headers)
+    {
+        return Ok(Caller {
+            actor: warden_core::Actor::User(session.name),
+            role: session.role,
+        });
+    }
     auth::require(state, headers, needed).inspect_err(|_| state.metrics.refused())
 }
 
@@ -323,6 +345,142 @@ async fn runbooks_list(
         })
         .collect();
     Ok(Json(serde_json::json!({ "runbooks": runbooks })))
+}
+
+/// The post-mortem draft of incident `id`, as the CLI writes it.
+///
+/// # Errors
+/// No such incident, or the store failing, as a sentence.
+pub(crate) async fn postmortem_of(state: &AppState, id: &str) -> Result<String, String> {
+    let store = state.manager().store();
+    let incident = store
+        .get_incident(&IncidentId(id.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no incident {id}"))?;
+    let runbook = state.engine.runbook_of(&incident).ok();
+    warden_engine::postmortem::draft(store, &incident, runbook, chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn incident_postmortem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let markdown = postmortem_of(&state, &id)
+        .await
+        .map_err(ApiError::not_found)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename=\"{}-postmortem.md\"",
+                    id.replace(['"', '\\', '/'], "_")
+                ),
+            ),
+        ],
+        markdown,
+    ))
+}
+
+/// Largest artifact answered whole (the evidence store keeps at most its own limit anyway).
+const MAX_EVIDENCE_BYTES: u64 = 64 * 1024 * 1024;
+
+async fn incident_evidence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, hash)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let incident = state
+        .manager()
+        .store()
+        .get_incident(&IncidentId(id.clone()))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))?;
+    // Only an artifact this incident captured, named by its content hash: a request cannot
+    // name a path, so it cannot reach outside the evidence store.
+    let evidence = incident
+        .evidence
+        .iter()
+        .find(|e| e.hash.as_str() == hash)
+        .ok_or_else(|| ApiError::not_found(format!("{id} captured no evidence {hash}")))?;
+    if evidence.size_bytes > MAX_EVIDENCE_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "{} has {} bytes; at most {MAX_EVIDENCE_BYTES} are served",
+                evidence.name, evidence.size_bytes
+            ),
+        ));
+    }
+    let store = state
+        .engine
+        .evidence_store()
+        .ok_or_else(|| ApiError::not_found("this process keeps no evidence"))?;
+    let bytes = store.get(&evidence.hash)?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    let media = axum::http::HeaderValue::from_str(&evidence.media_type)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, media);
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    // Served content runs in a sandbox of its own: an HTML report cannot script the console.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        ),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+        "inline; filename=\"{}\"",
+        evidence.name.replace(['"', '\\', '/', '\r', '\n'], "_")
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+async fn runbook_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let runbook = state
+        .runbooks()
+        .iter()
+        .find(|r| r.id.as_str() == id)
+        .ok_or_else(|| ApiError::not_found(format!("no runbook {id} in effect")))?;
+    let steps: Vec<serde_json::Value> = runbook
+        .steps
+        .iter()
+        .map(|step| {
+            let (automated, who) = crate::console::pages::status(&state, runbook, step);
+            serde_json::json!({
+                "id": step.id, "title": step.title, "phase": step.phase.as_str(),
+                "kind": step.kind, "automated": automated, "who": who,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "id": runbook.id, "title": runbook.title, "severity": runbook.severity,
+        "symptoms": runbook.symptoms, "built_in": runbook.is_built_in(),
+        "automated": steps.iter().filter(|s| s["automated"] == true).count(),
+        "steps": steps,
+    })))
 }
 
 async fn alertmanager_webhook(

@@ -29,7 +29,7 @@ pub fn same_secret(given: &str, expected: &Secret) -> bool {
 
 /// The credentials of an `Authorization: Bearer …` header; the scheme is matched without
 /// regard to case (RFC 7235, section 2.1).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()

@@ -6,12 +6,15 @@
 //! - `POST /api/v1/incidents/{id}/ack|resolve`,
 //!   `POST /api/v1/incidents/{id}/steps/{step}/approve|reject|complete` — responder.
 //! - `POST /api/v1/alerts/alertmanager` — the webhook's shared secret.
+//! - `/ui…` — the console ([`console`]): pages for people, signed in with a token-backed
+//!   session cookie.
 //!
 //! Tokens are bearer tokens from `server.tokens`; with none configured the API is read-only
 //! (viewer for everyone, mutations refused), which is the safe default of a loopback listener.
 
 mod api;
 mod auth;
+pub mod console;
 mod error;
 mod metrics;
 pub mod schedule;
@@ -87,9 +90,27 @@ pub struct AppState {
     pub webhook_secret: Option<Secret>,
     /// Warden's own counters.
     pub metrics: Arc<Metrics>,
+    /// The console's signed-in sessions.
+    pub sessions: Arc<console::session::Sessions>,
 }
 
 impl AppState {
+    /// The state of a daemon (or demo) serving `engine`.
+    pub fn new(
+        engine: Arc<DaemonEngine>,
+        tokens: Vec<Token>,
+        webhook_secret: Option<Secret>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            engine,
+            tokens: Arc::new(tokens),
+            webhook_secret,
+            metrics,
+            sessions: Arc::default(),
+        }
+    }
+
     /// The incident manager.
     pub fn manager(&self) -> &IncidentManager<Store, Arc<dyn Clock>> {
         self.engine.manager()

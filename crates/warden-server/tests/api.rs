@@ -3,71 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // shared helpers outside #[test] functions
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{FIRING, state, state_with, tokens};
 use tower::ServiceExt;
-use warden_config::{Role, Secret, StoreConfig};
-use warden_core::{Clock, SystemClock};
-use warden_engine::executor::Mode;
 use warden_engine::registry::Registries;
-use warden_engine::{Engine, EngineParts, IncidentManager};
-use warden_server::{AppState, Metrics, Token, router};
-use warden_store::Store;
-
-const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
-
-async fn state(dir: &tempfile::TempDir, tokens: Vec<Token>) -> AppState {
-    state_with(dir, tokens, Registries::new()).await
-}
-
-/// A state whose engine has `registries` (sealed here) and counts failed steps in its metrics.
-async fn state_with(
-    dir: &tempfile::TempDir,
-    tokens: Vec<Token>,
-    registries: Registries,
-) -> AppState {
-    let store = Store::open(&StoreConfig::Sqlite {
-        path: dir.path().join("warden.db"),
-    })
-    .await
-    .unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let metrics = Arc::new(Metrics::default());
-    let engine = Engine::new(EngineParts {
-        manager: Arc::new(IncidentManager::new(store, clock)),
-        runbooks: warden_runbook::builtin::all().unwrap(),
-        registries: registries.sealed(),
-        evidence: None,
-        mode: Mode::Live,
-    })
-    .with_failure_sink(Arc::new(warden_server::FailureLog::new(
-        metrics.clone(),
-        false,
-    )));
-    AppState {
-        engine: Arc::new(engine),
-        tokens: Arc::new(tokens),
-        webhook_secret: Some(Secret::new("hook-secret")),
-        metrics,
-    }
-}
-
-fn tokens() -> Vec<Token> {
-    vec![
-        Token {
-            name: "val".into(),
-            role: Role::Viewer,
-            secret: Secret::new("viewer-token"),
-        },
-        Token {
-            name: "ana".into(),
-            role: Role::Responder,
-            secret: Secret::new("responder-token"),
-        },
-    ]
-}
+use warden_server::{AppState, router};
 
 async fn call(
     state: &AppState,

@@ -75,12 +75,7 @@ pub async fn run(
         metrics.clone(),
         format == Format::Text,
     )));
-    let state = AppState {
-        engine: Arc::new(engine),
-        tokens: Arc::new(tokens),
-        webhook_secret,
-        metrics,
-    };
+    let state = AppState::new(Arc::new(engine), tokens, webhook_secret, metrics);
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "listening": format!("http://{address}"),

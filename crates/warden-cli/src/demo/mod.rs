@@ -416,12 +416,12 @@ async fn serve(address: std::net::SocketAddr, engine: Arc<DemoEngine>) -> Result
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
-    let state = warden_server::AppState {
+    let state = warden_server::AppState::new(
         engine,
-        tokens: Arc::new(Vec::new()),
-        webhook_secret: None,
-        metrics: Arc::new(warden_server::Metrics::default()),
-    };
+        Vec::new(),
+        None,
+        Arc::new(warden_server::Metrics::default()),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;
     });

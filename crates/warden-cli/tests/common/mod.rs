@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, dead_code)] // helpers; not every test file uses every one
 
+pub mod drift;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
