@@ -4,6 +4,8 @@
 #
 #   scripts/bench.sh alert-storm [ALERTS] [CONCURRENCY]   10,000 duplicate alerts → incidents
 #   scripts/bench.sh drift [ROWS] [RUNS]                  ROWS reference + ROWS current, Parquet → JSON
+#   scripts/bench.sh drift-versus BASELINE [ROWS] [RUNS]  the same, this build against another warden
+#   scripts/bench.sh console [INCIDENTS] [RUNS]           the console's incident list, signed in
 #   scripts/bench.sh feature-proxy [RPS] [SECONDS]        proxy latency on cache hits (needs: stack.sh up redis feast)
 #   scripts/bench.sh model-quality [ROWS]                 evaluate / compare / validate / rollout gate on ROWS predictions
 #   scripts/bench.sh webhook-to-action [ROUNDS]           Alertmanager webhook → containment action (runbook 2's scale)
@@ -69,6 +71,103 @@ print(f"run {run}: wall {wall:.3f} s, peak RSS {rss_mb:.0f} MB, exit {result.ret
       f"rows {report['summary']['reference']['rows']}+{report['summary']['current']['rows']}, drifted {drifted}")
 PY
   done
+}
+
+# `warden drift` of this checkout against another build (BASELINE: a `warden` binary built
+# from an earlier commit), alternating runs on the same data, with the ratio of the medians:
+# how a change to the drift engine moved time and memory, measured in one session.
+drift_versus() {
+  local baseline=${1:?usage: scripts/bench.sh drift-versus BASELINE_WARDEN [ROWS] [RUNS]}
+  local rows=${2:-1000000} runs=${3:-5} target data
+  cargo build --release -q -p warden-cli --bin warden -p warden-drift --example drift_data
+  target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+  data=${WARDEN_BENCH_DATA:-/tmp/warden-bench}/drift-$rows
+  if [[ ! -f $data/current/part-000.parquet ]]; then
+    "$target/release/examples/drift_data" "$rows" "$data" >&2
+  fi
+  python3 - "$baseline" "$target/release/warden" "$data" "$runs" <<'PY'
+import json, os, statistics, subprocess, sys, time
+baseline, current, data, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def run(warden):
+    start = time.monotonic()
+    child = subprocess.Popen([warden, "drift", "--reference", f"{data}/reference", "--current",
+                              f"{data}/current", "--ignore", "region", "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = child.stdout.read()
+    _, _, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+    wall = time.monotonic() - start
+    drifted = [c["name"] for c in json.loads(out)["columns"] if c["drifted"]]
+    return wall, usage.ru_maxrss / 1024, drifted
+run(baseline), run(current)  # warm the page cache for both
+figures = {"baseline": [], "current": []}
+for i in range(runs):
+    for name, warden in (("baseline", baseline), ("current", current)):
+        wall, rss, drifted = run(warden)
+        figures[name].append((wall, rss))
+        print(f"{name} run {i + 1}: wall {wall:.3f} s, peak RSS {rss:.0f} MB, drifted {drifted}")
+median = {name: (statistics.median(w for w, _ in f), statistics.median(r for _, r in f)) for name, f in figures.items()}
+for name, (wall, rss) in median.items():
+    print(f"{name}: median wall {wall:.3f} s, median peak RSS {rss:.0f} MB")
+print(f"current / baseline: wall {median['current'][0] / median['baseline'][0]:.3f}, "
+      f"peak RSS {median['current'][1] / median['baseline'][1]:.3f}")
+PY
+}
+
+# The console's incident list with INCIDENTS open incidents (PRODUCT/issue 21: a page with
+# 1,000 incidents renders in well under a second): warden up on SQLite, one webhook payload per
+# 250 distinct alerts (one incident each), then GET /ui timed as a whole request, signed in.
+console() {
+  local incidents=${1:-1000} runs=${2:-5} port
+  cargo build --release -q -p warden-cli --bin warden
+  local target
+  target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+  BENCH_DIR=$(mktemp -d) BENCH_PID=
+  local dir=$BENCH_DIR
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'responder-token\n' >"$dir/responder.token"
+  printf 'hook-secret\n' >"$dir/hook.secret"
+  cat >"$dir/warden.yaml" <<YAML
+server:
+  tokens: [{name: bench, role: responder, token: {file: responder.token}}]
+connectors:
+  alertmanager: {url: "http://127.0.0.1:9", webhook_secret: {file: hook.secret}}
+YAML
+  (cd "$dir" && exec "$target/release/warden" up --config warden.yaml --listen "127.0.0.1:$port" 2>/dev/null) &
+  BENCH_PID=$!
+  trap 'kill "$BENCH_PID" 2>/dev/null; rm -rf "$BENCH_DIR"' EXIT
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  python3 - "http://127.0.0.1:$port" "$incidents" "$runs" <<'PY'
+import json, statistics, sys, time, urllib.parse, urllib.request
+base, incidents, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for start in range(0, incidents, 250):
+    alerts = [{"status": "firing", "labels": {"alertname": "ServingLatencyHigh", "service": f"svc-{i}",
+               "namespace": "mlops", "severity": "page"}, "annotations": {"summary": f"p95 high on svc-{i}"},
+               "startsAt": "2026-12-06T05:00:00Z", "fingerprint": f"{i:016x}"}
+              for i in range(start, min(start + 250, incidents))]
+    body = json.dumps({"version": "4", "status": "firing", "receiver": "warden", "groupKey": f"g{start}",
+                       "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+                       "alerts": alerts}).encode()
+    request = urllib.request.Request(f"{base}/api/v1/alerts/alertmanager", data=body,
+                                     headers={"Authorization": "Bearer hook-secret", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=600).read()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(NoRedirect)
+try:
+    opener.open(urllib.request.Request(f"{base}/ui/login", data=b"token=responder-token",
+                                       headers={"Origin": base}))
+except urllib.error.HTTPError as answer:
+    cookie = answer.headers["Set-Cookie"].split(";")[0]
+times = []
+for _ in range(runs):
+    start = time.monotonic()
+    page = urllib.request.urlopen(urllib.request.Request(f"{base}/ui", headers={"Cookie": cookie})).read()
+    times.append(time.monotonic() - start)
+rows = page.count(b'<tr><td><a href="/ui/incidents/')
+print(f"GET /ui with {incidents} open incidents ({rows} rows, {len(page) // 1024} KB): "
+      f"median {statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+PY
 }
 
 # The feature proxy's latency on cache hits at RPS on loopback (target: <= 1 ms added p99 at
@@ -177,8 +276,10 @@ PY
 case ${1:-} in
   model-quality) shift; model_quality "$@" ;;
   drift) shift; drift "$@" ;;
+  drift-versus) shift; drift_versus "$@" ;;
+  console) shift; console "$@" ;;
   feature-proxy) shift; feature_proxy "$@" ;;
   alert-storm) shift; alert_storm "$@" ;;
   webhook-to-action) shift; webhook_to_action "$@" ;;
-  *) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -13,6 +13,9 @@ use crate::SecretRef;
 /// Default request timeout for every HTTP connector.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default time to live of the leader lease.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
+
 /// Default address of the HTTP API: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8181";
 
@@ -134,6 +137,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// API tokens (R6.8).
     pub tokens: Vec<ApiToken>,
+    /// How long the leader lease lasts unless renewed; the leader renews it every third and
+    /// stops acting after two thirds without a renewal.
+    #[serde(serialize_with = "warden_core::duration::serde_text::serialize")]
+    pub lease_ttl: Duration,
 }
 
 /// What an API token may do; each role includes the ones below it.

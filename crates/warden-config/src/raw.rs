@@ -141,6 +141,8 @@ pub struct RawServer {
     /// API tokens and their roles.
     #[serde(default)]
     pub tokens: Vec<Spanned<RawToken>>,
+    /// How long the leader lease lasts unless renewed (replicas sharing one store).
+    pub lease_ttl: Option<Spanned<String>>,
 }
 
 /// `server.tokens[]`: one API token.

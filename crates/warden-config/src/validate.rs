@@ -10,7 +10,8 @@ use url::Url;
 use warden_core::{RunbookId, format_duration, parse_duration};
 
 use crate::model::{
-    DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig, NotificationTarget,
+    DEFAULT_LEASE_TTL, DEFAULT_LISTEN, DEFAULT_TIMEOUT, DetectorConfig, NotificationConfig,
+    NotificationTarget,
 };
 mod drift;
 mod models;
@@ -431,7 +432,25 @@ impl Checker<'_> {
                 tokens.push(ApiToken { name, role, token });
             }
         }
-        ServerConfig { listen, tokens }
+        let lease_ttl = match server.and_then(|s| s.lease_ttl.as_ref()) {
+            None => DEFAULT_LEASE_TTL,
+            Some(value) => match parse_duration(&value.value) {
+                Ok(ttl) if ttl >= Duration::from_secs(3) && ttl <= Duration::from_secs(600) => ttl,
+                Ok(_) => {
+                    self.error(value, "server.lease_ttl", "must be between 3s and 10m");
+                    DEFAULT_LEASE_TTL
+                }
+                Err(err) => {
+                    self.error(value, "server.lease_ttl", err.to_string());
+                    DEFAULT_LEASE_TTL
+                }
+            },
+        };
+        ServerConfig {
+            listen,
+            tokens,
+            lease_ttl,
+        }
     }
 
     fn connectors(&mut self, raw: &raw::RawConnectors) -> Connectors {

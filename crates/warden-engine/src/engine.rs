@@ -47,6 +47,7 @@ pub struct Engine<S, C> {
     evidence: Option<Arc<EvidenceStore>>,
     mode: Mode,
     failure_sinks: Vec<Arc<dyn StepFailureSink>>,
+    leadership: Option<Arc<crate::Leadership>>,
 }
 
 impl<S: IncidentStore, C: Clock> Engine<S, C> {
@@ -59,7 +60,20 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
             evidence: parts.evidence,
             mode: parts.mode,
             failure_sinks: Vec::new(),
+            leadership: None,
         }
+    }
+
+    /// The same engine, acting only while `leadership` leads (one of several replicas).
+    #[must_use]
+    pub fn with_leadership(mut self, leadership: Arc<crate::Leadership>) -> Self {
+        self.leadership = Some(leadership);
+        self
+    }
+
+    /// The leadership this engine acts under, if it shares its store with other replicas.
+    pub fn leadership(&self) -> Option<&Arc<crate::Leadership>> {
+        self.leadership.as_ref()
     }
 
     /// The same engine, telling `sink` about every step that fails for good.
@@ -140,6 +154,10 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
             self.registries.for_runbook(runbook.id.as_str()),
             self.mode,
         );
+        let executor = match &self.leadership {
+            Some(leadership) => executor.with_leadership(leadership),
+            None => executor,
+        };
         match &self.evidence {
             Some(store) => executor.with_evidence(store),
             None => executor,

@@ -208,6 +208,7 @@ pub struct Executor<'a, S, C> {
     mode: Mode,
     recover: bool,
     evidence: Option<&'a EvidenceStore>,
+    leadership: Option<&'a crate::Leadership>,
 }
 
 impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
@@ -220,7 +221,15 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             mode,
             recover: false,
             evidence: None,
+            leadership: None,
         }
+    }
+
+    /// The same executor, starting actions only while `leadership` leads, each start fenced
+    /// by its epoch in the store (several replicas on one store).
+    pub fn with_leadership(mut self, leadership: &'a crate::Leadership) -> Self {
+        self.leadership = Some(leadership);
+        self
     }
 
     /// The same executor, storing what collectors gather in `store` and reading it back for
@@ -670,11 +679,25 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             record.updated_at = self.manager.clock().now();
             // Persisted before executing, as a compare-and-set: after a crash the step is known
             // to be in flight, and of two executors racing for it only one executes it.
-            let started = self
-                .manager
-                .store()
-                .start_action(&record, record.status, record.attempts)
-                .await?;
+            let store = self.manager.store();
+            let started = match self.leadership.map(crate::Leadership::fence) {
+                None => {
+                    store
+                        .start_action(&record, record.status, record.attempts)
+                        .await?
+                }
+                Some(None) => {
+                    progress
+                        .waiting
+                        .push((step.id.clone(), "this replica is not the leader".into()));
+                    return Ok(record);
+                }
+                Some(Some(fence)) => {
+                    store
+                        .start_action_fenced(&record, record.status, record.attempts, &fence)
+                        .await?
+                }
+            };
             if !started {
                 progress.waiting.push((step.id.clone(), "in flight".into()));
                 return Ok(record);

@@ -10,6 +10,7 @@ mod error;
 pub mod executor;
 mod handlers;
 pub mod judge;
+pub mod leadership;
 mod lifecycle;
 pub mod manager;
 pub mod postmortem;
@@ -19,5 +20,6 @@ pub mod summary;
 
 pub use engine::{Engine, EngineParts, StepFailureSink};
 pub use error::EngineError;
+pub use leadership::Leadership;
 pub use manager::{AlertsIngested, IncidentManager, Ingested};
 pub use summary::IncidentSummary;

@@ -25,6 +25,7 @@ use crate::metrics::WebhookOutcome;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health_get))
+        .route("/readyz", get(ready_get))
         .route("/metrics", get(metrics_get))
         .route("/api/v1/incidents", get(incidents_list))
         .route("/api/v1/incidents/{id}", get(incident_get))
@@ -116,6 +117,17 @@ fn authorize(state: &AppState, headers: &HeaderMap, needed: Role) -> Result<Call
 
 async fn health_get() -> &'static str {
     "ok\n"
+}
+
+/// Ready when the store answers; says whether this replica leads.
+async fn ready_get(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state.manager().store().count_by_state().await?;
+    let role = match state.engine.leadership() {
+        None => "single",
+        Some(_) if state.leads() => "leader",
+        Some(_) => "follower",
+    };
+    Ok(Json(serde_json::json!({ "ready": true, "role": role })))
 }
 
 async fn metrics_get(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {

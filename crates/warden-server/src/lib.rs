@@ -16,6 +16,7 @@ mod api;
 mod auth;
 pub mod console;
 mod error;
+pub mod leader;
 mod metrics;
 pub mod schedule;
 
@@ -92,6 +93,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The console's signed-in sessions.
     pub sessions: Arc<console::session::Sessions>,
+    /// Where incidents to advance go when the daemon runs a work loop ([`AppState::with_work_queue`]):
+    /// the webhook answers once alerts are recorded, and the loop acts.
+    work: Option<tokio::sync::mpsc::UnboundedSender<warden_core::IncidentId>>,
 }
 
 impl AppState {
@@ -108,7 +112,19 @@ impl AppState {
             webhook_secret,
             metrics,
             sessions: Arc::default(),
+            work: None,
         }
+    }
+
+    /// The same state handing incidents to advance to `work` (the daemon's work loop, which
+    /// calls [`AppState::advance_now`]) instead of advancing them inline.
+    #[must_use]
+    pub fn with_work_queue(
+        mut self,
+        work: tokio::sync::mpsc::UnboundedSender<warden_core::IncidentId>,
+    ) -> Self {
+        self.work = Some(work);
+        self
     }
 
     /// The incident manager.
@@ -121,15 +137,41 @@ impl AppState {
         self.engine.runbooks()
     }
 
-    /// Advances an incident's runbook as far as it can go now; an incident whose runbook was
-    /// taken out of effect stays as it is.
+    /// Whether this replica acts: it leads, or it shares its store with no other replica.
+    pub fn leads(&self) -> bool {
+        self.engine
+            .leadership()
+            .is_none_or(|leadership| leadership.leads())
+    }
+
+    /// Has an incident advanced: handed to the work loop when there is one, else at once.
     ///
     /// # Errors
-    /// Store failures.
+    /// Store failures (inline only).
     pub async fn advance(
         &self,
         id: &warden_core::IncidentId,
     ) -> Result<(), warden_engine::EngineError> {
+        if let Some(work) = &self.work
+            && work.send(id.clone()).is_ok()
+        {
+            return Ok(());
+        }
+        self.advance_now(id).await
+    }
+
+    /// Advances an incident's runbook as far as it can go now; an incident whose runbook was
+    /// taken out of effect stays as it is. A follower replica leaves it to the leader.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn advance_now(
+        &self,
+        id: &warden_core::IncidentId,
+    ) -> Result<(), warden_engine::EngineError> {
+        if !self.leads() {
+            return Ok(());
+        }
         match self.engine.advance(id).await {
             Ok(_) | Err(warden_engine::EngineError::RunbookNotInEffect { .. }) => Ok(()),
             Err(err) => Err(err),

@@ -21,6 +21,9 @@ pub struct Metrics {
     alerts_unmatched: AtomicU64,
     alerts_ignored: AtomicU64,
     steps_failed: AtomicU64,
+    // 1 while this replica leads; the lease's epoch as last seen.
+    leader: AtomicU64,
+    lease_epoch: AtomicU64,
     // Per detector: runs that succeeded, runs that failed, findings.
     detectors: Mutex<BTreeMap<String, [u64; 3]>>,
 }
@@ -63,6 +66,18 @@ impl Metrics {
         bump(&self.findings_reopened, ingested.reopened.len() as u64);
         bump(&self.alerts_unmatched, ingested.unmatched.len() as u64);
         bump(&self.alerts_ignored, ingested.ignored.len() as u64);
+    }
+
+    /// Records this replica's role and the lease's epoch.
+    pub fn leader(&self, leads: bool, epoch: i64) {
+        self.leader.store(u64::from(leads), Ordering::Relaxed);
+        self.lease_epoch
+            .store(u64::try_from(epoch).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Whether this replica led at the last lease round.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed) == 1
     }
 
     /// Counts steps that failed for good.
@@ -117,6 +132,16 @@ impl Metrics {
         for (status, count) in actions_by_status {
             let _ = writeln!(out, "warden_actions{{status=\"{status}\"}} {count}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP warden_leader 1 while this replica holds the leader lease (runs detectors, acts).\n# TYPE warden_leader gauge\nwarden_leader {}",
+            load(&self.leader)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP warden_lease_epoch The leader lease's epoch as this replica last saw it.\n# TYPE warden_lease_epoch gauge\nwarden_lease_epoch {}",
+            load(&self.lease_epoch)
+        );
         let _ = writeln!(
             out,
             "# HELP warden_webhook_requests_total Alertmanager webhook requests by outcome."

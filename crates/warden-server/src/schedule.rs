@@ -17,8 +17,11 @@ pub async fn run_detector(mut detector: Box<dyn Detector>, state: AppState, verb
     }
 }
 
-/// One beat of `detector` at the engine clock's now.
+/// One beat of `detector` at the engine clock's now (only on the leader replica).
 pub async fn beat(detector: &mut dyn Detector, state: &AppState, verbose: bool) {
+    if !state.leads() {
+        return;
+    }
     let now = state.manager().clock().now();
     match detector.check(now).await {
         Ok(findings) => {

@@ -132,6 +132,23 @@ pub trait IncidentStore: Send + Sync {
         from_attempts: u32,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// [`IncidentStore::start_action`], only while `fence` (holder and epoch) still holds the
+    /// leader lease: an action is never started by a replica that lost leadership, however
+    /// long it was paused. A store without leases starts it unfenced.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn start_action_fenced(
+        &self,
+        record: &ActionRecord,
+        from: ActionStatus,
+        from_attempts: u32,
+        fence: &crate::lease::Fence,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = fence;
+        self.start_action(record, from, from_attempts)
+    }
+
     /// Stores a changed action record.
     ///
     /// # Errors
@@ -189,11 +206,11 @@ pub trait IncidentStore: Send + Sync {
 
 /// Timestamps are stored as fixed-width RFC 3339 text (microseconds, `Z`), so text order is
 /// time order on both backends.
-fn time_text(at: &Timestamp) -> String {
+pub(crate) fn time_text(at: &Timestamp) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_time(text: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_time(text: &str) -> Result<Timestamp, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|err| format!("bad timestamp {text:?}: {err}"))
@@ -209,6 +226,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
@@ -520,6 +538,34 @@ impl IncidentStore for Store {
         .bind(&record.idempotency_key)
         .bind(from.as_str())
         .bind(i64::from(from_attempts))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(error)?);
+        Ok(changed == 1)
+    }
+
+    async fn start_action_fenced(
+        &self,
+        record: &ActionRecord,
+        from: ActionStatus,
+        from_attempts: u32,
+        fence: &crate::lease::Fence,
+    ) -> Result<bool, StoreError> {
+        let error = self.query_error("start action");
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2 \
+             WHERE idempotency_key = $3 AND status = $4 AND attempts = $5 \
+             AND EXISTS (SELECT 1 FROM warden_lease WHERE name = $6 AND holder = $7 AND epoch = $8)",
+        )
+        .bind(i64::from(from_attempts) + 1)
+        .bind(time_text(&record.updated_at))
+        .bind(&record.idempotency_key)
+        .bind(from.as_str())
+        .bind(i64::from(from_attempts))
+        .bind(crate::lease::LEADER)
+        .bind(&fence.holder)
+        .bind(fence.epoch)
         .execute(pool)
         .await
         .map(|done| done.rows_affected())

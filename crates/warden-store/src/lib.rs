@@ -7,9 +7,11 @@
 
 pub mod evidence;
 pub mod incidents;
+pub mod lease;
 mod migrate;
 pub mod pool;
 
 pub use evidence::{EvidenceStore, StoredEvidence};
 pub use incidents::{IncidentFilter, IncidentStore};
+pub use lease::{Fence, Lease};
 pub use pool::{Store, StoreError, StoreInfo, redact_url};

@@ -49,6 +49,9 @@ const SQLITE: &[&[&str]] = &[
         "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
     ],
     &["ALTER TABLE incidents ADD COLUMN revision INTEGER NOT NULL DEFAULT 0"],
+    &[
+        "CREATE TABLE warden_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL, expires_at TEXT NOT NULL)",
+    ],
 ];
 
 /// PostgreSQL schema, one entry per version; the same tables as [`SQLITE`].
@@ -94,10 +97,13 @@ const POSTGRES: &[&[&str]] = &[
         "CREATE INDEX audit_by_incident ON audit_log (incident_id, seq)",
     ],
     &["ALTER TABLE incidents ADD COLUMN revision BIGINT NOT NULL DEFAULT 0"],
+    &[
+        "CREATE TABLE warden_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_at TEXT NOT NULL)",
+    ],
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS warden_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
 

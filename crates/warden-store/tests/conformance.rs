@@ -108,7 +108,137 @@ conformance!(
     approvals_and_audit_keep_their_order,
     migrations_are_idempotent,
     a_stale_save_is_refused_and_nothing_is_lost,
+    one_replica_leads_and_a_new_leader_gets_a_higher_epoch,
+    a_stale_leader_cannot_start_an_action,
 );
+
+/// The lease: taken when free, renewed by its holder, refused to others while it lasts, taken
+/// over with a higher epoch once it lapsed or was released.
+async fn one_replica_leads_and_a_new_leader_gets_a_higher_epoch(store: &Store) {
+    let ttl = Duration::seconds(15);
+    let a = store
+        .acquire_lease("leader", "a", at(0), at(0) + ttl)
+        .await
+        .unwrap();
+    assert_eq!((a.holder.as_str(), a.epoch), ("a", 1));
+    let b = store
+        .acquire_lease(
+            "leader",
+            "b",
+            at(0) + Duration::seconds(5),
+            at(0) + Duration::seconds(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (b.holder.as_str(), b.epoch),
+        ("a", 1),
+        "b must not take a live lease"
+    );
+    let renewed = store
+        .acquire_lease(
+            "leader",
+            "a",
+            at(0) + Duration::seconds(10),
+            at(0) + Duration::seconds(25),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (renewed.epoch, renewed.expires_at),
+        (1, at(0) + Duration::seconds(25)),
+        "renewing keeps the epoch"
+    );
+    // a stalls: its lease lapses and b takes over with epoch 2.
+    let b = store
+        .acquire_lease(
+            "leader",
+            "b",
+            at(0) + Duration::seconds(26),
+            at(0) + Duration::seconds(41),
+        )
+        .await
+        .unwrap();
+    assert_eq!((b.holder.as_str(), b.epoch), ("b", 2));
+    // a wakes up and tries to renew: refused.
+    let a = store
+        .acquire_lease(
+            "leader",
+            "a",
+            at(0) + Duration::seconds(27),
+            at(0) + Duration::seconds(42),
+        )
+        .await
+        .unwrap();
+    assert_eq!((a.holder.as_str(), a.epoch), ("b", 2));
+    // A clean shutdown releases: the next replica takes over at once.
+    store
+        .release_lease("leader", "b", at(0) + Duration::seconds(30))
+        .await
+        .unwrap();
+    let c = store
+        .acquire_lease(
+            "leader",
+            "c",
+            at(0) + Duration::seconds(31),
+            at(0) + Duration::seconds(46),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.holder.as_str(), c.epoch), ("c", 3));
+}
+
+/// An action start carries the starter's fence: after another replica took the lease, the
+/// old leader's start is refused and the action stays pending for the new one.
+async fn a_stale_leader_cannot_start_an_action(store: &Store) {
+    let incident = open(store, "demand-forecast", 0).await.unwrap();
+    let old = store
+        .acquire_lease("leader", "old", at(0), at(1))
+        .await
+        .unwrap();
+    let new = store
+        .acquire_lease("leader", "new", at(2), at(3))
+        .await
+        .unwrap();
+    assert_eq!(new.epoch, old.epoch + 1);
+    let mut record = store
+        .claim_action(&incident.id, "rollback", at(2))
+        .await
+        .unwrap();
+    record.updated_at = at(2);
+    let stale = warden_store::Fence {
+        holder: "old".into(),
+        epoch: old.epoch,
+    };
+    assert!(
+        !store
+            .start_action_fenced(&record, ActionStatus::Pending, 0, &stale)
+            .await
+            .unwrap()
+    );
+    let stored = store
+        .claim_action(&incident.id, "rollback", at(2))
+        .await
+        .unwrap();
+    assert_eq!((stored.status, stored.attempts), (ActionStatus::Pending, 0));
+    let current = warden_store::Fence {
+        holder: "new".into(),
+        epoch: new.epoch,
+    };
+    assert!(
+        store
+            .start_action_fenced(&record, ActionStatus::Pending, 0, &current)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .start_action_fenced(&record, ActionStatus::Pending, 0, &current)
+            .await
+            .unwrap(),
+        "started once only"
+    );
+}
 
 /// Recovery and the periodic advance must see every active incident: 1,050 of them, more than
 /// any listing page, oldest first, resolved ones left out.

@@ -71,11 +71,19 @@ pub async fn run(
     let manager = Arc::new(IncidentManager::new(store.clone(), clock));
     let (engine, detectors) = assembly.into_engine(manager, runbooks, Mode::Live);
     let metrics = Arc::new(Metrics::default());
-    let engine = engine.with_failure_sink(Arc::new(warden_server::FailureLog::new(
-        metrics.clone(),
-        format == Format::Text,
-    )));
-    let state = AppState::new(Arc::new(engine), tokens, webhook_secret, metrics);
+    // Replicas on one store share it: only the lease holder acts (warden_server::leader).
+    let leadership = Arc::new(warden_engine::Leadership::default());
+    let engine = engine
+        .with_failure_sink(Arc::new(warden_server::FailureLog::new(
+            metrics.clone(),
+            format == Format::Text,
+        )))
+        .with_leadership(leadership.clone());
+    // The work loop: the webhook and the detectors hand incidents over and answer; this
+    // replica advances them here at once when it leads (the beat catches up on the rest).
+    let (work, mut queue) = tokio::sync::mpsc::unbounded_channel::<warden_core::IncidentId>();
+    let state =
+        AppState::new(Arc::new(engine), tokens, webhook_secret, metrics).with_work_queue(work);
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "listening": format!("http://{address}"),
@@ -103,7 +111,44 @@ pub async fn run(
             );
         }
     }
-    recover(&state).await?;
+    // The first lease round before serving: a lone replica leads (and recovers what was in
+    // flight) before the first alert arrives; a second one says who leads.
+    let holder = warden_server::leader::holder_name();
+    let ttl = config.server.lease_ttl;
+    match warden_server::leader::round(&state, &leadership, &holder, ttl).await {
+        Ok(lease) if lease.holder == holder => {
+            warden_server::leader::recover_all(&state)
+                .await
+                .map_err(Failure::runtime)?;
+        }
+        Ok(lease) if format == Format::Text => eprintln!(
+            "warden: {} leads the store (epoch {}); this replica ({holder}) serves the API and ingests alerts, and does not act until it takes over",
+            warden_core::text::terminal_safe(&lease.holder),
+            lease.epoch
+        ),
+        Ok(_) => {}
+        Err(err) => return Err(Failure::runtime(err)),
+    }
+    let worker = {
+        let state = state.clone();
+        let verbose = format == Format::Text;
+        tokio::spawn(async move {
+            while let Some(id) = queue.recv().await {
+                if let Err(err) = state.advance_now(&id).await
+                    && verbose
+                {
+                    eprintln!("warden: advancing {id} failed: {err}");
+                }
+            }
+        })
+    };
+    let leading = tokio::spawn(warden_server::leader::run(
+        state.clone(),
+        leadership.clone(),
+        holder.clone(),
+        ttl,
+        format == Format::Text,
+    ));
     let detector_tasks: Vec<_> = detectors
         .into_iter()
         .map(|detector| {
@@ -121,13 +166,16 @@ pub async fn run(
         advance_every,
         format == Format::Text,
     ));
-    let served = axum::serve(listener, warden_server::router(state))
+    let served = axum::serve(listener, warden_server::router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     beat.abort();
+    worker.abort();
+    leading.abort();
     for task in detector_tasks {
         task.abort();
     }
+    warden_server::leader::release(&state, &leadership, &holder).await;
     served.map_err(|err| Failure::runtime(anyhow!("server on {address} failed: {err}")))?;
     store.close().await;
     if format == Format::Text {
@@ -136,33 +184,13 @@ pub async fn run(
     Ok(Code::Ok)
 }
 
-/// Before anything else: actions that were in flight when the previous process died run
-/// again (they are idempotent); completed ones are never touched. Every active incident is
-/// recovered, however many there are.
-async fn recover(state: &AppState) -> Result<(), Failure> {
-    let ids = state
-        .manager()
-        .store()
-        .active_incident_ids()
-        .await
-        .map_err(Failure::runtime)?;
-    for id in ids {
-        match state.engine.recover(&id).await {
-            // An incident of a runbook taken out of effect stays as it is.
-            Ok(_) | Err(warden_engine::EngineError::RunbookNotInEffect { .. }) => {}
-            Err(err) => return Err(Failure::runtime(err)),
-        }
-    }
-    Ok(())
-}
-
 /// Advances every active incident on each beat.
 async fn advance_loop(state: AppState, every: std::time::Duration, verbose: bool) {
     loop {
         match state.manager().store().active_incident_ids().await {
             Ok(ids) => {
                 for id in ids {
-                    if let Err(err) = state.advance(&id).await
+                    if let Err(err) = state.advance_now(&id).await
                         && verbose
                     {
                         eprintln!("warden: advancing {id} failed: {err}");

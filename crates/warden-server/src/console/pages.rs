@@ -24,6 +24,8 @@ use crate::AppState;
 
 /// Most incidents the list shows.
 const LIST_LIMIT: u32 = 1000;
+/// Rows each of the "waiting" and "failed" panels lists (the rest are counted).
+const PANEL_ROWS: usize = 50;
 /// Largest evidence rendered in a page (the raw bytes are downloadable whole).
 const RENDER_LIMIT: usize = 2 * 1024 * 1024;
 
@@ -147,14 +149,24 @@ pub async fn incidents(
     body.push_str("</div>");
 
     // What waits on a person, and what failed, across the active incidents.
-    let mut waiting = String::new();
-    let mut failed = String::new();
+    // Both panels list the newest PANEL_ROWS rows and count the rest.
+    let (mut waiting, mut failed) = (Panel::default(), Panel::default());
     for incident in all.iter().filter(|i| i.state.is_active()) {
         let Some((steps, _)) = views(&state, incident).await else {
             continue;
         };
         for step in steps {
-            let row = format!(
+            let panel = match step.group {
+                StepGroup::Failed => &mut failed,
+                StepGroup::WaitingForApproval | StepGroup::WaitingForPerson => &mut waiting,
+                _ => continue,
+            };
+            panel.count += 1;
+            if panel.count > PANEL_ROWS {
+                continue;
+            }
+            let _ = write!(
+                panel.rows,
                 "<tr><td><a href=\"/ui/incidents/{}#step-{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"result\">{}</td></tr>",
                 url_part(&incident.id.0),
                 esc(&step.id),
@@ -166,30 +178,16 @@ pub async fn incidents(
                 ),
                 esc(step.result.as_deref().unwrap_or(""))
             );
-            match step.group {
-                StepGroup::Failed => failed.push_str(&row),
-                StepGroup::WaitingForApproval | StepGroup::WaitingForPerson => {
-                    waiting.push_str(&row)
-                }
-                _ => {}
-            }
         }
     }
-    let table_head = "<div class=\"scroll\"><table><tr><th>incident</th><th>step</th><th>state</th><th>result</th></tr>";
     let _ = write!(
         body,
-        "<div class=\"columns\"><section class=\"card\"><h2>Waiting on a person</h2>{}</section>\
-         <section class=\"card\"><h2>Failed steps</h2>{}</section></div>",
-        if waiting.is_empty() {
-            "<p class=\"muted\">Nothing waits on anyone.</p>".to_string()
-        } else {
-            format!("{table_head}{waiting}</table></div>")
-        },
-        if failed.is_empty() {
-            "<p class=\"muted\">No step failed.</p>".to_string()
-        } else {
-            format!("{table_head}{failed}</table></div>")
-        }
+        "<div class=\"columns\"><section class=\"card\"><h2>Waiting on a person <span class=\"muted\">{}</span></h2>{}</section>\
+         <section class=\"card\"><h2>Failed steps <span class=\"muted\">{}</span></h2>{}</section></div>",
+        waiting.count,
+        waiting.html("Nothing waits on anyone."),
+        failed.count,
+        failed.html("No step failed.")
     );
 
     let runbooks: Vec<&str> = state.runbooks().iter().map(|r| r.id.as_str()).collect();
@@ -249,6 +247,33 @@ pub async fn incidents(
         Some("/ui/events"),
         &body,
     )
+}
+
+/// One of the list page's step panels.
+#[derive(Default)]
+struct Panel {
+    rows: String,
+    count: usize,
+}
+
+impl Panel {
+    fn html(&self, empty: &str) -> String {
+        if self.count == 0 {
+            return format!("<p class=\"muted\">{empty}</p>");
+        }
+        let more = if self.count > PANEL_ROWS {
+            format!(
+                "<p class=\"muted\">and {} more (newest incidents first)</p>",
+                self.count - PANEL_ROWS
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "<div class=\"scroll\"><table><tr><th>incident</th><th>step</th><th>state</th><th>result</th></tr>{}</table></div>{more}",
+            self.rows
+        )
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

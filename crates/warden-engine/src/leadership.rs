@@ -1,0 +1,69 @@
+//! Whether this process may act, and with which fence. With several replicas on one store,
+//! exactly one holds the leader lease; it runs detectors, advances incidents and executes
+//! actions, each action start checked in the store against its epoch. The daemon's leadership
+//! loop renews the lease and says here until when this process may act: well before the lease
+//! could lapse, so a replica that stalls stops acting before another can take over.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use warden_store::Fence;
+
+/// This process's leadership, as the leadership loop last saw it.
+#[derive(Debug, Default)]
+pub struct Leadership {
+    state: Mutex<Option<(Fence, Instant)>>,
+}
+
+impl Leadership {
+    /// Leads with `fence` until `act_until` (unless renewed).
+    pub fn lead(&self, fence: Fence, act_until: Instant) {
+        *self.lock() = Some((fence, act_until));
+    }
+
+    /// Follows: acts no more.
+    pub fn follow(&self) {
+        *self.lock() = None;
+    }
+
+    /// The fence to act with, if this process leads now.
+    pub fn fence(&self) -> Option<Fence> {
+        self.lock()
+            .as_ref()
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(fence, _)| fence.clone())
+    }
+
+    /// Whether this process may act now.
+    pub fn leads(&self) -> bool {
+        self.fence().is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Fence, Instant)>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_leader_stops_acting_when_its_time_is_up() {
+        let leadership = Leadership::default();
+        assert!(!leadership.leads());
+        let fence = Fence {
+            holder: "a".into(),
+            epoch: 3,
+        };
+        leadership.lead(fence.clone(), Instant::now() + Duration::from_secs(60));
+        assert_eq!(leadership.fence(), Some(fence.clone()));
+        leadership.lead(fence, Instant::now() - Duration::from_millis(1));
+        assert!(!leadership.leads(), "past its act-until it follows");
+        leadership.follow();
+        assert_eq!(leadership.fence(), None);
+    }
+}
