@@ -50,7 +50,14 @@ install_browser() {
     echo "test: installing playwright-core (tests/browser)"
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  # The Kubernetes manifests are validated against the API's JSON schemas (bundled, offline).
+  if [[ ! -x $K8S_VALIDATE ]]; then
+    echo "test: installing kubernetes-validate"
+    python3 -m venv "$(dirname "$(dirname "$K8S_VALIDATE")")"
+    "$(dirname "$K8S_VALIDATE")/pip" install -q kubernetes-validate==1.37.0
+  fi
 }
+K8S_VALIDATE=${HOME:-/root}/.cache/warden-stack/k8s-validate/bin/kubernetes-validate
 install_log=$(mktemp)
 { scripts/stack.sh install && install_browser; } >"$install_log" 2>&1 &
 install_pid=$!
@@ -90,11 +97,23 @@ set -a
 set +a
 export WARDEN_REQUIRE_STACK=1
 
+log "kubernetes manifests against the API schemas"
+"$K8S_VALIDATE" --strict --quiet deploy/kubernetes/*.yaml
+
 log "cargo nextest run (set-up took $((SECONDS - started)) s)"
+# Every request the fake Kubernetes API server sees is logged, for the RBAC check below.
+WARDEN_KUBE_REQUESTS=$(mktemp)
+export WARDEN_KUBE_REQUESTS
 # The runner's summary stays the last line of the output: the stack is stopped quietly.
 trap - EXIT
 status=0
 cargo nextest run --workspace --locked "${extra[@]}" || status=$?
 scripts/stack.sh down >/dev/null 2>&1 || true
 rm -f "$install_log"
+if ((status == 0 && ${#extra[@]} == 0)); then
+  log "RBAC of deploy/kubernetes against every Kubernetes request of the suite"
+  cargo run -q --locked -p warden-testkit --example rbac_check -- \
+    deploy/kubernetes/warden.yaml "$WARDEN_KUBE_REQUESTS" || status=$?
+fi
+rm -f "$WARDEN_KUBE_REQUESTS"
 exit "$status"

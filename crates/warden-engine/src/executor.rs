@@ -42,7 +42,7 @@ use warden_store::{EvidenceStore, IncidentStore};
 use crate::handlers::CaptureEvidence;
 pub use crate::handlers::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture, Collected,
-    CollectorRegistry, EvidenceCollector, GateEvaluator, GateVerdict, evidence_hash_in,
+    CollectorRegistry, EvidenceCollector, GateEvaluator, GateSeries, GateVerdict, evidence_hash_in,
 };
 use crate::judge::JudgeRequest;
 use crate::registry::{EntryKind, Registry};

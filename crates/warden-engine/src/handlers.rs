@@ -152,6 +152,21 @@ pub struct GateVerdict {
     pub explanation: String,
 }
 
+/// The series behind a gate's verdict, for people to see (the console's chart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSeries {
+    /// What the values are (the query).
+    pub label: String,
+    /// `(time, value)`, oldest first.
+    pub points: Vec<(warden_core::Timestamp, f64)>,
+    /// The gate's threshold, if it has one.
+    pub threshold: Option<f64>,
+    /// Whether the values must stay below the threshold (else above).
+    pub below: bool,
+    /// The window the gate judges.
+    pub window: (warden_core::Timestamp, warden_core::Timestamp),
+}
+
 /// Evaluates closure gates from data (e.g. Prometheus range queries).
 pub trait GateEvaluator: Send + Sync {
     /// The verdict for `gate` of `incident` now; `Ok(None)` when this evaluator has no data
@@ -161,6 +176,17 @@ pub trait GateEvaluator: Send + Sync {
         incident: &'a Incident,
         gate: &'a warden_runbook::Gate,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>>;
+
+    /// The series behind the verdict over the gate's window, when the evaluator reads one
+    /// (a chart for people); `Ok(None)` otherwise.
+    fn series<'a>(
+        &'a self,
+        incident: &'a Incident,
+        gate: &'a warden_runbook::Gate,
+    ) -> BoxFuture<'a, Result<Option<GateSeries>, String>> {
+        let _ = (incident, gate);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// How an evidence step's result names what it captured: `… (evidence NAME HASH)`.

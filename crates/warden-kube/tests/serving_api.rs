@@ -171,6 +171,8 @@ async fn inference_service_merge_patch_and_revisions() {
 
     let deployment = Workload::Deployment("demand-forecast-predictor-00002-deployment".into());
     assert_eq!(client.scale(None, &deployment, 5).await.unwrap(), 5);
+    // scale_replicas reads the Deployment's replicas before it raises them.
+    assert_eq!(client.replicas(None, &deployment).await.unwrap(), 5);
 
     let seen = cluster.lock().unwrap().seen.clone();
     let patch = seen

@@ -10,7 +10,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{FIRING, state, tokens};
+use common::{FIRING, state, state_with, tokens};
 use tower::ServiceExt;
 use warden_core::IncidentId;
 use warden_server::{AppState, router};
@@ -500,4 +500,77 @@ async fn without_tokens_the_console_is_read_only_for_everyone() {
     )
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+/// A gate evaluator whose data never passes, with a series to draw.
+struct Rising;
+
+impl warden_engine::executor::GateEvaluator for Rising {
+    fn evaluate<'a>(
+        &'a self,
+        _incident: &'a warden_core::Incident,
+        _gate: &'a warden_runbook::Gate,
+    ) -> warden_engine::executor::BoxFuture<
+        'a,
+        Result<Option<warden_engine::executor::GateVerdict>, String>,
+    > {
+        Box::pin(async {
+            Ok(Some(warden_engine::executor::GateVerdict {
+                passed: false,
+                explanation: "p95 380 ms over 200".into(),
+            }))
+        })
+    }
+
+    fn series<'a>(
+        &'a self,
+        _incident: &'a warden_core::Incident,
+        gate: &'a warden_runbook::Gate,
+    ) -> warden_engine::executor::BoxFuture<
+        'a,
+        Result<Option<warden_engine::executor::GateSeries>, String>,
+    > {
+        Box::pin(async move {
+            let now = chrono::Utc::now();
+            Ok(Some(warden_engine::executor::GateSeries {
+                label: "p95 latency (ms)".into(),
+                points: (0..20)
+                    .map(|m| {
+                        (
+                            now - chrono::Duration::minutes(20 - m),
+                            150.0 + 12.0 * m as f64,
+                        )
+                    })
+                    .collect(),
+                threshold: gate.below,
+                below: true,
+                window: (now - chrono::Duration::minutes(30), now),
+            }))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_gate_with_data_is_drawn_with_its_threshold_and_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registries = warden_engine::registry::Registries::new();
+    registries
+        .runbook("serving-latency")
+        .gate("latency_p95_ms", std::sync::Arc::new(Rising))
+        .unwrap();
+    let state = state_with(&dir, tokens(), registries).await;
+    let id = hostile_incident(&state).await;
+    let (cookie, _) = sign_in(&state, "viewer-token").await;
+    let page = get(&state, &format!("/ui/incidents/{id}"), Some(&cookie)).await;
+    let chart = page
+        .body
+        .split("<tr class=\"chart-row\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no chart: {}", page.body));
+    assert!(chart.contains("<polyline class=\"series\""), "{chart}");
+    assert!(
+        chart.contains("threshold 200") && chart.contains("must stay below 200"),
+        "{chart}"
+    );
+    assert!(chart.contains("<rect class=\"window\""), "{chart}");
 }

@@ -73,10 +73,14 @@ impl EvidenceStore {
             message: err.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|err| fail(dir, err))?;
+        // Unique per write: two writers of the same content (two tasks, two processes) each
+        // write their own file, and whichever renames last replaces identical bytes.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let temporary = dir.join(format!(
-            ".{}.{}.tmp",
+            ".{}.{}.{}.tmp",
             evidence.hash.as_str(),
-            std::process::id()
+            std::process::id(),
+            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let mut file = std::fs::File::create(&temporary).map_err(|err| fail(&temporary, err))?;
         file.write_all(kept).map_err(|err| fail(&temporary, err))?;

@@ -76,6 +76,7 @@ pub(crate) fn record(
         Some((path, query)) => (path.to_string(), query.to_string()),
         None => (path, String::new()),
     };
+    crate::rbac::log_request(method.as_str(), &path, &query);
     cluster.lock().unwrap().seen.push(Seen {
         method: method.to_string(),
         path,

@@ -14,4 +14,5 @@
 pub mod fake_kfp;
 pub mod fake_kube;
 pub mod kfp_spec;
+pub mod rbac;
 pub mod stack;

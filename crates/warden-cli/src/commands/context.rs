@@ -56,8 +56,25 @@ pub async fn open(path: &Path) -> Result<Context, Failure> {
     let runbooks = runbooks_for(Some(&config))?;
     let assembly = warden_runbooks::assemble(&config, &runbooks).map_err(Failure::input)?;
     let store = Store::open(&config.store).await.map_err(Failure::runtime)?;
+    // A daemon that holds the leader lease carries out what a command unblocks: the command
+    // records decisions and leaves the actions to it, so one process acts at a time.
+    let leader = store
+        .lease(warden_store::lease::LEADER)
+        .await
+        .map_err(Failure::runtime)?
+        .filter(|lease| lease.expires_at > chrono::Utc::now());
     let manager = Arc::new(IncidentManager::new(store, SystemClock));
     let (engine, _detectors) = assembly.into_engine(manager, runbooks, Mode::Live);
+    let engine = match leader {
+        Some(lease) => {
+            eprintln!(
+                "warden: {} leads this store (warden up): it carries out the actions this unblocks",
+                warden_core::text::terminal_safe(&lease.holder)
+            );
+            engine.with_leadership(Arc::new(warden_engine::Leadership::default()))
+        }
+        None => engine,
+    };
     Ok(Context { engine })
 }
 

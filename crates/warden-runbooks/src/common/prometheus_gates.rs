@@ -9,7 +9,7 @@ use std::time::Duration;
 use warden_connect::PrometheusClient;
 use warden_core::{Clock, Incident, SystemClock};
 use warden_detect::{Direction, Sample, gate};
-use warden_engine::executor::{BoxFuture, GateEvaluator, GateVerdict};
+use warden_engine::executor::{BoxFuture, GateEvaluator, GateSeries, GateVerdict};
 use warden_runbook::Gate;
 
 /// Resolution of the range query, and so the largest gap tolerated (three steps).
@@ -28,7 +28,53 @@ impl PrometheusGates {
     }
 }
 
+impl PrometheusGates {
+    /// The worst series of the gate's query over its window: for a `below` gate the highest
+    /// value at each time, for an `above` gate the lowest.
+    async fn worst_series(&self, gate_step: &Gate) -> Result<Option<GateSeries>, String> {
+        let Some(query) = self.queries.get(&gate_step.check) else {
+            return Ok(None);
+        };
+        let now = SystemClock.now();
+        let step = Duration::from_secs(u64::from(STEP_SECONDS));
+        // The gate's window, and as much again before it for context (at least 10 minutes).
+        let window = chrono::Duration::from_std(gate_step.hold_for).unwrap_or_default();
+        let shown = (window * 2).max(chrono::Duration::minutes(10))
+            + chrono::Duration::from_std(step).unwrap_or_default();
+        let series = self
+            .client
+            .query_range(query, now - shown, now, STEP_SECONDS)
+            .await
+            .map_err(|err| err.to_string())?;
+        let below = gate_step.below.is_some() || gate_step.above.is_none();
+        let mut merged: BTreeMap<warden_core::Timestamp, f64> = BTreeMap::new();
+        for one in &series {
+            for (at, value) in &one.points {
+                merged
+                    .entry(*at)
+                    .and_modify(|v| *v = if below { v.max(*value) } else { v.min(*value) })
+                    .or_insert(*value);
+            }
+        }
+        Ok(Some(GateSeries {
+            label: query.clone(),
+            points: merged.into_iter().collect(),
+            threshold: gate_step.below.or(gate_step.above),
+            below: gate_step.below.is_some(),
+            window: (now - window, now),
+        }))
+    }
+}
+
 impl GateEvaluator for PrometheusGates {
+    fn series<'a>(
+        &'a self,
+        _incident: &'a Incident,
+        gate_step: &'a Gate,
+    ) -> BoxFuture<'a, Result<Option<GateSeries>, String>> {
+        Box::pin(self.worst_series(gate_step))
+    }
+
     fn evaluate<'a>(
         &'a self,
         _incident: &'a Incident,

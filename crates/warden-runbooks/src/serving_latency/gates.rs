@@ -188,4 +188,22 @@ impl GateEvaluator for ServingGates {
             }
         })
     }
+
+    fn series<'a>(
+        &'a self,
+        incident: &'a Incident,
+        gate: &'a Gate,
+    ) -> BoxFuture<'a, Result<Option<warden_engine::executor::GateSeries>, String>> {
+        Box::pin(async move {
+            match (
+                gate.check.as_str(),
+                self.prometheus.get(&incident.target.name),
+            ) {
+                ("latency_p95_ms" | "error_rate", Some(gates)) => {
+                    gates.series(incident, gate).await
+                }
+                _ => Ok(None),
+            }
+        })
+    }
 }

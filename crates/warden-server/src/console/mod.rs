@@ -6,6 +6,7 @@
 //! text is escaped ([`html::esc`]). Sign-in exchanges an API token for a session cookie
 //! ([`session`]); with no tokens configured it is read-only, as the API is.
 
+pub mod chart;
 pub mod html;
 pub mod markdown;
 pub mod pages;

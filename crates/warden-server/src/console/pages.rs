@@ -488,6 +488,11 @@ pub async fn incident(
                 "<section class=\"card\"><h2>{}</h2><div class=\"scroll\"><table class=\"steps\">",
                 esc(phase.as_str())
             );
+            let gates = &state
+                .engine
+                .registries()
+                .for_runbook(runbook.id.as_str())
+                .gates;
             for (view, step) in in_phase {
                 let buttons = match (&csrf, incident.state.is_active()) {
                     // Only a responder on an active incident has a buttons column at all.
@@ -510,6 +515,21 @@ pub async fn incident(
                     esc(view.result.as_deref().unwrap_or("")),
                     buttons
                 );
+                // The series behind a gate, as a chart with its threshold and window.
+                if let warden_runbook::StepKind::Gate(gate) = &step.kind
+                    && let Some(evaluator) = gates.get(&gate.check)
+                    && let Ok(Ok(Some(series))) = tokio::time::timeout(
+                        Duration::from_secs(3),
+                        evaluator.series(&incident, gate),
+                    )
+                    .await
+                {
+                    let _ = write!(
+                        body,
+                        "<tr class=\"chart-row\"><td colspan=\"4\">{}</td></tr>",
+                        super::chart::svg(&series)
+                    );
+                }
             }
             body.push_str("</table></div></section>");
         }
