@@ -24,9 +24,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::drift::write_data;
-use common::{Stop, api_get, complete, free_port, spawn, step_result, wait_http, wait_ready};
-use warden_config::{HttpEndpoint, Secret};
-use warden_connect::AirflowClient;
+use common::{
+    Stop, airflow, api_get, complete, free_port, paused, spawn, step_result, wait_for, wait_http,
+    wait_ready,
+};
 
 const RETRAIN_DAG: &str = r#"
 from datetime import datetime
@@ -46,34 +47,6 @@ def retrain():
 
 retrain()
 "#;
-
-async fn airflow() -> AirflowClient {
-    AirflowClient::connect(
-        &HttpEndpoint {
-            url: warden_testkit::stack::require("AIRFLOW_URL")
-                .unwrap()
-                .parse()
-                .unwrap(),
-            timeout: Duration::from_secs(30),
-        },
-        &warden_testkit::stack::require("AIRFLOW_USER").unwrap(),
-        &Secret::new(warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap()),
-    )
-    .await
-    .unwrap()
-}
-
-async fn paused(client: &AirflowClient, dag: &str) -> Option<bool> {
-    client.dag(dag).await.ok().map(|d| d.is_paused)
-}
-
-async fn wait_for(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done().await {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 /// `warden up` with the S3 stand-in's settings in its environment, its log in `warden.log`.
 fn start_warden(dir: &Path, port: u16, s3_url: Option<&str>) -> Stop {

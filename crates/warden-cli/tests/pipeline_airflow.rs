@@ -12,8 +12,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Stop, api_get, complete, free_port, start, step_result, wait_ready, write_config};
-use warden_config::{HttpEndpoint, Secret};
+use common::{
+    Stop, airflow, api_get, complete, free_port, paused, start, step_result, wait_for, wait_ready,
+    write_config,
+};
 use warden_connect::AirflowClient;
 
 const DAG: &str = r#"
@@ -46,22 +48,6 @@ def pipeline():
 pipeline()
 "#;
 
-async fn airflow() -> AirflowClient {
-    let url = warden_testkit::stack::require("AIRFLOW_URL").unwrap();
-    AirflowClient::connect(
-        &HttpEndpoint {
-            url: url.parse().unwrap(),
-            // CI runs this beside the other end-to-end tests on two cores: Airflow's one API
-            // worker (on SQLite) answers slowly then, never wrongly.
-            timeout: Duration::from_secs(30),
-        },
-        &warden_testkit::stack::require("AIRFLOW_USER").unwrap(),
-        &Secret::new(warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap()),
-    )
-    .await
-    .unwrap()
-}
-
 /// The run's state; empty while Airflow does not answer (the callers poll again).
 async fn run_state(client: &AirflowClient, dag: &str, run: &str) -> String {
     match client.recent_runs(dag, 10).await {
@@ -74,25 +60,6 @@ async fn run_state(client: &AirflowClient, dag: &str, run: &str) -> String {
             eprintln!("Airflow did not answer (polling again): {err}");
             String::new()
         }
-    }
-}
-
-/// Whether the DAG is paused; `None` while Airflow does not answer.
-async fn paused(client: &AirflowClient, dag: &str) -> Option<bool> {
-    match client.dag(dag).await {
-        Ok(dag) => Some(dag.is_paused),
-        Err(err) => {
-            eprintln!("Airflow did not answer (polling again): {err}");
-            None
-        }
-    }
-}
-
-async fn wait_for(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done().await {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use warden_config::{HttpEndpoint, Secret};
+use warden_connect::AirflowClient;
+
 /// A child process killed (and reaped) when the test ends, passed or not.
 pub struct Stop(pub Child);
 
@@ -214,4 +217,41 @@ pub fn step_result(detail: &serde_json::Value, step: &str) -> (String, String) {
             )
         })
         .unwrap_or_default()
+}
+
+/// A client of the harness's Airflow (a 30 s timeout: its one API worker answers slowly, never
+/// wrongly, while other end-to-end tests run beside it on two cores).
+pub async fn airflow() -> AirflowClient {
+    let url = warden_testkit::stack::require("AIRFLOW_URL").unwrap();
+    AirflowClient::connect(
+        &HttpEndpoint {
+            url: url.parse().unwrap(),
+            // CI runs this beside the other end-to-end tests on two cores: Airflow's one API
+            // worker (on SQLite) answers slowly then, never wrongly.
+            timeout: Duration::from_secs(30),
+        },
+        &warden_testkit::stack::require("AIRFLOW_USER").unwrap(),
+        &Secret::new(warden_testkit::stack::require("AIRFLOW_PASSWORD").unwrap()),
+    )
+    .await
+    .unwrap()
+}
+
+/// Whether the DAG is paused; `None` while Airflow does not answer.
+pub async fn paused(client: &AirflowClient, dag: &str) -> Option<bool> {
+    match client.dag(dag).await {
+        Ok(dag) => Some(dag.is_paused),
+        Err(err) => {
+            eprintln!("Airflow did not answer (polling again): {err}");
+            None
+        }
+    }
+}
+
+pub async fn wait_for(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
