@@ -497,3 +497,74 @@ async fn closure_gates_are_judged_from_prometheus_range_queries() {
         "no query for it: a responder decides"
     );
 }
+
+/// A step Warden fails to do cannot be missed: the daemon says it on stderr with the command
+/// that retries it, counts it in /metrics, and pages the configured channels once per step.
+#[tokio::test]
+async fn failed_steps_are_printed_counted_and_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let (hook_url, deliveries) = counting_receiver().await;
+    let config = std::fs::read_to_string(dir.path().join("warden.yaml"))
+        .unwrap()
+        .replace(
+            "connectors:\n",
+            "connectors:\n  kubernetes:\n    kubeconfig: no-such-kubeconfig\n    namespace: mlops\n",
+        );
+    std::fs::write(
+        dir.path().join("warden.yaml"),
+        format!(
+            "{config}serving:\n  - name: demand-forecast\n    inference_service: demand-forecast\n\
+             notifications:\n  - {{name: oncall, kind: webhook, url: \"{hook_url}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _warden = common::start_logged(dir.path(), port, "1s");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    post_alert(&client, &base, "demand-forecast").await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (paged, log) = loop {
+        let paged: Vec<String> = deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(key, _)| key.ends_with("/failed"))
+            .map(|(key, count)| format!("{key}={count}"))
+            .collect();
+        let log = std::fs::read_to_string(dir.path().join("warden.log")).unwrap_or_default();
+        if !paged.is_empty() && log.contains("FAILED") {
+            break (paged, log);
+        }
+        assert!(Instant::now() < deadline, "paged {paged:?}; log:\n{log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        paged
+            .iter()
+            .all(|p| p.starts_with("INC-1/") && p.ends_with("=1")),
+        "once per failed step: {paged:?}"
+    );
+    let line = log.lines().find(|l| l.contains("FAILED")).unwrap();
+    assert!(
+        line.contains("no-such-kubeconfig") && line.contains("(warden incidents retry INC-1 "),
+        "{line}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("warden_step_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(failures as usize >= paged.len(), "{metrics}");
+}
