@@ -48,10 +48,11 @@ fn sample_rows(dataset: &Dataset, rows: &[u32], limit: usize) -> Result<Vec<Valu
     let mut objects: Vec<serde_json::Map<String, Value>> = vec![serde_json::Map::new(); rows.len()];
     for field in dataset.fields() {
         let Some(kind) = field.kind else { continue };
-        let read_as = if kind == ColumnKind::Numeric {
-            kind
-        } else {
-            ColumnKind::Categorical
+        // Numbers and times as themselves; anything else as text. (Reading a time zone'd
+        // timestamp as text would need the time zone database; it is not needed.)
+        let read_as = match kind {
+            ColumnKind::Numeric | ColumnKind::Timestamp => kind,
+            _ => ColumnKind::Categorical,
         };
         let column = dataset
             .read_column(&field.name, read_as)
@@ -62,7 +63,14 @@ fn sample_rows(dataset: &Dataset, rows: &[u32], limit: usize) -> Result<Vec<Valu
                 ColumnValues::Categorical { codes, levels } => levels
                     .get(codes[row as usize] as usize)
                     .map_or(Value::Null, |l| json!(l)),
-                ColumnValues::Timestamp(v) => json!(v[row as usize]),
+                ColumnValues::Timestamp(v) => {
+                    match chrono::DateTime::from_timestamp_millis(v[row as usize]) {
+                        Some(at) if v[row as usize] != warden_data::NULL_TIMESTAMP => {
+                            json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        }
+                        _ => Value::Null,
+                    }
+                }
             };
             object.insert(field.name.clone(), value);
         }
@@ -448,4 +456,43 @@ pub fn collectors(models: &Arc<Models>) -> CollectorRegistry {
         registry.insert(name.to_string(), collector);
     }
     registry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_data::Column;
+
+    /// Parquet timestamps carry a time zone (`UTC`); a sample shows them as RFC 3339 times.
+    #[test]
+    fn a_sample_shows_times_numbers_and_labels() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("logs.parquet");
+        warden_data::write::write_parquet(
+            &path,
+            &[
+                Column {
+                    name: "timestamp".into(),
+                    values: ColumnValues::Timestamp(vec![1_795_262_400_000, 1_795_266_000_000]),
+                },
+                Column {
+                    name: "prediction".into(),
+                    values: ColumnValues::Numeric(vec![1.5, 2.5]),
+                },
+                Column {
+                    name: "model_version".into(),
+                    values: ColumnValues::Categorical {
+                        codes: vec![0, 1],
+                        levels: vec!["1".into(), "2".into()],
+                    },
+                },
+            ],
+        )
+        .expect("written");
+        let dataset = Dataset::open(path.to_str().expect("utf-8")).expect("read");
+        let sample = sample_rows(&dataset, &[0, 1], 10).expect("sampled");
+        assert_eq!(sample[1]["timestamp"], "2026-11-21T13:00:00.000Z");
+        assert_eq!(sample[1]["prediction"], 2.5);
+        assert_eq!(sample[1]["model_version"], "2");
+    }
 }
