@@ -11,8 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::{Stop, api_get, complete, free_port, start, wait_ready, write_config};
+use common::{Stop, api_get, complete, free_port, start, wait_for, wait_ready, write_config};
 use warden_data::write::write_parquet;
 use warden_eval::synthetic::{LogSpec, generate};
 
@@ -118,7 +119,19 @@ async fn completing_a_step_from_the_cli_decides_the_incident_as_the_daemon_does(
         "read by hand: no registry connected",
     )
     .await;
-    let by_daemon = outcomes(&api_get(&client, &format!("{base}/api/v1/incidents/INC-1")).await);
+    // The webhook answers once the alerts are recorded and the daemon's work loop advances
+    // the incident beside the completion: compare once nothing runs any more.
+    let mut by_daemon = BTreeMap::new();
+    wait_for(
+        "the daemon to settle",
+        Duration::from_secs(30),
+        async || {
+            by_daemon =
+                outcomes(&api_get(&client, &format!("{base}/api/v1/incidents/INC-1")).await);
+            by_daemon.values().all(|(status, _)| status != "running")
+        },
+    )
+    .await;
 
     // Through the CLI alone.
     let cli_dir = tempfile::tempdir().unwrap();
