@@ -90,6 +90,28 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentsCommand,
     },
+    /// Yes/no questions Warden waits on outside incidents: a drift alert that would start
+    /// retraining, when the monitor's retraining needs a review.
+    #[command(
+        after_help = "Exit codes: 0 done, 1 approved but the retraining could not be started \
+                            (approve again to retry), 2 no such review or decided the other way, \
+                            3 the state cannot be read.\n\nExamples:\n  warden reviews list --pending\n  \
+                            warden reviews approve demand-forecast-r3 --as ana --reason \"real shift in prices\"\n  \
+                            warden reviews reject demand-forecast-r4 --as ana --reason \"holiday traffic\""
+    )]
+    Reviews {
+        /// The configuration file (drift monitors, store).
+        #[arg(
+            long,
+            global = true,
+            value_name = "FILE",
+            default_value = "warden.yaml"
+        )]
+        config: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        command: ReviewsCommand,
+    },
     /// Compare data with a reference: per-column drift decisions that need significance and
     /// an effect above a calibrated threshold; profiles and backtests.
     #[command(
@@ -183,6 +205,39 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: AlertsCommand,
+    },
+}
+
+/// `warden reviews …`
+#[derive(Debug, Subcommand)]
+pub enum ReviewsCommand {
+    /// Every review, oldest first.
+    List {
+        /// Only those that wait for a decision.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Say yes: start what the review holds back (the retraining trigger).
+    Approve {
+        /// The review id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who you are, for the record.
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Say no: nothing is started.
+    Reject {
+        /// The review id.
+        id: String,
+        /// Why (required: a rejection must be explainable later).
+        #[arg(long)]
+        reason: String,
+        /// Who you are, for the record.
+        #[command(flatten)]
+        actor: ActorArg,
     },
 }
 

@@ -106,6 +106,9 @@ async fn run(cli: Cli) -> Result<exit::Code, Failure> {
         Command::Incidents { config, command } => {
             commands::incidents::run(format, &config, command).await
         }
+        Command::Reviews { config, command } => {
+            commands::reviews::run(format, &config, command).await
+        }
         Command::Feast { command } => commands::feast::run(format, command).await,
         Command::FeatureProxy(args) => commands::feast::proxy(format, *args).await,
         Command::Loadtest(args) => commands::loadtest::run(format, *args).await,

@@ -23,30 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::drift::write_data;
+use common::drift::{RETRAIN_DAG, write_data};
 use common::{
     Stop, airflow, api_get, complete, free_port, paused, spawn, step_result, wait_for, wait_http,
     wait_ready,
 };
-
-const RETRAIN_DAG: &str = r#"
-from datetime import datetime
-
-from airflow.sdk import dag, task
-
-
-@dag(dag_id="DAG_ID", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
-     is_paused_upon_creation=False, tags=["warden-test"])
-def retrain():
-    @task
-    def fit():
-        return "retrained"
-
-    fit()
-
-
-retrain()
-"#;
 
 /// `warden up` with the S3 stand-in's settings in its environment, its log in `warden.log`.
 fn start_warden(dir: &Path, port: u16, s3_url: Option<&str>) -> Stop {

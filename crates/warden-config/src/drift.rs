@@ -94,6 +94,8 @@ pub struct RawRetraining {
     pub kfp_recurring_run: Option<Spanned<String>>,
     /// A webhook told `{"monitor", "enabled"}`.
     pub webhook: Option<Spanned<String>>,
+    /// Whether retraining the monitor's own drift alerts would start waits for a person's yes.
+    pub review: Option<Spanned<bool>>,
 }
 
 /// What a monitor compares the current window with.
@@ -231,6 +233,8 @@ pub struct DriftMonitorConfig {
     pub backtest: Option<DriftBacktest>,
     /// Retraining trigger.
     pub retraining: Option<RetrainingTrigger>,
+    /// Whether the retraining Warden's own runs start waits for a person's yes (a review).
+    pub review_retraining: bool,
 }
 
 /// The seasons `seasonal:` accepts.

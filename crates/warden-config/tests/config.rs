@@ -239,16 +239,22 @@ fn drift_monitors_are_validated_with_their_line_and_get_defaults() {
         "{monitor}    reference: ref.parquet\n    retraining: {{airflow_dag: retrain}}\n"
     ));
     assert!(error.message.contains("connectors.airflow"), "{error}");
+    let error = only_error(&format!(
+        "connectors:\n  prometheus: {{url: 'http://127.0.0.1:9'}}\n{monitor}    reference: ref.parquet\n    alerts: {{query: 'sum(drift_alerts)'}}\n    retraining: {{webhook: 'http://127.0.0.1:9/r', review: true}}\n"
+    ));
+    assert_eq!(error.field, "drift_monitors[0].retraining.review");
+    assert!(error.message.contains("own runs"), "{error}");
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("warden.yaml");
     std::fs::write(
         &path,
-        "drift_monitors:\n  - name: m\n    predictions: s3://logs/m/\n    reference_window: 28d\n    backtest: {labels: labels.csv}\n    retraining: {webhook: 'http://127.0.0.1:9/retrain'}\n",
+        "drift_monitors:\n  - name: m\n    predictions: s3://logs/m/\n    reference_window: 28d\n    backtest: {labels: labels.csv}\n    retraining: {webhook: 'http://127.0.0.1:9/retrain', review: true}\n",
     )
     .unwrap();
     let config = warden_config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
     let monitor = &config.drift_monitors[0];
+    assert!(monitor.review_retraining);
     assert_eq!(
         monitor.reference,
         warden_config::DriftReference::Sliding {

@@ -15,6 +15,7 @@ mod lifecycle;
 pub mod manager;
 pub mod postmortem;
 pub mod registry;
+pub mod review;
 pub mod steps;
 pub mod summary;
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::handlers::{ActionHandler, EvidenceCollector, GateEvaluator};
 use crate::judge::CauseJudge;
+use crate::review::{Review, ReviewDecision, ReviewError, ReviewQueue};
 
 /// Gate evaluators by gate check name.
 pub type GateRegistry = HashMap<String, Arc<dyn GateEvaluator>>;
@@ -151,12 +152,24 @@ impl std::fmt::Debug for Registry {
 /// The layer name of the common registrar.
 const COMMON: &str = "*";
 
-/// Every runbook's registry, and what the unregistered entries would need.
+/// Every runbook's registry, what the unregistered entries would need, and the modules'
+/// review queues.
 #[derive(Debug, Clone, Default)]
 pub struct Registries {
     common: Registry,
     runbooks: BTreeMap<String, Registry>,
     needs: BTreeMap<(String, EntryKind, String), String>,
+    reviews: ReviewQueues,
+}
+
+/// The review queues modules registered.
+#[derive(Clone, Default)]
+struct ReviewQueues(Vec<Arc<dyn ReviewQueue>>);
+
+impl std::fmt::Debug for ReviewQueues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} review queue(s)", self.0.len())
+    }
 }
 
 impl Registries {
@@ -207,6 +220,44 @@ impl Registries {
     /// What the executor uses for incidents of `runbook`.
     pub fn for_runbook(&self, runbook: &str) -> &Registry {
         self.runbooks.get(runbook).unwrap_or(&self.common)
+    }
+
+    /// Whether any module keeps a review queue under this configuration.
+    pub fn has_reviews(&self) -> bool {
+        !self.reviews.0.is_empty()
+    }
+
+    /// Every review of every queue, oldest first.
+    ///
+    /// # Errors
+    /// The first queue whose state cannot be read.
+    pub async fn reviews(&self) -> Result<Vec<Review>, ReviewError> {
+        let mut all = Vec::new();
+        for queue in &self.reviews.0 {
+            all.extend(queue.list().await?);
+        }
+        all.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    /// Decides review `id` in the queue that holds it.
+    ///
+    /// # Errors
+    /// No queue holds it, it was decided the other way, or its queue's state fails.
+    pub async fn decide_review(
+        &self,
+        id: &str,
+        decision: ReviewDecision,
+        by: &str,
+        reason: &str,
+    ) -> Result<Review, ReviewError> {
+        for queue in &self.reviews.0 {
+            match queue.decide(id, decision, by, reason).await {
+                Err(ReviewError::NotFound(_)) => {}
+                done => return done,
+            }
+        }
+        Err(ReviewError::NotFound(id.to_string()))
     }
 
     /// What a step of `runbook` would need to be automated under this configuration, when a
@@ -313,6 +364,11 @@ impl Registrar<'_> {
         self.check(EntryKind::Gate, check)?;
         self.registry().gates.insert(check.to_string(), evaluator);
         Ok(())
+    }
+
+    /// Registers a module's review queue (for the API's and the CLI's `reviews`).
+    pub fn review_queue(&mut self, queue: Arc<dyn ReviewQueue>) {
+        self.registries.reviews.0.push(queue);
     }
 
     /// Records that entry `name` would be automated with `what` (e.g. "connectors.kubernetes"),

@@ -156,6 +156,12 @@ pub const ACTIONS: &[Entry] = &[
         automated: true,
     },
     Entry {
+        name: "require_retraining_review",
+        summary: "make the retraining a drift monitor's own alerts start wait for a person's yes (warden reviews)",
+        params: &[],
+        automated: true,
+    },
+    Entry {
         name: "switch_feature_fallback",
         summary: "serve cached / fallback features through the feature proxy",
         params: &[req("enabled", Bool)],

@@ -13,6 +13,7 @@ use warden_config::Role;
 use warden_core::{Decision, IncidentId, IncidentState};
 use warden_engine::IncidentSummary;
 use warden_engine::alerts::{self, MAX_PAYLOAD_BYTES, PayloadError};
+use warden_engine::review::{Review, ReviewDecision, ReviewError, ReviewState};
 use warden_runbook::Outcome;
 use warden_store::{IncidentFilter, IncidentStore};
 
@@ -55,6 +56,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/incidents/{id}/evidence/{hash}",
             get(incident_evidence),
         )
+        .route("/api/v1/reviews", get(reviews_list))
+        .route("/api/v1/reviews/{id}/approve", post(review_approve))
+        .route("/api/v1/reviews/{id}/reject", post(review_reject))
         .route("/api/v1/runbooks", get(runbooks_list))
         .route("/api/v1/runbooks/{id}", get(runbook_get))
         .route(
@@ -339,6 +343,93 @@ async fn step_reject(
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     decide(state, headers, id, step, &body, Decision::Rejected).await
+}
+
+/// Every review the runbook modules keep (runbook 3's retraining reviews), oldest first;
+/// `?state=pending` for those that wait.
+async fn reviews_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ReviewsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers, Role::Viewer)?;
+    let wanted = match query.state.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            serde_json::from_value::<ReviewState>(serde_json::json!(text)).map_err(|_| {
+                ApiError::bad_request(format!("state {text:?}: pending, approved or rejected"))
+            })?,
+        ),
+    };
+    let reviews: Vec<Review> = state
+        .engine
+        .registries()
+        .reviews()
+        .await
+        .map_err(review_error)?
+        .into_iter()
+        .filter(|r| wanted.is_none_or(|w| r.state == w))
+        .collect();
+    Ok(Json(serde_json::json!({ "reviews": reviews })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewsQuery {
+    state: Option<String>,
+}
+
+async fn review_approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    decide_review(state, headers, id, &body, ReviewDecision::Approve).await
+}
+
+async fn review_reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    decide_review(state, headers, id, &body, ReviewDecision::Reject).await
+}
+
+async fn decide_review(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    body: &[u8],
+    decision: ReviewDecision,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = authorize(&state, &headers, Role::Responder)?;
+    let why = reason(body)?;
+    let by = match &caller.actor {
+        warden_core::Actor::User(name) => name.clone(),
+        warden_core::Actor::System => "warden".to_string(),
+    };
+    let review = state
+        .engine
+        .registries()
+        .decide_review(&id, decision, &by, &why)
+        .await
+        .map_err(review_error)?;
+    Ok(Json(serde_json::json!({ "review": review })))
+}
+
+fn review_error(error: ReviewError) -> ApiError {
+    match &error {
+        ReviewError::NotFound(_) => ApiError::not_found(error.to_string()),
+        ReviewError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+        }
+        ReviewError::Store(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            error.to_string(),
+        ),
+    }
 }
 
 async fn runbooks_list(

@@ -11,6 +11,7 @@ pub mod feast;
 pub mod incidents;
 pub mod loadtest;
 pub mod pipelines;
+pub mod reviews;
 pub mod rollout;
 pub mod runbooks;
 pub mod up;

@@ -80,3 +80,23 @@ pub fn write_data(dir: &Path, weekend_effect: bool) -> Vec<(String, PathBuf)> {
     .unwrap();
     written
 }
+
+/// An Airflow DAG that stands for retraining: unpaused when created, one task that succeeds.
+pub const RETRAIN_DAG: &str = r#"
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="DAG_ID", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+     is_paused_upon_creation=False, tags=["warden-test"])
+def retrain():
+    @task
+    def fit():
+        return "retrained"
+
+    fit()
+
+
+retrain()
+"#;

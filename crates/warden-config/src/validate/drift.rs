@@ -230,6 +230,19 @@ impl Checker<'_> {
                     }
                 }
             });
+            let review_retraining = monitor.retraining.as_ref().is_some_and(|spanned| {
+                let Some(review) = &spanned.value.review else {
+                    return false;
+                };
+                if review.value && alerts.query.is_some() {
+                    self.error(
+                        review,
+                        &at("retraining.review"),
+                        "an external detector's alerts (alerts.query) start retraining without Warden; review applies to the retraining Warden's own runs start, so drop alerts.query to let Warden run the monitor",
+                    );
+                }
+                review.value
+            });
             monitors.push(DriftMonitorConfig {
                 name,
                 predictions,
@@ -254,6 +267,7 @@ impl Checker<'_> {
                 alerts,
                 backtest,
                 retraining,
+                review_retraining,
             });
         }
         monitors

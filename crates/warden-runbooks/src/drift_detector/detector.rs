@@ -3,7 +3,8 @@
 //!   historical rate — from Prometheus (`alerts.query`, a team's detector) or from Warden's own
 //!   runs of the monitor (every `check_every`, kept in the monitor's state). Far above
 //!   (`factor` times, at least `min_alerts`) is a false-positive finding. Each beat also ends
-//!   a temporary threshold override that expired.
+//!   a temporary threshold override that expired, and a drifted run of Warden's own starts
+//!   retraining or opens a review of it ([`super::retraining`]).
 //! - `drift_backtest`: every `backtest.every`, the monitor's settings on its labelled history;
 //!   recall under the target is a false-negative finding.
 
@@ -292,7 +293,7 @@ impl AlertRateDetector {
         let report = blocking(move || analysis::compare(&settings, None))
             .await
             .map_err(DetectError::Unavailable)?;
-        let _guard = self.monitors.lock.lock().await;
+        let guard = self.monitors.lock.lock().await;
         let mut state = self
             .monitors
             .states
@@ -312,6 +313,12 @@ impl AlertRateDetector {
             .states
             .save(&self.monitor.name, &state)
             .map_err(|e| DetectError::Unavailable(e.to_string()))?;
+        drop(guard);
+        match super::retraining::after_run(&self.monitors, &self.monitor, now).await {
+            Ok(Some(line)) => eprintln!("warden: {}", warden_core::text::terminal_safe(&line)),
+            Ok(None) => {}
+            Err(err) => return Err(DetectError::Unavailable(err.message)),
+        }
         let alerts = &self.monitor.alerts;
         Ok(rate_from_runs(
             &state.runs,

@@ -4,7 +4,11 @@
 //! - `apply_sliding_reference`: a sliding reference of recent production data;
 //! - `tune_drift_thresholds`: thresholds tuned on the labelled history (recall first for
 //!   missed drift, then precision), written to the monitor's thresholds file;
-//! - `enable_seasonal_detection`: the window compared with the same season of the reference.
+//! - `enable_seasonal_detection`: the window compared with the same season of the reference;
+//! - `require_retraining_review`: the retraining Warden's own runs start waits for a person's
+//!   yes to a review ([`super::retraining`]); registered when some monitor is run by Warden,
+//!   refused for one whose alerts come from an external detector (it starts retraining
+//!   without Warden).
 //!
 //! The fourth fix, the transformation consistency check, is evidence
 //! (`transformation_consistency` in [`super::evidence`]).
@@ -27,11 +31,15 @@ pub const NAMES: [&str; 3] = [
     "enable_seasonal_detection",
 ];
 
+/// The fix that puts a review in front of retraining.
+pub const REVIEW: &str = "require_retraining_review";
+
 #[derive(Clone, Copy)]
 enum Fix {
     SlidingReference,
     TuneThresholds,
     Seasonal,
+    Review,
 }
 
 struct ApplyFix {
@@ -52,6 +60,14 @@ pub fn handlers(monitors: &Arc<Monitors>) -> ActionRegistry {
             (name.to_string(), handler)
         })
         .collect()
+}
+
+/// The review fix's handler.
+pub fn review_handler(monitors: &Arc<Monitors>) -> Arc<dyn ActionHandler> {
+    Arc::new(ApplyFix {
+        monitors: monitors.clone(),
+        fix: Fix::Review,
+    })
 }
 
 impl ApplyFix {
@@ -114,6 +130,37 @@ impl ApplyFix {
                 (
                     format!("seasonal detection ({season})"),
                     format!("seasonal: {season}"),
+                )
+            }
+            Fix::Review => {
+                if let Some(query) = &monitor.alerts.query {
+                    return Err(refused(format!(
+                        "drift monitor {}'s alerts come from an external detector ({query}), which starts retraining without Warden: put the review in front of its trigger by hand",
+                        monitor.name
+                    )));
+                }
+                if monitor.retraining.is_none() {
+                    return Err(refused(format!(
+                        "drift monitor {} has no retraining trigger (drift_monitors[].retraining): there is no retraining to review",
+                        monitor.name
+                    )));
+                }
+                if super::retraining::review_required(&monitor, &state) {
+                    return Ok(format!(
+                        "drift monitor {}: retraining already waits for a review",
+                        monitor.name
+                    ));
+                }
+                if !execute {
+                    return Ok(format!(
+                        "would make the retraining drift monitor {}'s alerts start wait for a person's yes (warden reviews)",
+                        monitor.name
+                    ));
+                }
+                state.fixes.review_retraining = true;
+                (
+                    "retraining waits for a review of each drift alert (warden reviews list|approve|reject)".to_string(),
+                    "retraining: {…, review: true}".to_string(),
                 )
             }
             Fix::TuneThresholds => {

@@ -3,8 +3,10 @@
 //! ([`detector`], R3.2), the review, report and history collectors ([`evidence`]), the cause
 //! judges ([`judges`], R3.5), the containment actions ([`actions`], R3.3), the fixes applied
 //! to the monitor ([`fixes`], R3.6) and the backtest gates ([`gates`], R3.7). The statistics
-//! live in `warden-drift`; [`analysis`] runs them with a monitor's effective settings and
-//! [`state`] keeps what the runbook changed about a monitor across restarts.
+//! live in `warden-drift`; [`analysis`] runs them with a monitor's effective settings,
+//! [`state`] keeps what the runbook changed about a monitor across restarts, and
+//! [`retraining`] starts the retraining a monitor's own alerts ask for, behind a review when
+//! one is required.
 
 pub mod actions;
 pub mod analysis;
@@ -13,6 +15,7 @@ pub mod evidence;
 pub mod fixes;
 pub mod gates;
 pub mod judges;
+pub mod retraining;
 pub mod state;
 
 use std::sync::Arc;
@@ -145,6 +148,7 @@ impl RunbookModule for Module {
             common::needs_all(registrar, EntryKind::Cause, &judges::NAMES, need);
             common::needs_all(registrar, EntryKind::Action, &actions::NAMES, need);
             common::needs_all(registrar, EntryKind::Action, &fixes::NAMES, need);
+            registrar.needs(EntryKind::Action, fixes::REVIEW, need);
             common::needs_all(registrar, EntryKind::Gate, &gates::CHECKS, need);
             return Ok(Vec::new());
         };
@@ -160,6 +164,16 @@ impl RunbookModule for Module {
         common::register_judges(registrar, judges::judges())?;
         common::register_actions(registrar, actions::handlers(&monitors))?;
         common::register_actions(registrar, fixes::handlers(&monitors))?;
+        if monitors.monitors.iter().any(|m| m.alerts.query.is_none()) {
+            registrar.action(fixes::REVIEW, fixes::review_handler(&monitors))?;
+        } else {
+            registrar.needs(
+                EntryKind::Action,
+                fixes::REVIEW,
+                "a drift monitor Warden runs itself: an external detector (alerts.query) starts retraining without Warden, so a review goes in front of its trigger by hand",
+            );
+        }
+        registrar.review_queue(Arc::new(retraining::DriftReviews::new(monitors.clone())));
         let gates: Arc<dyn warden_engine::executor::GateEvaluator> =
             Arc::new(gates::BacktestGates::new(monitors.clone()));
         common::register_gates(registrar, &gates::CHECKS, &gates)?;

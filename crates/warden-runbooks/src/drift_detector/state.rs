@@ -2,13 +2,17 @@
 //! restart: the fixes applied (a sliding reference, a season, tuned thresholds) and the
 //! temporary threshold override with who set it, why and when it expires. The monitor's
 //! effective settings are `warden.yaml` with these on top; expiry is decided from a given
-//! `now`, so it is tested on any timeline.
+//! `now`, so it is tested on any timeline. It also holds the monitor's queue of retraining
+//! reviews (R3.6): one review per drift episode of Warden's own runs, waiting for a person's
+//! yes before the retraining trigger fires.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use warden_core::Timestamp;
+use warden_engine::review::{Review, ReviewDecision, ReviewError, ReviewState};
 
 /// A temporary threshold change (R3.3): minimum effects multiplied by `factor`, or one
 /// column's threshold set, until `expires_at`.
@@ -39,6 +43,9 @@ pub struct AppliedFixes {
     pub seasonal: Option<String>,
     /// A tuned thresholds file replacing the configured one.
     pub thresholds: Option<String>,
+    /// Retraining the monitor's runs start waits for a person's yes.
+    #[serde(default)]
+    pub review_retraining: bool,
     /// One line per fix: what, by which incident, when.
     pub history: Vec<String>,
 }
@@ -75,6 +82,26 @@ pub struct MonitorState {
     /// Whether a webhook retraining trigger was told to stop, and by which incident.
     #[serde(default)]
     pub retraining_disabled_by: Option<String>,
+    /// Retraining reviews, oldest first (decided ones kept, at most [`MAX_REVIEWS`]).
+    #[serde(default)]
+    pub reviews: Vec<Review>,
+    /// The number of the next review.
+    #[serde(default)]
+    pub next_review: u64,
+}
+
+/// Reviews kept per monitor; the oldest decided ones go first.
+pub const MAX_REVIEWS: usize = 500;
+
+/// What a drifted run of Warden's own monitor means for retraining.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetrainingStart {
+    /// Nothing: the run did not drift, or its drift episode was already handled.
+    Nothing,
+    /// Start retraining now (no review asked for); the label names the episode.
+    Start(String),
+    /// A review was opened, or the pending one counted this run.
+    Review(String),
 }
 
 impl MonitorState {
@@ -90,6 +117,162 @@ impl MonitorState {
         self.runs.push(run);
         let excess = self.runs.len().saturating_sub(MAX_RUNS);
         self.runs.drain(..excess);
+    }
+
+    /// Whether the newest run begins a drift episode (it drifted, the run before did not).
+    pub fn episode_started(&self) -> bool {
+        match self.runs.as_slice() {
+            [.., before, last] => last.drifted && !before.drifted,
+            [last] => last.drifted,
+            [] => false,
+        }
+    }
+
+    /// What the newest run means for retraining: with `review`, a drifted run is counted into
+    /// the pending review or, when it begins an episode, opens one; without, the start of an
+    /// episode starts retraining.
+    pub fn retraining_after_run(
+        &mut self,
+        monitor: &str,
+        review: bool,
+        now: Timestamp,
+    ) -> RetrainingStart {
+        let Some(run) = self.runs.last().cloned() else {
+            return RetrainingStart::Nothing;
+        };
+        if !run.drifted {
+            return RetrainingStart::Nothing;
+        }
+        if !review {
+            return if self.episode_started() {
+                RetrainingStart::Start(format!("{}", run.at.format("%Y%m%dT%H%M%SZ")))
+            } else {
+                RetrainingStart::Nothing
+            };
+        }
+        if let Some(pending) = self
+            .reviews
+            .iter_mut()
+            .find(|r| r.state == ReviewState::Pending)
+        {
+            let alerts = pending.detail["alerts"].as_u64().unwrap_or(1) + 1;
+            pending.detail["alerts"] = json!(alerts);
+            pending.detail["last_alert_at"] = json!(run.at);
+            let mut columns: Vec<String> =
+                serde_json::from_value(pending.detail["columns"].clone()).unwrap_or_default();
+            for column in &run.columns {
+                if !columns.contains(column) {
+                    columns.push(column.clone());
+                }
+            }
+            pending.detail["columns"] = json!(columns);
+            pending.updated_at = now;
+            return RetrainingStart::Review(pending.id.clone());
+        }
+        if !self.episode_started() {
+            return RetrainingStart::Nothing;
+        }
+        self.next_review += 1;
+        let id = format!("{monitor}-r{}", self.next_review);
+        let columns = if run.columns.is_empty() {
+            "its columns".to_string()
+        } else {
+            run.columns.join(", ")
+        };
+        self.reviews.push(Review {
+            id: id.clone(),
+            runbook: super::RUNBOOK.to_string(),
+            subject: monitor.to_string(),
+            summary: format!(
+                "drift monitor {monitor} alerted at {} ({columns}): start retraining?",
+                run.at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            detail: json!({"alerts": 1, "first_alert_at": run.at, "last_alert_at": run.at,
+                "columns": run.columns}),
+            opened_at: now,
+            updated_at: now,
+            state: ReviewState::Pending,
+            decided_by: None,
+            reason: None,
+            decided_at: None,
+            outcome: None,
+            error: None,
+        });
+        let decided = self
+            .reviews
+            .iter()
+            .filter(|r| r.state != ReviewState::Pending)
+            .count();
+        let excess = self.reviews.len().saturating_sub(MAX_REVIEWS).min(decided);
+        for _ in 0..excess {
+            if let Some(oldest) = self
+                .reviews
+                .iter()
+                .position(|r| r.state != ReviewState::Pending)
+            {
+                self.reviews.remove(oldest);
+            }
+        }
+        RetrainingStart::Review(id)
+    }
+
+    /// Records `decision` on review `id`. Returns the review and whether the approval's
+    /// effect (starting retraining) is still to be done: on the first approval, and again
+    /// when an earlier attempt failed.
+    ///
+    /// # Errors
+    /// No such review, or it was decided the other way.
+    pub fn decide_review(
+        &mut self,
+        id: &str,
+        decision: ReviewDecision,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(Review, bool), ReviewError> {
+        let review = self
+            .reviews
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        let wanted = decision.state();
+        match review.state {
+            ReviewState::Pending => {
+                review.state = wanted;
+                review.decided_by = Some(by.to_string());
+                review.reason = Some(reason.to_string());
+                review.decided_at = Some(now);
+                review.updated_at = now;
+                Ok((review.clone(), wanted == ReviewState::Approved))
+            }
+            state if state == wanted => {
+                let retry = state == ReviewState::Approved && review.outcome.is_none();
+                Ok((review.clone(), retry))
+            }
+            state => Err(ReviewError::Conflict(format!(
+                "review {id} was {} by {} at {}: it cannot be {} now",
+                state.as_str(),
+                review.decided_by.as_deref().unwrap_or("someone"),
+                review
+                    .decided_at
+                    .map_or_else(|| "an earlier time".to_string(), |t| t.to_rfc3339()),
+                wanted.as_str()
+            ))),
+        }
+    }
+
+    /// Records what an approval started, or why it could not.
+    pub fn review_effect(&mut self, id: &str, result: Result<String, String>, now: Timestamp) {
+        if let Some(review) = self.reviews.iter_mut().find(|r| r.id == id) {
+            match result {
+                Ok(outcome) => {
+                    review.outcome = Some(outcome);
+                    review.error = None;
+                }
+                Err(error) => review.error = Some(error),
+            }
+            review.updated_at = now;
+        }
     }
 
     /// Ends an override that expired by `now`; returns it if one did.
@@ -225,6 +408,115 @@ mod tests {
         assert_eq!(ended.set_by, "ana");
         assert!(state.threshold_override.is_none());
         assert!(state.ended_overrides[0].0.starts_with("expired at"));
+    }
+
+    fn run(minute: i64, drifted: bool, columns: &[&str]) -> MonitorRun {
+        MonitorRun {
+            at: at(minute * 60),
+            drifted,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn one_review_per_drift_episode_counts_the_alerts_that_follow() {
+        let mut state = MonitorState::default();
+        state.record_run(run(0, false, &[]));
+        assert_eq!(
+            state.retraining_after_run("m", true, at(0)),
+            RetrainingStart::Nothing
+        );
+        state.record_run(run(1, true, &["price"]));
+        assert_eq!(
+            state.retraining_after_run("m", true, at(60)),
+            RetrainingStart::Review("m-r1".into())
+        );
+        state.record_run(run(2, true, &["qty"]));
+        assert_eq!(
+            state.retraining_after_run("m", true, at(120)),
+            RetrainingStart::Review("m-r1".into()),
+            "counted into the pending review, not a second one"
+        );
+        assert_eq!(state.reviews.len(), 1);
+        assert_eq!(state.reviews[0].detail["alerts"], 2);
+        assert_eq!(state.reviews[0].detail["columns"], json!(["price", "qty"]));
+        assert!(state.reviews[0].summary.contains("start retraining?"));
+
+        // Rejected, the same episode asks nothing more; a new episode asks again.
+        let (review, effect) = state
+            .decide_review(
+                "m-r1",
+                ReviewDecision::Reject,
+                "ana",
+                "weekend noise",
+                at(130),
+            )
+            .expect("decided");
+        assert_eq!((review.state, effect), (ReviewState::Rejected, false));
+        state.record_run(run(3, true, &["qty"]));
+        assert_eq!(
+            state.retraining_after_run("m", true, at(180)),
+            RetrainingStart::Nothing
+        );
+        state.record_run(run(4, false, &[]));
+        state.record_run(run(5, true, &["price"]));
+        assert_eq!(
+            state.retraining_after_run("m", true, at(300)),
+            RetrainingStart::Review("m-r2".into())
+        );
+    }
+
+    #[test]
+    fn without_review_an_episode_starts_retraining_once() {
+        let mut state = MonitorState::default();
+        state.record_run(run(1, true, &["price"]));
+        assert!(matches!(
+            state.retraining_after_run("m", false, at(60)),
+            RetrainingStart::Start(_)
+        ));
+        state.record_run(run(2, true, &["price"]));
+        assert_eq!(
+            state.retraining_after_run("m", false, at(120)),
+            RetrainingStart::Nothing
+        );
+        assert!(state.reviews.is_empty());
+    }
+
+    #[test]
+    fn a_decision_is_recorded_once_and_a_failed_approval_is_tried_again() {
+        let mut state = MonitorState::default();
+        state.record_run(run(1, true, &[]));
+        state.retraining_after_run("m", true, at(60));
+        let (review, effect) = state
+            .decide_review("m-r1", ReviewDecision::Approve, "ana", "real shift", at(70))
+            .expect("approved");
+        assert_eq!((review.state, effect), (ReviewState::Approved, true));
+        state.review_effect("m-r1", Err("Airflow: unreachable".into()), at(71));
+        let (review, effect) = state
+            .decide_review("m-r1", ReviewDecision::Approve, "bo", "again", at(80))
+            .expect("approved again");
+        assert!(effect, "the failed start is tried again");
+        assert_eq!(
+            review.decided_by.as_deref(),
+            Some("ana"),
+            "the first decision stands"
+        );
+        state.review_effect("m-r1", Ok("run started".into()), at(81));
+        let (_, effect) = state
+            .decide_review("m-r1", ReviewDecision::Approve, "bo", "again", at(90))
+            .expect("approved again");
+        assert!(!effect, "started once");
+        let err = state
+            .decide_review("m-r1", ReviewDecision::Reject, "bo", "no", at(91))
+            .expect_err("conflict");
+        assert!(
+            matches!(&err, ReviewError::Conflict(m) if m.contains("approved by ana")),
+            "{err}"
+        );
+        assert_eq!(
+            state.decide_review("m-r9", ReviewDecision::Reject, "bo", "no", at(92)),
+            Err(ReviewError::NotFound("m-r9".into()))
+        );
     }
 
     #[test]
