@@ -11,8 +11,11 @@ use thiserror::Error;
 use warden_core::{AlertSource, Finding, RunbookId, Severity, Target, TargetKind, Timestamp};
 use warden_runbook::{Runbook, Trigger};
 
-/// Largest webhook body accepted; Alertmanager truncates groups long before this.
-pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Largest webhook body accepted. Alertmanager sends every alert of a group in one post unless
+/// `max_alerts` is set (it is not by default), and re-sends a post that is refused: a group of
+/// 10,000 alerts is about 5 MiB, so the limit leaves room for several times that while still
+/// bounding what one request can make the daemon hold.
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 
 /// One alert of a webhook payload.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

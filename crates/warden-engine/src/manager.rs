@@ -359,7 +359,8 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
             ignored: routed.ignored,
             ..AlertsIngested::default()
         };
-        for finding in &routed.findings {
+        let rest = self.open_new_keys(&routed.findings, &mut report).await?;
+        for finding in rest {
             match self.ingest(finding).await? {
                 Ingested::Opened(id) => report.opened.push(id),
                 Ingested::Attached(id) => report.attached.push(id),
@@ -372,6 +373,64 @@ impl<S: IncidentStore, C: Clock> IncidentManager<S, C> {
             }
         }
         Ok(report)
+    }
+
+    /// Opens, in one store transaction, an incident for the first finding of every key that
+    /// has no incident to attach to or reopen; returns the findings left for
+    /// [`IncidentManager::ingest`] one by one, in order (the rest of each key's findings attach
+    /// to what was just opened). When another writer opened one of the keys meanwhile, nothing
+    /// is opened here and every finding is left to the one-by-one path, which decides again.
+    async fn open_new_keys<'a>(
+        &self,
+        findings: &'a [Finding],
+        report: &mut AlertsIngested,
+    ) -> Result<Vec<&'a Finding>, EngineError> {
+        let _guard = self.write_lock.lock().await;
+        let now = self.clock.now();
+        let mut seen = std::collections::HashSet::new();
+        let (mut new, mut rest) = (Vec::new(), Vec::new());
+        for finding in findings {
+            let key = finding.dedup_key();
+            if !seen.insert(key.clone()) {
+                rest.push(finding);
+                continue;
+            }
+            match self.store.latest_incident_for(&key).await? {
+                Some(incident)
+                    if incident.state.is_active() || self.within_cooldown(&incident, now) =>
+                {
+                    rest.push(finding);
+                }
+                _ => new.push(finding),
+            }
+        }
+        if new.len() < 2 {
+            new.extend(rest);
+            return Ok(new);
+        }
+        let opened = new
+            .iter()
+            .map(|finding| {
+                let incident = Incident::open(IncidentId(String::new()), finding, now);
+                let audit = AuditEntry {
+                    at: now,
+                    actor: Actor::System,
+                    action: "open".to_string(),
+                    incident_id: None,
+                    target: incident.target.to_string(),
+                    result: "ok".to_string(),
+                };
+                (incident, audit)
+            })
+            .collect();
+        match self.store.open_incidents(opened).await {
+            Ok(ids) => {
+                report.opened.extend(ids);
+                Ok(rest)
+            }
+            Err(StoreError::DuplicateActive(_)) => Ok(findings.iter().collect()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Notes on the active incident with `dedup_key` that its alert resolved at the source;

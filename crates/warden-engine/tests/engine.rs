@@ -344,6 +344,81 @@ async fn alert_storm_of_ten_thousand_becomes_one_incident_per_group() {
     }
 }
 
+/// A payload whose alerts are about `services` (one alert each, in order).
+fn payload_for(services: &[&str]) -> alerts::WebhookPayload {
+    let alerts: Vec<serde_json::Value> = services
+        .iter()
+        .enumerate()
+        .map(|(n, service)| {
+            serde_json::json!({"status": "firing",
+                "labels": {"alertname": "ServingLatencyHigh", "namespace": "mlops",
+                           "service": service, "severity": "page"},
+                "annotations": {"summary": format!("p95 over the SLA on {service}")},
+                "startsAt": "2026-11-24T02:59:00Z", "fingerprint": format!("{n:016x}")})
+        })
+        .collect();
+    let body = serde_json::json!({"version": "4", "status": "firing", "receiver": "warden",
+        "groupKey": "g", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "", "alerts": alerts});
+    alerts::parse_payload(body.to_string().as_bytes()).unwrap()
+}
+
+/// Many distinct alerts in one payload open their incidents together; duplicates in it and
+/// alerts about an incident already open attach; two payloads racing over the same keys still
+/// make one incident per key.
+#[tokio::test]
+async fn a_payload_of_many_alerts_opens_each_new_incident_once() {
+    let f = fixture().await;
+    let runbooks = warden_runbook::builtin::all().unwrap();
+    let first = f
+        .manager
+        .ingest_alerts(&payload_for(&["svc-0"]), &runbooks)
+        .await
+        .unwrap();
+    assert_eq!(first.opened.len(), 1);
+    let services: Vec<String> = (0..40).map(|n| format!("svc-{}", n % 30)).collect();
+    let services: Vec<&str> = services.iter().map(String::as_str).collect();
+    let report = f
+        .manager
+        .ingest_alerts(&payload_for(&services), &runbooks)
+        .await
+        .unwrap();
+    assert_eq!(report.opened.len(), 29, "svc-1 … svc-29 are new");
+    assert_eq!(
+        report.attached.len(),
+        11,
+        "svc-0 and the ten repeats attach"
+    );
+    let incidents = f
+        .manager
+        .store()
+        .list_incidents(&IncidentFilter {
+            limit: 1000,
+            ..IncidentFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(incidents.len(), 30);
+    for incident in &incidents {
+        let audit = f.manager.store().audit_for(&incident.id).await.unwrap();
+        assert_eq!(audit[0].action, "open", "{}", incident.id);
+    }
+    let svc_5 = incidents.iter().find(|i| i.target.name == "svc-5").unwrap();
+    assert_eq!(svc_5.finding_count, 2, "the repeat in the payload attached");
+
+    // Two payloads over the same new keys at once: one incident per key all the same.
+    let keys: Vec<String> = (100..160).map(|n| format!("svc-{n}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let (one, other) = (payload_for(&keys), payload_for(&keys));
+    let (a, b) = tokio::join!(
+        f.manager.ingest_alerts(&one, &runbooks),
+        f.manager.ingest_alerts(&other, &runbooks)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.opened.len() + b.opened.len(), 60);
+    assert_eq!(a.attached.len() + b.attached.len(), 60);
+}
+
 #[tokio::test]
 async fn postmortem_draft_has_every_section() {
     let f = fixture().await;

@@ -402,6 +402,15 @@ async fn decisions_corrections_retries_and_resolve_follow_the_incidents_state() 
             .unwrap()
             .contains("not an action")
     );
+    let (status, body) = post(format!("{steps}/remove-rate-limit/approve"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs no approval (approval: auto)"),
+        "{body}"
+    );
 
     // A refuted cause skips the rollback; approving it is refused.
     let refute = r#"{"outcome": "refuted", "note": "no deploy in the window"}"#;
@@ -544,14 +553,14 @@ async fn every_error_is_json_and_the_webhook_checks_its_secret_first() {
             "POST",
             hook,
             Some("wrong"),
-            " ".repeat(3 << 20),
+            " ".repeat(warden_engine::alerts::MAX_PAYLOAD_BYTES + (1 << 20)),
             StatusCode::UNAUTHORIZED,
         ),
         (
             "POST",
             hook,
             Some("hook-secret"),
-            " ".repeat(3 << 20),
+            " ".repeat(warden_engine::alerts::MAX_PAYLOAD_BYTES + (1 << 20)),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
     ] {
@@ -563,6 +572,34 @@ async fn every_error_is_json_and_the_webhook_checks_its_secret_first() {
         );
         assert!(body["error"]["message"].is_string(), "{body}");
     }
+    // Headers over the limit, and a path that is not UTF-8 once decoded: JSON too.
+    let mut big = Request::builder().method("GET").uri("/api/v1/incidents");
+    for n in 0..40 {
+        big = big.header(format!("x-filler-{n}"), "x".repeat(1000));
+    }
+    let response = router(state.clone())
+        .oneshot(big.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "headers_too_large", "{body}");
+    let (status, body) = call(
+        &state,
+        "GET",
+        "/api/v1/incidents/%FF%FE",
+        Some("viewer-token"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
     // The bearer scheme is case-insensitive (RFC 7235).
     let request = Request::builder()
         .method("GET")

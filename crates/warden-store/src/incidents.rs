@@ -43,6 +43,20 @@ pub trait IncidentStore: Send + Sync {
         incident: &Incident,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Opens many incidents in one transaction: allocates each one's id (replacing the id it
+    /// carries, in its audit entry too), inserts it and appends its audit entry. All or
+    /// nothing: a webhook payload of many distinct alerts costs one commit, not three per
+    /// alert.
+    ///
+    /// # Errors
+    /// [`StoreError::DuplicateActive`] when any of them has the dedup key of an active incident
+    /// (nothing is written: the caller opens them one by one, attaching where it must);
+    /// database errors.
+    fn open_incidents(
+        &self,
+        opened: Vec<(Incident, AuditEntry)>,
+    ) -> impl Future<Output = Result<Vec<IncidentId>, StoreError>> + Send;
+
     /// Replaces a stored incident with `incident` (same id), if the stored one is still at
     /// `incident.revision`; on success both advance by one.
     ///
@@ -323,6 +337,11 @@ impl Store {
     }
 }
 
+const INSERT_INCIDENT: &str = "INSERT INTO incidents (id, seq, dedup_key, runbook, state, active, \
+     severity, opened_at, updated_at, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (incident_id, at, document) VALUES ($1, $2, $3)";
+
 type ActionRow = (String, String, String, String, i64, Option<String>, String);
 
 const ACTION_COLUMNS: &str =
@@ -340,6 +359,71 @@ impl IncidentStore for Store {
         Ok(IncidentId(format!("INC-{value}")))
     }
 
+    async fn open_incidents(
+        &self,
+        mut opened: Vec<(Incident, AuditEntry)>,
+    ) -> Result<Vec<IncidentId>, StoreError> {
+        if opened.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = i64::try_from(opened.len()).unwrap_or(i64::MAX);
+        let error = self.query_error("open incidents");
+        let result: Result<Vec<IncidentId>, sqlx::Error> = on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let last: i64 = sqlx::query_scalar(
+                "UPDATE warden_sequences SET value = value + $1 WHERE name = 'incident' RETURNING value",
+            )
+            .bind(count)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut ids = Vec::with_capacity(opened.len());
+            for (index, (incident, audit)) in opened.iter_mut().enumerate() {
+                let seq = last - count + 1 + i64::try_from(index).unwrap_or(i64::MAX);
+                incident.id = IncidentId(format!("INC-{seq}"));
+                audit.incident_id = Some(incident.id.clone());
+                let document = serde_json::to_string(&*incident)
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                sqlx::query(INSERT_INCIDENT)
+                    .bind(&incident.id.0)
+                    .bind(seq)
+                    .bind(&incident.dedup_key)
+                    .bind(incident.runbook.as_str())
+                    .bind(incident.state.as_str())
+                    .bind(i64::from(incident.state.is_active()))
+                    .bind(incident.severity.as_str())
+                    .bind(time_text(&incident.opened_at))
+                    .bind(time_text(&incident.updated_at))
+                    .bind(&document)
+                    .execute(&mut *tx)
+                    .await?;
+                let audit_document = serde_json::to_string(&*audit)
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                sqlx::query(INSERT_AUDIT)
+                    .bind(&incident.id.0)
+                    .bind(time_text(&audit.at))
+                    .bind(&audit_document)
+                    .execute(&mut *tx)
+                    .await?;
+                ids.push(incident.id.clone());
+            }
+            tx.commit().await?;
+            Ok(ids)
+        }
+        .await);
+        match result {
+            Ok(ids) => Ok(ids),
+            Err(err) if is_unique_violation(&err) => {
+                let keys: Vec<&str> = opened.iter().map(|(i, _)| i.dedup_key.as_str()).collect();
+                Err(StoreError::DuplicateActive(format!(
+                    "one of {} keys ({}…)",
+                    keys.len(),
+                    keys.first().copied().unwrap_or_default()
+                )))
+            }
+            Err(err) => Err(error(err)),
+        }
+    }
+
     async fn insert_incident(&self, incident: &Incident) -> Result<(), StoreError> {
         let document = self.encode("incident", incident)?;
         let seq: i64 = incident
@@ -350,10 +434,7 @@ impl IncidentStore for Store {
             .ok_or_else(|| {
                 self.corrupt("incident id", format!("{} is not INC-<n>", incident.id))
             })?;
-        let result = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO incidents (id, seq, dedup_key, runbook, state, active, severity, \
-             opened_at, updated_at, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
+        let result = on_pool!(self, pool => sqlx::query(INSERT_INCIDENT)
         .bind(&incident.id.0)
         .bind(seq)
         .bind(&incident.dedup_key)
@@ -634,9 +715,7 @@ impl IncidentStore for Store {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let document = self.encode("audit entry", entry)?;
         let error = self.query_error("append audit");
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO audit_log (incident_id, at, document) VALUES ($1, $2, $3)",
-        )
+        on_pool!(self, pool => sqlx::query(INSERT_AUDIT)
         .bind(entry.incident_id.as_ref().map(|id| id.0.clone()))
         .bind(time_text(&entry.at))
         .bind(&document)

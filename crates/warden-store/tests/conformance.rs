@@ -110,6 +110,7 @@ conformance!(
     a_stale_save_is_refused_and_nothing_is_lost,
     one_replica_leads_and_a_new_leader_gets_a_higher_epoch,
     a_stale_leader_cannot_start_an_action,
+    many_incidents_open_in_one_transaction_or_none_do,
 );
 
 /// The lease: taken when free, renewed by its holder, refused to others while it lasts, taken
@@ -260,6 +261,66 @@ async fn every_active_incident_is_listed_for_recovery(store: &Store) {
     assert_eq!(ids[0].0, "INC-1");
     assert_eq!(ids.last().unwrap().0, "INC-1050");
     assert!(!ids.contains(&incident.id));
+}
+
+fn opening(target: &str) -> (Incident, AuditEntry) {
+    let incident = Incident::open(IncidentId(String::new()), &finding(target), at(0));
+    let audit = AuditEntry {
+        at: at(0),
+        actor: Actor::System,
+        action: "open".into(),
+        incident_id: None,
+        target: target.into(),
+        result: "ok".into(),
+    };
+    (incident, audit)
+}
+
+/// A payload's new incidents: ids allocated in order after the ones before, each incident and
+/// its audit entry written; one key already active spoils the batch and writes nothing.
+async fn many_incidents_open_in_one_transaction_or_none_do(store: &Store) {
+    let first = open(store, "svc-0", 0).await.unwrap();
+    assert_eq!(first.id.0, "INC-1");
+    let ids = store
+        .open_incidents(vec![opening("svc-1"), opening("svc-2"), opening("svc-3")])
+        .await
+        .unwrap();
+    let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+    assert_eq!(ids, ["INC-2", "INC-3", "INC-4"]);
+    let third = store
+        .get_incident(&IncidentId("INC-3".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (third.id.0.as_str(), third.target.name.as_str()),
+        ("INC-3", "svc-2")
+    );
+    let audit = store.audit_for(&third.id).await.unwrap();
+    assert_eq!(
+        audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+        ["open"]
+    );
+    assert_eq!(audit[0].incident_id, Some(third.id.clone()));
+
+    let err = store
+        .open_incidents(vec![opening("svc-4"), opening("svc-1")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateActive(_)), "{err}");
+    assert!(
+        store
+            .latest_incident_for(&finding("svc-4").dedup_key())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of the refused batch was written"
+    );
+    assert_eq!(
+        store.next_incident_id().await.unwrap().0,
+        "INC-5",
+        "the refused batch took no ids"
+    );
 }
 
 async fn ids_are_sequential_and_never_reused(store: &Store) {
