@@ -68,7 +68,7 @@ async fn main() {
         ])
         .current_dir(dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("warden.log")).expect("log file"))
         .spawn()
         .expect("warden up");
     let base = format!("http://127.0.0.1:{port}");
@@ -115,13 +115,32 @@ async fn main() {
         );
         let deadline = sent + Duration::from_secs(10);
         let patched = loop {
+            if Instant::now() + Duration::from_millis(200) >= deadline {
+                let detail = client
+                    .get(format!("{base}/api/v1/incidents/INC-{}", round + 1))
+                    .send()
+                    .await
+                    .expect("incident");
+                let seen: Vec<String> = cluster
+                    .lock()
+                    .expect("lock")
+                    .seen
+                    .iter()
+                    .map(|s| format!("{} {}", s.method, s.path))
+                    .collect();
+                eprintln!(
+                    "round {round}: the API server saw {seen:?}; the incident: {}",
+                    detail.text().await.unwrap_or_default()
+                );
+            }
             let seen = cluster.lock().expect("lock").seen.clone();
             if let Some(patch) = seen.iter().find(|s| s.method == "PATCH") {
                 break patch.at;
             }
             assert!(
                 Instant::now() < deadline,
-                "round {round}: no scale patch within 10 s"
+                "round {round}: no scale patch within 10 s; the daemon said:\n{}",
+                std::fs::read_to_string(dir.path().join("warden.log")).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_micros(200)).await;
         };

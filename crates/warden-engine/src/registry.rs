@@ -160,6 +160,11 @@ pub struct Registries {
     runbooks: BTreeMap<String, Registry>,
     needs: BTreeMap<(String, EntryKind, String), String>,
     reviews: ReviewQueues,
+    /// What a runbook without a layer of its own (a team's runbook with a new id) sees, built
+    /// by [`Registries::sealed`].
+    custom: Registry,
+    /// The runbook layers in the order they were opened (the catalogue's).
+    order: Vec<String>,
 }
 
 /// The review queues modules registered.
@@ -188,6 +193,9 @@ impl Registries {
 
     /// The registrar of runbook `runbook`'s own layer.
     pub fn runbook(&mut self, runbook: &str) -> Registrar<'_> {
+        if !self.order.iter().any(|known| known == runbook) {
+            self.order.push(runbook.to_string());
+        }
         self.runbooks.entry(runbook.to_string()).or_default();
         Registrar {
             layer: runbook.to_string(),
@@ -196,8 +204,9 @@ impl Registries {
     }
 
     /// Merges the common layer into each runbook's and files every need with its registry;
-    /// call once every module has registered. Runbooks without a layer of their own see the
-    /// common one.
+    /// call once every module has registered. Runbooks without a layer of their own (a team's
+    /// runbook with a new id) see the common layer and every runbook's entries by name, the
+    /// first runbook's in catalogue order where several implement one name.
     #[must_use]
     pub fn sealed(mut self) -> Self {
         for ((layer, kind, name), need) in &self.needs {
@@ -214,12 +223,22 @@ impl Registries {
         for registry in self.runbooks.values_mut() {
             registry.fill_from(&common);
         }
+        // A team's runbook with an id of its own uses the catalogue's actions, collectors,
+        // judges and gates by name like any other: each name from the first runbook, in
+        // catalogue order, that implements it (the common layer's first of all).
+        let mut custom = common;
+        for layer in &self.order {
+            if let Some(registry) = self.runbooks.get(layer) {
+                custom.fill_from(registry);
+            }
+        }
+        self.custom = custom;
         self
     }
 
     /// What the executor uses for incidents of `runbook`.
     pub fn for_runbook(&self, runbook: &str) -> &Registry {
-        self.runbooks.get(runbook).unwrap_or(&self.common)
+        self.runbooks.get(runbook).unwrap_or(&self.custom)
     }
 
     /// Whether any module keeps a review queue under this configuration.
@@ -263,6 +282,16 @@ impl Registries {
     /// What a step of `runbook` would need to be automated under this configuration, when a
     /// module said so (`None`: no module implements it, or it is registered).
     pub fn need(&self, runbook: &str, kind: EntryKind, name: &str) -> Option<&str> {
+        if !self.runbooks.contains_key(runbook) {
+            if self.custom.has(kind, name) {
+                return None;
+            }
+            return self
+                .custom
+                .needs
+                .get(&(kind, name.to_string()))
+                .map(String::as_str);
+        }
         self.needs
             .get(&(runbook.to_string(), kind, name.to_string()))
             .or_else(|| {
@@ -454,11 +483,14 @@ mod tests {
                 .for_runbook("custom")
                 .has(EntryKind::Action, "notify")
         );
-        assert!(
-            !registries
-                .for_runbook("custom")
-                .has(EntryKind::Action, "scale")
-        );
+        // A runbook of a team's own sees every runbook's entries by name, the first in
+        // catalogue order where two implement one name.
+        let custom = registries.for_runbook("custom");
+        assert!(Arc::ptr_eq(
+            &custom.actions["notify"],
+            &registries.common.actions["notify"]
+        ));
+        assert!(!custom.has(EntryKind::Action, "scale"));
         let own = registries.for_runbook("serving-latency");
         assert!(Arc::ptr_eq(
             &own.actions["notify"],
@@ -468,6 +500,46 @@ mod tests {
             &own.actions["notify"],
             &registries.common.actions["notify"]
         ));
+    }
+
+    #[test]
+    fn a_teams_runbook_uses_every_runbooks_entries_by_name() {
+        let mut registries = Registries::new();
+        registries
+            .runbook("serving-latency")
+            .gate_free_action("rollback_model", "serving")
+            .expect("serving");
+        registries
+            .runbook("serving-latency")
+            .gate_free_action("scale_replicas", "scale")
+            .expect("scale");
+        registries
+            .runbook("model-regression")
+            .gate_free_action("rollback_model", "models")
+            .expect("models");
+        registries.runbook("pipeline-failure").needs(
+            EntryKind::Action,
+            "pause_schedule",
+            "needs connectors.airflow",
+        );
+        let registries = registries.sealed();
+        let custom = registries.for_runbook("bench-serving");
+        assert!(custom.has(EntryKind::Action, "scale_replicas"));
+        assert!(
+            Arc::ptr_eq(
+                &custom.actions["rollback_model"],
+                &registries.runbooks["serving-latency"].actions["rollback_model"]
+            ),
+            "the first runbook to register a name, in catalogue order"
+        );
+        assert_eq!(
+            registries.need("bench-serving", EntryKind::Action, "pause_schedule"),
+            Some("needs connectors.airflow")
+        );
+        assert_eq!(
+            registries.need("bench-serving", EntryKind::Action, "scale_replicas"),
+            None
+        );
     }
 
     #[test]
