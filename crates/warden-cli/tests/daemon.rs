@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Stop, api_get, extend_config, free_port, start, wait_ready, write_config};
+use common::{Stop, api_get, extend_config, free_port, start, wait_for, wait_ready, write_config};
 
 const FIRING: &str = include_str!("data/alertmanager-webhook-payload.json");
 
@@ -567,4 +567,24 @@ async fn failed_steps_are_printed_counted_and_paged() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     assert!(failures as usize >= paged.len(), "{metrics}");
+
+    // An alert no runbook routes is said in the log, not dropped in silence.
+    let unrouted = client
+        .post(format!("{base}/api/v1/alerts/alertmanager"))
+        .bearer_auth("hook-secret")
+        .body(FIRING.replace("DemandForecastHighErrorRate", "DiskFull"))
+        .send()
+        .await
+        .unwrap();
+    assert!(unrouted.status().is_success());
+    wait_for(
+        "the unrouted alert in the log",
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_to_string(dir.path().join("warden.log"))
+                .unwrap_or_default()
+                .contains("1 alert(s) matched no runbook trigger (fingerprints 090708c0a7a7ad2c)")
+        },
+    )
+    .await;
 }

@@ -181,4 +181,36 @@ async fn completing_a_step_from_the_cli_decides_the_incident_as_the_daemon_does(
         by_cli, by_daemon,
         "the CLI and the daemon decided differently"
     );
+
+    // A responder who knows better corrects what Warden refuted: recorded with the note, and
+    // the timeline says what it changed from.
+    let corrected = warden(
+        &[
+            "incidents",
+            "complete",
+            "INC-1",
+            "data-quality",
+            "--outcome",
+            "confirmed",
+            "--note",
+            "a backfill wrote zeros",
+            "--as",
+            "ana",
+        ],
+        cli_dir.path(),
+    );
+    assert_eq!(
+        corrected["step"]["result"], "confirmed by ana: a backfill wrote zeros",
+        "{corrected:#}"
+    );
+    let shown = warden(&["incidents", "show", "INC-1"], cli_dir.path());
+    let timeline = shown["incident"]["timeline"].to_string();
+    assert!(
+        timeline.contains("step data-quality changed from refuted by warden"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("to confirmed by ana: a backfill wrote zeros"),
+        "{timeline}"
+    );
 }

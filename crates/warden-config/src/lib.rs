@@ -67,3 +67,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let raw = raw::parse(path, text)?;
     validate::validate(path, raw)
 }
+
+/// Parses `text` and validates it as far as it goes: the configuration with every invalid
+/// value left at its default, and every validation problem (empty when it is valid). For
+/// checks that report all problems at once; nothing should run on a configuration with
+/// problems.
+///
+/// # Errors
+/// Text that is not YAML of the configuration's shape: nothing to validate.
+pub fn parse_all(path: &Path, text: &str) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
+    let raw = raw::parse(path, text)?;
+    Ok(validate::validate_all(path, raw))
+}

@@ -62,6 +62,18 @@ const REDIS_SCHEMES: &[&str] = &["redis", "rediss"];
 /// # Errors
 /// [`ConfigErrors`] listing every invalid value, in file order.
 pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let (config, errors) = validate_all(file, raw);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Validates `raw` as far as it goes: the configuration with every invalid value left at its
+/// default, and every problem in file order. For `warden config check`, which goes on to the
+/// checks that need a configuration so it can report all problems at once.
+pub fn validate_all(file: &Path, raw: RawConfig) -> (Config, Vec<ConfigError>) {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut check = Checker {
         file,
@@ -110,26 +122,23 @@ pub fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
         }
         gate_queries.insert(check_name.clone(), check.text(&field, query));
     }
-    if check.errors.is_empty() {
-        Ok(Config {
-            source: file.to_path_buf(),
-            data_dir,
-            store,
-            server,
-            connectors,
-            runbooks,
-            notifications,
-            detectors,
-            gate_queries,
-            serving,
-            models,
-            pipelines,
-            drift_monitors,
-        })
-    } else {
-        check.errors.sort_by_key(|error| (error.line, error.column));
-        Err(ConfigErrors(check.errors))
-    }
+    check.errors.sort_by_key(|error| (error.line, error.column));
+    let config = Config {
+        source: file.to_path_buf(),
+        data_dir,
+        store,
+        server,
+        connectors,
+        runbooks,
+        notifications,
+        detectors,
+        gate_queries,
+        serving,
+        models,
+        pipelines,
+        drift_monitors,
+    };
+    (config, check.errors)
 }
 
 struct Checker<'a> {

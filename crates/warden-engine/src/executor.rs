@@ -774,11 +774,17 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         runbook: &Runbook,
         records: &HashMap<String, ActionRecord>,
     ) -> Result<IncidentState, EngineError> {
+        // An action that failed for good leaves its phase open: a containment that did not
+        // happen is not "contained", a fix that failed did not mitigate. It is retried, or the
+        // incident resolved with an override. (A failed evidence step is listed as failed but
+        // does not hold the phase: the judges decide from what was collected.)
         let done = |phase: Phase| {
             runbook.phase(phase).all(|step| {
-                records
-                    .get(&step.id)
-                    .is_some_and(|record| record.status.is_final())
+                records.get(&step.id).is_some_and(|record| {
+                    record.status.is_final()
+                        && !(matches!(step.kind, StepKind::Action { .. })
+                            && record.status == ActionStatus::Failed)
+                })
             })
         };
         let passed = runbook.phase(Phase::Validation).all(|step| {

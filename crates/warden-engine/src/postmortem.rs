@@ -42,8 +42,15 @@ fn minutes(from: Timestamp, to: Timestamp) -> i64 {
 }
 
 /// Cells must not break the table: pipes escaped, newlines folded.
+/// Outside text on one line: line breaks become spaces and every other control character a
+/// visible escape, so no alert can forge a line or a heading of the draft, nor reach a
+/// terminal that prints it.
+fn one_line(text: &str) -> String {
+    warden_core::text::terminal_safe(&text.replace('\n', " ")).into_owned()
+}
+
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    one_line(text).replace('|', "\\|")
 }
 
 /// Reads the incident's actions, approvals and audit log from `store` and renders the draft.
@@ -73,7 +80,12 @@ pub async fn draft<S: warden_store::IncidentStore>(
 pub fn render(input: &PostmortemInput<'_>) -> String {
     let incident = input.incident;
     let mut out = String::new();
-    let _ = writeln!(out, "# Post-mortem: {} — {}\n", incident.id, incident.title);
+    let _ = writeln!(
+        out,
+        "# Post-mortem: {} — {}\n",
+        incident.id,
+        one_line(&incident.title)
+    );
     let _ = writeln!(
         out,
         "_Draft written by Warden at {}. Edit freely._\n",
@@ -120,7 +132,7 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
     let _ = writeln!(
         out,
         "## Summary\n\n{}\n\n_What happened, who was affected, how it was stopped: two or three sentences._\n",
-        incident.title
+        one_line(&incident.title)
     );
     let _ = writeln!(out, "## Impact\n");
     let _ = writeln!(

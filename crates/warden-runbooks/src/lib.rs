@@ -151,8 +151,9 @@ pub fn assemble(config: &Config, runbooks: &[Runbook]) -> Result<Assembly, Assem
 pub fn problems(config: &Config, runbooks: &[Runbook]) -> Vec<AssemblyError> {
     let mut problems = common::detector_problems(config, runbooks);
     let mut registries = Registries::new();
-    if problems.is_empty()
-        && let Err(err) = common::assemble(config, runbooks, &mut registries.common())
+    // The common layer stops at its first problem, which is often a detector's already listed.
+    if let Err(err) = common::assemble(config, runbooks, &mut registries.common())
+        && !problems.contains(&err)
     {
         problems.push(err);
     }

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::anyhow;
+use warden_core::text::terminal_safe;
 use warden_engine::alerts;
 
 use super::context::{self, engine_failure};
@@ -46,7 +47,19 @@ pub async fn ingest(format: Format, config: &Path, file: &Path) -> Result<Code, 
                 println!(
                     "{} alert(s) matched no runbook trigger (fingerprints {}); label them warden_runbook=<id> or add an alertmanager trigger",
                     report.unmatched.len(),
-                    report.unmatched.join(", ")
+                    terminal_safe(&report.unmatched.join(", "))
+                );
+            }
+            if !report.ignored.is_empty() {
+                let ignored: Vec<String> = report
+                    .ignored
+                    .iter()
+                    .map(|(fingerprint, status)| format!("{fingerprint} ({status})"))
+                    .collect();
+                println!(
+                    "{} alert(s) ignored: their status is neither firing nor resolved: {}",
+                    report.ignored.len(),
+                    terminal_safe(&ignored.join(", "))
                 );
             }
         }

@@ -35,8 +35,11 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
         Failure::input(anyhow!("{}: cannot read file: {err}", args.file.display()))
     })?;
     let file = args.file.display().to_string();
-    let config = match warden_config::parse(&args.file, &text) {
-        Ok(config) => config,
+    // Every check `warden up` makes short of connecting, all problems at once: the values,
+    // then (on the configuration as far as it is valid) the runbooks that load, and whether
+    // the runbook modules can use what the configuration gives them.
+    let (config, mut errors) = match warden_config::parse_all(&args.file, &text) {
+        Ok(checked) => checked,
         Err(errors) => {
             let report = CheckReport {
                 file,
@@ -52,22 +55,24 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
             return Ok(Code::Detected);
         }
     };
-    // Every check `warden up` makes short of connecting: the runbooks load, and the runbook
-    // modules can use what the configuration gives them — all problems at once.
-    let mut errors = Vec::new();
-    match warden_runbook::builtin::load_all(&config.runbooks.paths, &config.runbooks.disabled) {
-        Ok(runbooks) => errors.extend(
-            warden_runbooks::problems(&config, &runbooks)
-                .into_iter()
-                .map(|problem| assembly_error(&args.file, problem)),
-        ),
-        Err(runbook_errors) => errors.extend(runbook_errors.into_iter().map(|mut error| {
-            if error.field.is_empty() {
-                error.field = "runbooks.paths".into();
-            }
-            error
-        })),
-    }
+    let invalid_values = !errors.is_empty();
+    let (runbooks, runbook_errors) = warden_runbook::builtin::load_all_lenient(
+        &config.runbooks.paths,
+        &config.runbooks.disabled,
+    )
+    .map_err(|errors| Failure::runtime(anyhow!("built-in runbooks: {errors:?}")))?;
+    errors.extend(runbook_errors.into_iter().map(|mut error| {
+        if error.field.is_empty() {
+            error.field = "runbooks.paths".into();
+        }
+        error
+    }));
+    let module_problems: Vec<ConfigError> = warden_runbooks::problems(&config, &runbooks)
+        .into_iter()
+        .map(|problem| assembly_error(&args.file, problem))
+        .filter(|problem| !(invalid_values && restates(problem, &errors)))
+        .collect();
+    errors.extend(module_problems);
     if !errors.is_empty() {
         let report = CheckReport {
             file,
@@ -117,6 +122,21 @@ pub async fn run(format: Format, args: CheckArgs) -> Result<Code, Failure> {
         Format::Text => print_summary(&config, &report),
     }
     Ok(code)
+}
+
+/// Whether a module's problem only restates a value already reported invalid: the same field
+/// or one inside it, or a missing connector when a connector's value was the problem (an
+/// invalid value is left at its default, so what needs it says it is missing).
+fn restates(problem: &ConfigError, errors: &[ConfigError]) -> bool {
+    let within = |a: &str, b: &str| {
+        a == b || a.starts_with(&format!("{b}.")) || a.starts_with(&format!("{b}["))
+    };
+    errors.iter().any(|error| {
+        within(&problem.field, &error.field)
+            || within(&error.field, &problem.field)
+            || (error.field.starts_with("connectors.")
+                && problem.message.contains("needs connectors."))
+    })
 }
 
 /// Kubernetes, probed here rather than with the other connectors so kube's dependencies stay

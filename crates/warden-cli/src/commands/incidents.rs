@@ -109,6 +109,38 @@ fn print_changed(format: Format, incident: &Incident, what: &str) -> Result<(), 
 
 /// `incidents show` for a terminal: every text from outside (titles, labels, results, log
 /// lines) escaped, and the steps grouped by where they stand, failures first.
+/// The Alertmanager alert that opened the incident: when it started at its source, its links,
+/// labels and annotations (the sender's text, escaped).
+fn print_alert(alert: &warden_core::AlertSource) {
+    let safe = terminal_safe;
+    if let Some(starts_at) = alert.starts_at {
+        println!(
+            "  alert     firing since {}",
+            starts_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    for (what, link) in [
+        ("runbook", &alert.runbook_url),
+        ("source", &alert.generator_url),
+    ] {
+        if let Some(link) = link {
+            println!("  {what:<9} {}", safe(link));
+        }
+    }
+    let pairs = |map: &std::collections::BTreeMap<String, String>| {
+        map.iter()
+            .map(|(k, v)| format!("{}={}", safe(k), safe(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !alert.labels.is_empty() {
+        println!("  labels    {}", pairs(&alert.labels));
+    }
+    for (name, value) in &alert.annotations {
+        println!("  {:<9} {}", safe(name), safe(value));
+    }
+}
+
 fn print_incident(incident: &Incident, steps: &[StepView]) {
     let safe = terminal_safe;
     println!("{} — {}", incident.id, safe(&incident.title));
@@ -119,6 +151,9 @@ fn print_incident(incident: &Incident, steps: &[StepView]) {
         incident.state, incident.finding_count, incident.reopen_count
     );
     println!("  severity  {}", incident.severity);
+    if let Some(alert) = &incident.alert {
+        print_alert(alert);
+    }
     for group in [
         StepGroup::Failed,
         StepGroup::WaitingForApproval,
@@ -376,7 +411,9 @@ pub async fn run(
                 Format::Json => output::print_json(
                     &serde_json::json!({ "id": incident.id, "markdown": markdown }),
                 )?,
-                Format::Text => print!("{markdown}"),
+                // The draft quotes alert text (the title, labels, results): no control
+                // character of it reaches the terminal.
+                Format::Text => print!("{}", warden_core::text::terminal_safe_lines(&markdown)),
             }
         }
     }
