@@ -201,6 +201,32 @@ pub(crate) enum Gate {
     Wait(String),
 }
 
+/// An action this process executes, known to its leadership until it is done or given up.
+struct InFlight<'a> {
+    leadership: Option<&'a crate::Leadership>,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn begin(leadership: Option<&'a crate::Leadership>, key: &str) -> Self {
+        if let Some(leadership) = leadership {
+            leadership.begin(key);
+        }
+        Self {
+            leadership,
+            key: key.to_string(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(leadership) = self.leadership {
+            leadership.end(&self.key);
+        }
+    }
+}
+
 /// Walks runbooks for incidents.
 pub struct Executor<'a, S, C> {
     manager: &'a IncidentManager<S, C>,
@@ -348,11 +374,16 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             {
                 continue;
             }
-            if !self.recover
-                && records
-                    .get(&step.id)
-                    .is_some_and(|record| record.status == ActionStatus::Running)
-            {
+            // Running here: in flight in another executor — unless recovering, and then only
+            // what no executor of this process is running (recovery on election runs beside
+            // this process's own work).
+            if records.get(&step.id).is_some_and(|record| {
+                record.status == ActionStatus::Running
+                    && (!self.recover
+                        || self
+                            .leadership
+                            .is_some_and(|l| l.executing(&record.idempotency_key)))
+            }) {
                 progress.waiting.push((step.id.clone(), "in flight".into()));
                 continue;
             }
@@ -675,6 +706,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         request: &ActionRequest,
         progress: &mut Progress,
     ) -> Result<ActionRecord, EngineError> {
+        let _flight = InFlight::begin(self.leadership, &record.idempotency_key);
         loop {
             record.updated_at = self.manager.clock().now();
             // Persisted before executing, as a compare-and-set: after a crash the step is known
@@ -704,6 +736,15 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             }
             record.status = ActionStatus::Running;
             record.attempts += 1;
+            // A leader that stalled between the start and here (paused, cut off) has been
+            // replaced, and the new leader executes what it finds running: act no more.
+            if self.leadership.is_some_and(|l| !l.leads()) {
+                progress.waiting.push((
+                    step.id.clone(),
+                    "leadership lost before executing: the new leader executes it".into(),
+                ));
+                return Ok(record);
+            }
             let outcome = match tokio::time::timeout(step.timeout, handler.execute(request)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ActionError {

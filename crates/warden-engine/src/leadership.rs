@@ -4,15 +4,19 @@
 //! loop renews the lease and says here until when this process may act: well before the lease
 //! could lapse, so a replica that stalls stops acting before another can take over.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use warden_store::Fence;
 
-/// This process's leadership, as the leadership loop last saw it.
+/// This process's leadership, as the leadership loop last saw it, and the actions this
+/// process has in flight (so recovery on election re-executes only what another process left
+/// running, never what this one is executing right now).
 #[derive(Debug, Default)]
 pub struct Leadership {
     state: Mutex<Option<(Fence, Instant)>>,
+    in_flight: Mutex<HashSet<String>>,
 }
 
 impl Leadership {
@@ -37,6 +41,27 @@ impl Leadership {
     /// Whether this process may act now.
     pub fn leads(&self) -> bool {
         self.fence().is_some()
+    }
+
+    /// Marks the action with idempotency key `key` as executing in this process.
+    pub fn begin(&self, key: &str) {
+        self.flights().insert(key.to_string());
+    }
+
+    /// Marks it done (or given up) in this process.
+    pub fn end(&self, key: &str) {
+        self.flights().remove(key);
+    }
+
+    /// Whether this process is executing the action with idempotency key `key`.
+    pub fn executing(&self, key: &str) -> bool {
+        self.flights().contains(key)
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Fence, Instant)>> {

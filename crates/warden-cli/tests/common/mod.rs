@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code)] // helpers; not every test file uses every one
 
 pub mod drift;
+pub mod replicas;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
