@@ -124,24 +124,11 @@ pub async fn role(http: &reqwest::Client, base: &str) -> String {
     }
 }
 
+/// Posts one alert about `service` to the replica at `base`; the incident it opened.
 pub async fn alert(http: &reqwest::Client, base: &str, service: &str) -> String {
-    let payload = serde_json::json!({
-        "version": "4", "status": "firing", "receiver": "warden", "groupKey": service,
-        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
-        "alerts": [{"status": "firing", "labels": {"alertname": "LeaderTest", "service": service},
-                    "annotations": {}, "startsAt": "2026-12-06T05:00:00Z", "fingerprint": service}],
-    });
-    let answer: serde_json::Value = http
-        .post(format!("{base}/api/v1/alerts/alertmanager"))
-        .bearer_auth("hook-secret")
-        .json(&payload)
-        .send()
+    try_alert(http, base, service)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["opened"][0].as_str().unwrap().to_string()
+        .unwrap_or_else(|| panic!("{base} opened no incident for {service}"))
 }
 
 pub async fn executed(executions: &Executions, id: &str, limit: Duration) {
