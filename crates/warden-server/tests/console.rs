@@ -574,3 +574,149 @@ async fn a_gate_with_data_is_drawn_with_its_threshold_and_window() {
     );
     assert!(chart.contains("<rect class=\"window\""), "{chart}");
 }
+
+/// A review queue held in memory: what a runbook module registers, reduced to its contract.
+struct Queue(std::sync::Mutex<Vec<warden_engine::review::Review>>);
+
+impl warden_engine::review::ReviewQueue for Queue {
+    fn list(
+        &self,
+    ) -> warden_engine::executor::BoxFuture<
+        '_,
+        Result<Vec<warden_engine::review::Review>, warden_engine::review::ReviewError>,
+    > {
+        Box::pin(async move { Ok(self.0.lock().unwrap().clone()) })
+    }
+
+    fn decide<'a>(
+        &'a self,
+        id: &'a str,
+        decision: warden_engine::review::ReviewDecision,
+        by: &'a str,
+        reason: &'a str,
+    ) -> warden_engine::executor::BoxFuture<
+        'a,
+        Result<warden_engine::review::Review, warden_engine::review::ReviewError>,
+    > {
+        use warden_engine::review::{ReviewError, ReviewState};
+        Box::pin(async move {
+            let mut reviews = self.0.lock().unwrap();
+            let review = reviews
+                .iter_mut()
+                .find(|r| r.id == id)
+                .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+            let wanted = decision.state();
+            if review.state != ReviewState::Pending && review.state != wanted {
+                return Err(ReviewError::Conflict(format!(
+                    "review {id} was {} already",
+                    review.state.as_str()
+                )));
+            }
+            if review.state == ReviewState::Pending {
+                review.state = wanted;
+                review.decided_by = Some(by.to_string());
+                review.reason = Some(reason.to_string());
+                review.outcome = (wanted == ReviewState::Approved)
+                    .then(|| "Airflow DAG retrain: run started".to_string());
+            }
+            Ok(review.clone())
+        })
+    }
+}
+
+#[tokio::test]
+async fn reviews_wait_on_the_list_and_a_responder_answers_them_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let queue = std::sync::Arc::new(Queue(std::sync::Mutex::new(vec![
+        warden_engine::review::Review {
+            id: "demand-r1".into(),
+            runbook: "drift-detector".into(),
+            subject: "demand".into(),
+            summary: "drift monitor demand alerted (<b>num_00</b>): start retraining?".into(),
+            detail: serde_json::json!({"alerts": 3}),
+            opened_at: now,
+            updated_at: now,
+            state: warden_engine::review::ReviewState::Pending,
+            decided_by: None,
+            reason: None,
+            decided_at: None,
+            outcome: None,
+            error: None,
+        },
+    ])));
+    let mut registries = warden_engine::registry::Registries::new();
+    registries
+        .runbook("drift-detector")
+        .review_queue(queue.clone());
+    let state = state_with(&dir, tokens(), registries).await;
+
+    // A viewer sees what waits, escaped, and no buttons.
+    let (viewer, _) = sign_in(&state, "viewer-token").await;
+    let page = get(&state, "/ui", Some(&viewer)).await;
+    assert!(
+        page.body.contains("Reviews waiting for a yes or no")
+            && page.body.contains("(&lt;b&gt;num_00&lt;/b&gt;)")
+            && page.body.contains("3 alert(s)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/ui/reviews/demand-r1/approve"));
+
+    // A forged post changes nothing; the responder's yes starts it and says so.
+    let (cookie, csrf) = sign_in(&state, "responder-token").await;
+    let forged = post_form(
+        &state,
+        "/ui/reviews/demand-r1/approve",
+        Some(&cookie),
+        "http://warden.test",
+        "reason=x",
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        queue.0.lock().unwrap()[0].state,
+        warden_engine::review::ReviewState::Pending
+    );
+    let page = get(&state, "/ui", Some(&cookie)).await;
+    assert!(
+        page.body.contains("/ui/reviews/demand-r1/approve"),
+        "{}",
+        page.body
+    );
+    let approved = post_form(
+        &state,
+        "/ui/reviews/demand-r1/approve",
+        Some(&cookie),
+        "http://warden.test",
+        &format!("csrf={csrf}&reason=prices+moved"),
+    )
+    .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let location = approved.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with("/ui?notice="), "{location}");
+    {
+        let reviews = queue.0.lock().unwrap();
+        assert_eq!(reviews[0].decided_by.as_deref(), Some("ana"));
+        assert_eq!(reviews[0].reason.as_deref(), Some("prices moved"));
+    }
+    let page = get(&state, &location, Some(&cookie)).await;
+    assert!(
+        page.body.contains("run started") && page.body.contains("No review waits."),
+        "{}",
+        page.body
+    );
+    let refused = post_form(
+        &state,
+        "/ui/reviews/demand-r1/reject",
+        Some(&cookie),
+        "http://warden.test",
+        &format!("csrf={csrf}&reason=noise"),
+    )
+    .await;
+    let location = refused.headers[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with("/ui?error="), "{location}");
+}

@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use warden_config::Role;
 use warden_core::{Actor, Decision, IncidentId};
+use warden_engine::review::ReviewDecision;
 use warden_runbook::Outcome;
 
 use crate::AppState;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/incidents/{id}/evidence/{hash}", get(pages::evidence))
         .route("/ui/incidents/{id}/{verb}", post(incident_action))
         .route("/ui/incidents/{id}/steps/{step}/{verb}", post(step_action))
+        .route("/ui/reviews/{id}/{verb}", post(review_action))
         .route("/ui/events", get(pages::events))
         .route("/ui/assets/console.css", get(css))
         .route("/ui/assets/console.js", get(js))
@@ -361,6 +363,48 @@ async fn step_action(
         _ => return (StatusCode::NOT_FOUND, "no such step action").into_response(),
     };
     back(&id, result)
+}
+
+/// `POST /ui/reviews/{id}/approve|reject`: a review's yes or no from the list page (a
+/// responder, with the form's CSRF token), back to the list with what it did.
+async fn review_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, verb)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (actor, _) = match responder(&state, &headers, &form) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let decision = match verb.as_str() {
+        "approve" => ReviewDecision::Approve,
+        "reject" => ReviewDecision::Reject,
+        _ => return (StatusCode::NOT_FOUND, "no such review action").into_response(),
+    };
+    let by = match &actor {
+        Actor::User(name) => name.clone(),
+        Actor::System => "warden".to_string(),
+    };
+    let reason = form.get("reason").map(|r| r.trim()).unwrap_or_default();
+    let result = match state
+        .engine
+        .registries()
+        .decide_review(&id, decision, &by, reason)
+        .await
+    {
+        Ok(review) => match (&review.outcome, &review.error) {
+            (_, Some(error)) => Err(format!("{id} {}: {error}", review.state.as_str())),
+            (Some(outcome), None) => Ok(format!("{id} {}: {outcome}", review.state.as_str())),
+            (None, None) => Ok(format!("{id} {}", review.state.as_str())),
+        },
+        Err(error) => Err(error.to_string()),
+    };
+    let (key, text) = match result {
+        Ok(text) => ("notice", text),
+        Err(text) => ("error", text),
+    };
+    Redirect::to(&format!("/ui?{key}={}", html::url_part(&text))).into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

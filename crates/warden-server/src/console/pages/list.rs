@@ -10,6 +10,10 @@ pub struct ListQuery {
     severity: Option<String>,
     target: Option<String>,
     q: Option<String>,
+    /// What the last review decision did (the redirect after a form post).
+    notice: Option<String>,
+    /// Why it was refused.
+    error: Option<String>,
 }
 
 pub(super) fn unavailable(
@@ -112,7 +116,14 @@ pub async fn incidents(
         Ok(all) => all,
         Err(error) => return unavailable(&state, &caller, error),
     };
-    let mut body = String::from("<h1>Incidents</h1><div class=\"counts\">");
+    let mut body = String::from("<h1>Incidents</h1>");
+    if let Some(text) = &query.notice {
+        let _ = write!(body, "<p class=\"notice\">{}</p>", esc(text));
+    }
+    if let Some(text) = &query.error {
+        let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", esc(text));
+    }
+    body.push_str("<div class=\"counts\">");
     for s in IncidentState::ALL {
         let n = counts
             .iter()
@@ -167,6 +178,8 @@ pub async fn incidents(
         failed.count,
         failed.html("No step failed.")
     );
+
+    body.push_str(&reviews_card(&state, &caller).await);
 
     let runbooks: Vec<&str> = state.runbooks().iter().map(|r| r.id.as_str()).collect();
     let states: Vec<&str> = IncidentState::ALL.iter().map(|s| s.as_str()).collect();
@@ -252,4 +265,59 @@ impl Panel {
             self.rows
         )
     }
+}
+
+/// The reviews that wait for a yes or no (runbook 3: a drift alert that would start
+/// retraining), with the buttons a responder may press; nothing when no module keeps reviews.
+async fn reviews_card(state: &AppState, caller: &Caller) -> String {
+    let registries = state.engine.registries();
+    if !registries.has_reviews() {
+        return String::new();
+    }
+    let reviews = match registries.reviews().await {
+        Ok(reviews) => reviews,
+        Err(error) => {
+            return format!(
+                "<section class=\"card\"><h2>Reviews</h2><p class=\"error\">{}</p></section>",
+                esc(&error.to_string())
+            );
+        }
+    };
+    let pending: Vec<_> = reviews
+        .iter()
+        .filter(|r| r.state == warden_engine::review::ReviewState::Pending)
+        .collect();
+    let mut card = format!(
+        "<section class=\"card reviews\"><h2>Reviews waiting for a yes or no <span class=\"muted\">{}</span></h2>",
+        pending.len()
+    );
+    if pending.is_empty() {
+        card.push_str("<p class=\"muted\">No review waits.</p>");
+    }
+    for review in pending {
+        let _ = write!(
+            card,
+            "<div class=\"review\" id=\"review-{}\"><p><strong>{}</strong> {} <span class=\"muted\">{} alert(s), opened {}</span></p>",
+            esc(&review.id),
+            esc(&review.id),
+            esc(&review.summary),
+            review.detail["alerts"].as_u64().unwrap_or(1),
+            time(&review.opened_at)
+        );
+        if let Some(csrf) = caller.csrf_if_responder() {
+            let action = |verb: &str| format!("/ui/reviews/{}/{verb}", url_part(&review.id));
+            let reason = "<input name=\"reason\" placeholder=\"why\" required>";
+            card.push_str(&button_form(
+                &action("approve"),
+                csrf,
+                "Yes: start it",
+                "primary",
+                reason,
+            ));
+            card.push_str(&button_form(&action("reject"), csrf, "No", "", reason));
+        }
+        card.push_str("</div>");
+    }
+    card.push_str("</section>");
+    card
 }
