@@ -15,6 +15,16 @@ pub enum Actor {
     User(String),
 }
 
+impl Actor {
+    /// How records and pages name it: the person's name, or `warden`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::System => "warden",
+            Self::User(name) => name,
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -934,10 +934,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             return Ok(record);
         }
         let word = format!("{outcome:?}").to_lowercase();
-        let who = match &actor {
-            Actor::User(name) => name.clone(),
-            Actor::System => "warden".to_string(),
-        };
+        let who = actor.name();
         let result = if note.is_empty() {
             format!("{word} by {who}")
         } else {

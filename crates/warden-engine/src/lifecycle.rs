@@ -31,13 +31,6 @@ fn refused(incident: &IncidentId, reason: impl Into<String>) -> EngineError {
     }
 }
 
-fn who(actor: &Actor) -> String {
-    match actor {
-        Actor::User(name) => name.clone(),
-        Actor::System => "warden".to_string(),
-    }
-}
-
 impl<S: IncidentStore, C: Clock> Engine<S, C> {
     async fn active(&self, id: &IncidentId) -> Result<(Incident, &Runbook), EngineError> {
         let incident = self
@@ -120,7 +113,7 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
                 format!(
                     "step {step_id} was already {} by {}",
                     earlier.decision.as_str(),
-                    who(&earlier.actor)
+                    earlier.actor.name()
                 ),
             ));
         }
@@ -253,7 +246,7 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
             .result
             .clone()
             .unwrap_or_else(|| record.status.as_str().into());
-        let result = format!("{word} by {}: {note}", who(&actor));
+        let result = format!("{word} by {}: {note}", actor.name());
         let mut changed = record.clone();
         changed.status = if outcome == Outcome::Failed {
             ActionStatus::Failed
@@ -376,7 +369,7 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
         }
         if let Some(why) = overriding {
             let now = self.manager().clock().now();
-            let who = who(&actor);
+            let who = actor.name();
             for step in &runbook.steps {
                 let open = records.get(&step.id).is_none_or(|r| !r.status.is_final());
                 if !open {

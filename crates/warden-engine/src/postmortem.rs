@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use warden_core::{
-    ActionRecord, ActionStatus, Actor, Approval, AuditEntry, Incident, TimelineKind, Timestamp,
+    ActionRecord, ActionStatus, Approval, AuditEntry, Incident, TimelineKind, Timestamp,
 };
 use warden_runbook::{Phase, Runbook, StepKind};
 
@@ -28,13 +28,6 @@ pub struct PostmortemInput<'a> {
 
 fn time(at: &Timestamp) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-fn actor(actor: &Actor) -> String {
-    match actor {
-        Actor::System => "warden".to_string(),
-        Actor::User(name) => name.clone(),
-    }
 }
 
 fn minutes(from: Timestamp, to: Timestamp) -> i64 {
@@ -164,7 +157,7 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
             out,
             "| {} | {} | {} |",
             time(&event.at),
-            actor(&event.actor),
+            event.actor.name(),
             cell(&what)
         );
     }
@@ -252,7 +245,7 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
                         out,
                         "  - {} by {} at {}: {}",
                         approval.decision.as_str(),
-                        actor(&approval.actor),
+                        approval.actor.name(),
                         time(&approval.at),
                         cell(&approval.reason)
                     );
@@ -299,7 +292,7 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
             out,
             "| {} | {} | {} | {} | {} |",
             time(&entry.at),
-            actor(&entry.actor),
+            entry.actor.name(),
             cell(&entry.action),
             cell(&entry.target),
             cell(&entry.result)

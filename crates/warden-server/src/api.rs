@@ -405,14 +405,10 @@ async fn decide_review(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let caller = authorize(&state, &headers, Role::Responder)?;
     let why = reason(body)?;
-    let by = match &caller.actor {
-        warden_core::Actor::User(name) => name.clone(),
-        warden_core::Actor::System => "warden".to_string(),
-    };
     let review = state
         .engine
         .registries()
-        .decide_review(&id, decision, &by, &why)
+        .decide_review(&id, decision, caller.actor.name(), &why)
         .await
         .map_err(review_error)?;
     Ok(Json(serde_json::json!({ "review": review })))

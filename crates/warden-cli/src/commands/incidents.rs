@@ -182,10 +182,7 @@ fn print_incident(incident: &Incident, steps: &[StepView]) {
     }
     println!("\ntimeline:");
     for event in &incident.timeline {
-        let who = match &event.actor {
-            Actor::System => "warden".to_string(),
-            Actor::User(name) => name.clone(),
-        };
+        let who = event.actor.name();
         let what = match &event.kind {
             warden_core::TimelineKind::StateChanged { from, to } => {
                 format!("{from} → {to}: {}", event.message)
@@ -195,7 +192,7 @@ fn print_incident(incident: &Incident, steps: &[StepView]) {
         println!(
             "  {}  {:<10} {}",
             event.at.format("%Y-%m-%d %H:%M:%S"),
-            safe(&who),
+            safe(who),
             safe(&what)
         );
     }

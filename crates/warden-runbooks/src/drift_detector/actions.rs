@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use warden_config::{DriftMonitorConfig, RetrainingTrigger};
-use warden_core::{Actor, TimelineKind};
+use warden_core::TimelineKind;
 use warden_engine::executor::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
 };
@@ -81,10 +81,7 @@ pub fn approver(request: &ActionRequest) -> (String, String) {
         .map_or_else(
             || ("warden".to_string(), request.incident.title.clone()),
             |e| {
-                let who = match &e.actor {
-                    Actor::User(name) => name.clone(),
-                    Actor::System => "warden".to_string(),
-                };
+                let who = e.actor.name().to_string();
                 let why = e
                     .message
                     .strip_prefix(&prefix)
@@ -261,23 +258,11 @@ impl Schedule for RetrainingWebhook {
 
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ActionError>> {
         Box::pin(async move {
-            let response = reqwest::Client::new()
-                .post(self.url.clone())
-                .timeout(Duration::from_secs(10))
-                .json(&json!({"monitor": self.monitor, "enabled": !paused, "incident": self.incident}))
-                .send()
-                .await
-                .map_err(|e| ActionError {
-                    message: format!("{}: {e}", self.describe()),
-                    retryable: true,
-                })?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(ActionError {
-                    message: format!("{} answered {status}", self.describe()),
-                    retryable: status.is_server_error(),
-                });
-            }
+            super::retraining::tell_webhook(
+                &self.url,
+                &json!({"monitor": self.monitor, "enabled": !paused, "incident": self.incident}),
+            )
+            .await?;
             let _guard = self.monitors.lock.lock().await;
             let mut state = self.monitors.state(&self.monitor)?;
             state.retraining_disabled_by = paused.then(|| self.incident.clone());

@@ -46,7 +46,6 @@ pub async fn start(
     monitor: &DriftMonitorConfig,
     request: &StartRequest<'_>,
 ) -> Result<String, ActionError> {
-    let state = monitors.state(&monitor.name)?;
     match &monitor.retraining {
         None => Err(refused(format!(
             "drift monitor {} has no retraining trigger (drift_monitors[].retraining)",
@@ -87,37 +86,48 @@ pub async fn start(
             "KFP recurring run {id}: Warden pauses and resumes it but does not start one run of it; start the run in KFP"
         ))),
         Some(RetrainingTrigger::Webhook { url }) => {
-            if let Some(incident) = &state.retraining_disabled_by {
+            if let Some(incident) = &monitors.state(&monitor.name)?.retraining_disabled_by {
                 return Err(refused(format!(
                     "retraining webhook {url} was told to stop by {incident}: retraining is not started until it is enabled again"
                 )));
             }
-            let response = reqwest::Client::new()
-                .post(url.clone())
-                .timeout(Duration::from_secs(10))
-                .json(
-                    &json!({"monitor": monitor.name, "retrain": true, "reason": request.label,
+            tell_webhook(
+                url,
+                &json!({"monitor": monitor.name, "retrain": true, "reason": request.label,
                     "approved_by": request.approved_by, "columns": request.columns}),
-                )
-                .send()
-                .await
-                .map_err(|e| ActionError {
-                    message: format!("retraining webhook {url}: {e}"),
-                    retryable: true,
-                })?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(ActionError {
-                    message: format!("retraining webhook {url} answered {status}"),
-                    retryable: status.is_server_error(),
-                });
-            }
+            )
+            .await?;
             Ok(format!(
                 "retraining webhook {url} told to retrain ({})",
                 request.label
             ))
         }
     }
+}
+
+/// Posts `body` to a monitor's retraining webhook (a stop, a start, or a retrain).
+///
+/// # Errors
+/// No answer (retryable), or an error status (retryable when the server's).
+pub async fn tell_webhook(url: &url::Url, body: &serde_json::Value) -> Result<(), ActionError> {
+    let response = reqwest::Client::new()
+        .post(url.clone())
+        .timeout(Duration::from_secs(10))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| ActionError {
+            message: format!("retraining webhook {url}: {e}"),
+            retryable: true,
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ActionError {
+            message: format!("retraining webhook {url} answered {status}"),
+            retryable: status.is_server_error(),
+        });
+    }
+    Ok(())
 }
 
 /// Airflow run ids allow letters, digits and `_.~:+-`.

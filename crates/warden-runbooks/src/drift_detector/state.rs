@@ -198,21 +198,13 @@ impl MonitorState {
             outcome: None,
             error: None,
         });
-        let decided = self
-            .reviews
-            .iter()
-            .filter(|r| r.state != ReviewState::Pending)
-            .count();
-        let excess = self.reviews.len().saturating_sub(MAX_REVIEWS).min(decided);
-        for _ in 0..excess {
-            if let Some(oldest) = self
-                .reviews
-                .iter()
-                .position(|r| r.state != ReviewState::Pending)
-            {
-                self.reviews.remove(oldest);
-            }
-        }
+        // The oldest decided reviews go; a pending one is never dropped.
+        let mut excess = self.reviews.len().saturating_sub(MAX_REVIEWS);
+        self.reviews.retain(|r| {
+            let drop = excess > 0 && r.state != ReviewState::Pending;
+            excess -= usize::from(drop);
+            !drop
+        });
         RetrainingStart::Review(id)
     }
 

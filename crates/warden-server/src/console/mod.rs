@@ -263,16 +263,16 @@ fn responder(
 
 /// Back to the incident, with what happened.
 fn back(id: &str, result: Result<String, String>) -> Response {
+    back_to(&format!("/ui/incidents/{}", html::url_part(id)), result)
+}
+
+/// Back to `page` after a form post, saying what it did or why it was refused.
+fn back_to(page: &str, result: Result<String, String>) -> Response {
     let (key, text) = match result {
         Ok(text) => ("notice", text),
         Err(text) => ("error", text),
     };
-    Redirect::to(&format!(
-        "/ui/incidents/{}?{key}={}",
-        html::url_part(id),
-        html::url_part(&text)
-    ))
-    .into_response()
+    Redirect::to(&format!("{page}?{key}={}", html::url_part(&text))).into_response()
 }
 
 async fn incident_action(
@@ -382,15 +382,11 @@ async fn review_action(
         "reject" => ReviewDecision::Reject,
         _ => return (StatusCode::NOT_FOUND, "no such review action").into_response(),
     };
-    let by = match &actor {
-        Actor::User(name) => name.clone(),
-        Actor::System => "warden".to_string(),
-    };
     let reason = form.get("reason").map(|r| r.trim()).unwrap_or_default();
     let result = match state
         .engine
         .registries()
-        .decide_review(&id, decision, &by, reason)
+        .decide_review(&id, decision, actor.name(), reason)
         .await
     {
         Ok(review) => match (&review.outcome, &review.error) {
@@ -400,11 +396,7 @@ async fn review_action(
         },
         Err(error) => Err(error.to_string()),
     };
-    let (key, text) = match result {
-        Ok(text) => ("notice", text),
-        Err(text) => ("error", text),
-    };
-    Redirect::to(&format!("/ui?{key}={}", html::url_part(&text))).into_response()
+    back_to("/ui", result)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -289,15 +289,12 @@ pub async fn incident(
     }
     body.push_str("</section><section class=\"card\"><h2>Timeline</h2><ol class=\"timeline\">");
     for event in incident.timeline.iter().rev() {
-        let who = match &event.actor {
-            warden_core::Actor::System => "warden".to_string(),
-            warden_core::Actor::User(name) => name.clone(),
-        };
+        let who = event.actor.name();
         let _ = write!(
             body,
             "<li><span class=\"muted\">{}</span> <b>{}</b> {}</li>",
             time(&event.at),
-            esc(&who),
+            esc(who),
             esc(&event.message)
         );
     }
