@@ -641,7 +641,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         match (step.approval, decision.map(|approval| approval.decision)) {
             (_, Some(Decision::Rejected)) => {
                 let who = decision
-                    .map(|approval| format!("{:?}", approval.actor))
+                    .map(|approval| approval.actor.name().to_string())
                     .unwrap_or_default();
                 progress.skipped.push((step.id.clone(), "rejected".into()));
                 return self
@@ -662,6 +662,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             params: step.params.clone(),
             idempotency_key: record.idempotency_key.clone(),
             earlier_results,
+            approval: decision.cloned(),
         };
         if self.mode == Mode::DryRun || step.approval == ApprovalPolicy::Never {
             let plan = match handler.plan(&request).await {

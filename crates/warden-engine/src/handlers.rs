@@ -31,6 +31,10 @@ pub struct ActionRequest {
     /// Results of this incident's steps that succeeded so far, by step id — so an undo at
     /// closure can see what its containment step actually changed.
     pub earlier_results: BTreeMap<String, String>,
+    /// The person's decision that let this step run, when its policy asked for one: who
+    /// approved and why, read with the approvals (a timeline note written after the approval
+    /// may not be in `incident` yet).
+    pub approval: Option<warden_core::Approval>,
 }
 
 /// Why an action failed, and whether trying again may help.

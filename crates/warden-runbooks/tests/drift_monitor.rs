@@ -69,6 +69,7 @@ fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionR
         params: serde_json::from_value(params).unwrap(),
         idempotency_key: format!("INC-7/{step}"),
         earlier_results: Default::default(),
+        approval: None,
     }
 }
 
@@ -153,6 +154,45 @@ async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
         .await
         .unwrap();
     assert!(result.contains("already ended (expired at"), "{result}");
+}
+
+/// The executor hands the action the approval it read; the timeline note that follows an
+/// approval may not be in the incident snapshot yet (the daemon's beat can fall between the
+/// two writes), and the override must still name the approver, not Warden.
+#[tokio::test]
+async fn an_override_names_its_approver_before_the_approval_note_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path());
+    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
+    let runbooks = warden_runbook::builtin::all().unwrap();
+    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
+    let set = assembly
+        .registries
+        .for_runbook(RUNBOOK)
+        .actions
+        .get("set_drift_threshold")
+        .unwrap()
+        .clone();
+    let now = chrono::Utc::now();
+    let mut incident = incident(now, "ana", "weekend noise");
+    incident.timeline.clear();
+    let mut request = request(
+        incident,
+        "threshold-change",
+        serde_json::json!({"expires_in": "1h", "factor": 2}),
+    );
+    request.approval = Some(warden_core::Approval {
+        incident_id: IncidentId("INC-7".into()),
+        step: "threshold-change".into(),
+        decision: warden_core::Decision::Approved,
+        actor: Actor::User("bo".into()),
+        reason: "seasonal peak".into(),
+        at: now,
+    });
+    let done = set.execute(&request).await.unwrap();
+    assert!(done.contains("by bo (seasonal peak)"), "{done}");
+    let state = StateDir::new(&config.data_dir).load("demand").unwrap();
+    assert_eq!(state.active_override(now).unwrap().set_by, "bo");
 }
 
 #[tokio::test]

@@ -211,6 +211,7 @@ mod tests {
             params: BTreeMap::new(),
             idempotency_key: "INC-K/rollback".into(),
             earlier_results: BTreeMap::new(),
+            approval: None,
         }
     }
 

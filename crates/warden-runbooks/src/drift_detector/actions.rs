@@ -69,8 +69,22 @@ fn number_param(request: &ActionRequest, name: &str) -> Option<f64> {
     request.params.get(name).and_then(serde_json::Value::as_f64)
 }
 
-/// Who approved the step, and the reason they gave, from the incident's timeline.
+/// Who approved the step, and the reason they gave: the approval the executor read with the
+/// step (the timeline note that follows an approval may not be in the snapshot yet), else that
+/// note, else Warden.
 pub fn approver(request: &ActionRequest) -> (String, String) {
+    if let Some(approval) = request
+        .approval
+        .as_ref()
+        .filter(|a| a.decision == warden_core::Decision::Approved)
+    {
+        let why = if approval.reason.trim().is_empty() {
+            request.incident.title.clone()
+        } else {
+            approval.reason.clone()
+        };
+        return (approval.actor.name().to_string(), why);
+    }
     let prefix = format!("approved step {}", request.step);
     request
         .incident

@@ -325,6 +325,7 @@ mod tests {
             params: BTreeMap::new(),
             idempotency_key: "INC-T/pause-materialization".into(),
             earlier_results: earlier,
+            approval: None,
         }
     }
 

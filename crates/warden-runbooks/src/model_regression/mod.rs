@@ -565,6 +565,7 @@ mod tests {
             params: Default::default(),
             idempotency_key: "INC-S/rollback".into(),
             earlier_results: Default::default(),
+            approval: None,
         };
         let plan = handler.plan(&request).await.expect("plan");
         assert!(
