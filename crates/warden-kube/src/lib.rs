@@ -85,6 +85,13 @@ impl std::fmt::Debug for KubeClient {
     }
 }
 
+/// Patch parameters for every write: `fieldValidation=Strict`, so an API server refuses a field
+/// its schema does not know instead of dropping it silently — a rollback or pause whose field
+/// was dropped would report success and change nothing.
+pub(crate) fn strict() -> PatchParams {
+    PatchParams::default().validation_strict()
+}
+
 impl KubeClient {
     /// Connects as `config` says: the in-cluster service account, or a kubeconfig file with
     /// an optional context.
@@ -207,7 +214,7 @@ impl KubeClient {
         let patched = api
             .patch(
                 name,
-                &PatchParams::default(),
+                &strict(),
                 &Patch::Merge(json!({ "spec": { "suspend": suspend } })),
             )
             .await
@@ -255,7 +262,7 @@ impl KubeClient {
         let namespace = self.namespace(namespace);
         let what = format!("{workload} in {namespace}");
         let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
-        let params = PatchParams::default();
+        let params = strict();
         let scale = match workload {
             Workload::Deployment(name) => {
                 Api::<Deployment>::namespaced(self.client.clone(), namespace)

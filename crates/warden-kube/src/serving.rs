@@ -7,12 +7,12 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch,
-    PatchParams, PostParams,
+    PostParams,
 };
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{KubeClient, KubeError, KubeErrorKind};
+use crate::{KubeClient, KubeError, KubeErrorKind, strict};
 
 /// One container of a pod, as `kubectl describe` would summarize it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -328,7 +328,7 @@ impl KubeClient {
         let namespace = self.namespace(namespace);
         let object = self
             .dynamic(namespace, &inference_services())
-            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .patch(name, &strict(), &Patch::Merge(patch))
             .await
             .map_err(|err| self.error(&format!("inferenceservice {namespace}/{name}"), err))?;
         Ok(to_json(object))

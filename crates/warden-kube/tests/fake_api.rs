@@ -106,6 +106,19 @@ async fn cronjob_suspend_and_statefulset_scale_send_the_right_requests() {
     assert_eq!(seen[2].body, json!({"spec": {"suspend": true}}));
     assert_eq!(seen[4].content_type, "application/merge-patch+json");
     assert_eq!(seen[4].body, json!({"spec": {"replicas": 3}}));
+    // Writes ask the API server to refuse unknown fields rather than drop them silently.
+    assert!(
+        seen[2]
+            .query
+            .split('&')
+            .any(|p| p == "fieldValidation=Strict")
+    );
+    assert!(
+        seen[4]
+            .query
+            .split('&')
+            .any(|p| p == "fieldValidation=Strict")
+    );
 }
 
 #[tokio::test]

@@ -180,6 +180,12 @@ async fn inference_service_merge_patch_and_revisions() {
         .find(|s| s.method == "PATCH" && s.path.ends_with("/inferenceservices/demand-forecast"))
         .unwrap();
     assert_eq!(patch.content_type, "application/merge-patch+json");
+    assert!(
+        patch
+            .query
+            .split('&')
+            .any(|p| p == "fieldValidation=Strict")
+    );
     assert_eq!(
         patch.body,
         json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}})

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -53,10 +53,20 @@ pub struct Cluster {
     pub serving: serving::Serving,
     /// Secrets by name: when each was created (RFC 3339); values are never held.
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// Writes refused because the object they would make breaks its schema (422 `Invalid`).
+    pub invalid: Vec<String>,
 }
 
 /// The cluster, shared with the server.
 pub type Shared = Arc<Mutex<Cluster>>;
+
+/// `path` with its query string, as [`record`] takes it.
+pub(crate) fn with_query(path: String, query: Option<String>) -> String {
+    match query {
+        Some(query) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path,
+    }
+}
 
 pub(crate) fn record(
     cluster: &Shared,
@@ -88,6 +98,54 @@ pub(crate) fn record(
     });
 }
 
+/// The API server's answer to an object its schema refuses (`fieldValidation=Strict`): 422
+/// with a `Status` of reason `Invalid` naming the field. The refusal is kept in
+/// [`Cluster::invalid`] too, so a test can say what was refused.
+pub(crate) fn invalid(cluster: &mut Cluster, what: &str, error: &str) -> Response {
+    let message = format!("{what} is invalid: {error}");
+    cluster.invalid.push(message.clone());
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": "Invalid", "code": 422
+        })),
+    )
+        .into_response()
+}
+
+/// `patch` applied to `target` as a JSON merge patch (RFC 7386: `null` removes a field).
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(fields) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            if let Value::Object(object) = target {
+                for (key, value) in fields {
+                    if value.is_null() {
+                        object.remove(key);
+                    } else {
+                        merge_patch(object.entry(key.clone()).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// The object a merge patch would make of `current`, if Kubernetes' schema `definition`
+/// holds it; what is wrong otherwise (for [`invalid`]).
+pub(crate) fn patched(definition: &str, current: &Value, body: &Bytes) -> Result<Value, String> {
+    let patch = serde_json::from_slice::<Value>(body)
+        .map_err(|error| format!("the body is not JSON: {error}"))?;
+    let mut object = current.clone();
+    merge_patch(&mut object, &patch);
+    crate::schema::check_kubernetes(definition, &object)?;
+    Ok(object)
+}
+
 pub(crate) fn not_found(what: &str) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -99,35 +157,12 @@ pub(crate) fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-async fn cronjob(
-    State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(
-        &cluster,
-        &method,
-        format!("/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}"),
-        &headers,
-        &body,
-    );
-    if name != "feast-materialize" {
-        return not_found(&format!("cronjobs.batch \"{name}\""));
-    }
-    let mut state = cluster.lock().unwrap();
-    if method == Method::PATCH {
-        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Some(suspend) = patch["spec"]["suspend"].as_bool() {
-            state.suspended = suspend;
-        }
-    }
-    axum::Json(json!({
+fn cronjob_object(namespace: &str, name: &str, suspended: bool) -> Value {
+    json!({
         "apiVersion": "batch/v1", "kind": "CronJob",
         "metadata": {"name": name, "namespace": namespace, "resourceVersion": "42"},
         "spec": {
-            "schedule": "*/10 * * * *", "suspend": state.suspended,
+            "schedule": "*/10 * * * *", "suspend": suspended,
             "jobTemplate": {"spec": {"template": {"spec": {
                 "restartPolicy": "OnFailure",
                 "containers": [{"name": "materialize", "image": "feastdev/feature-server:0.67.0"}]
@@ -137,13 +172,13 @@ async fn cronjob(
             "lastScheduleTime": "2026-11-25T10:00:00Z",
             "lastSuccessfulTime": "2026-11-25T09:50:12Z"
         }
-    }))
-    .into_response()
+    })
 }
 
-async fn scale(
+async fn cronjob(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -151,24 +186,70 @@ async fn scale(
     record(
         &cluster,
         &method,
-        format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"),
+        with_query(
+            format!("/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}"),
+            query,
+        ),
+        &headers,
+        &body,
+    );
+    if name != "feast-materialize" {
+        return not_found(&format!("cronjobs.batch \"{name}\""));
+    }
+    let mut state = cluster.lock().unwrap();
+    let current = cronjob_object(&namespace, &name, state.suspended);
+    if method == Method::PATCH {
+        let what = format!("CronJob.batch \"{name}\"");
+        match patched("io.k8s.api.batch.v1.CronJob", &current, &body) {
+            Ok(object) => {
+                state.suspended = object["spec"]["suspend"].as_bool().unwrap_or(false);
+                return axum::Json(object).into_response();
+            }
+            Err(error) => return invalid(&mut state, &what, &error),
+        }
+    }
+    axum::Json(current).into_response()
+}
+
+async fn scale(
+    State(cluster): State<Shared>,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &cluster,
+        &method,
+        with_query(
+            format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"),
+            query,
+        ),
         &headers,
         &body,
     );
     let mut state = cluster.lock().unwrap();
+    let current = scale_object(&namespace, &name, state.replicas, "app=redis");
     if method == Method::PATCH {
-        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Some(replicas) = patch["spec"]["replicas"].as_i64() {
-            state.replicas = replicas;
+        let what = format!("Scale \"{name}\"");
+        match patched("io.k8s.api.autoscaling.v1.Scale", &current, &body) {
+            Ok(object) => state.replicas = object["spec"]["replicas"].as_i64().unwrap_or(0),
+            Err(error) => return invalid(&mut state, &what, &error),
         }
     }
-    axum::Json(json!({
+    let replicas = state.replicas;
+    axum::Json(scale_object(&namespace, &name, replicas, "app=redis")).into_response()
+}
+
+/// A `scale` subresource as the API server answers it.
+pub(crate) fn scale_object(namespace: &str, name: &str, replicas: i64, selector: &str) -> Value {
+    json!({
         "apiVersion": "autoscaling/v1", "kind": "Scale",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"replicas": state.replicas},
-        "status": {"replicas": state.replicas, "selector": "app=redis"}
-    }))
-    .into_response()
+        "spec": {"replicas": replicas},
+        "status": {"replicas": replicas, "selector": selector}
+    })
 }
 
 /// `GET /version`: the API server's build, as a real one answers it (the probe's request).
@@ -196,6 +277,7 @@ pub async fn start() -> (String, Shared) {
         seen: Vec::new(),
         serving: serving::Serving::fixture(chrono::Utc::now()),
         secrets: std::collections::BTreeMap::new(),
+        invalid: Vec::new(),
     }));
     let app = Router::new()
         .route("/version", get(version))
@@ -234,4 +316,85 @@ pub fn kubeconfig(dir: &std::path::Path, server: &str) -> std::path::PathBuf {
     )
     .unwrap();
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{check_inference_service, check_kubernetes};
+
+    /// What the fake serves is what a real API server could serve: its fixtures are held to
+    /// Kubernetes' schemas and KServe's CRD, so a client that reads them reads real shapes.
+    #[test]
+    fn the_fixtures_the_fake_serves_conform_to_the_real_schemas() {
+        let serving = serving::Serving::fixture(chrono::Utc::now());
+        check_inference_service(&serving.inference_service).unwrap();
+        let list = |kind: &str, items: &[Value]| {
+            json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "2000"},
+                   "items": items})
+        };
+        check_kubernetes(
+            "io.k8s.api.core.v1.PodList",
+            &list("PodList", &serving.pods),
+        )
+        .unwrap();
+        // The check reaches into the items: one misspelt status field deep in a pod fails.
+        let mut pods = serving.pods.clone();
+        pods[0]["status"]["containerStatuses"][0]["restartcount"] = json!(1);
+        let error = check_kubernetes("io.k8s.api.core.v1.PodList", &list("PodList", &pods));
+        assert_eq!(
+            error.unwrap_err(),
+            "PodList.items[0].status.containerStatuses[0].restartcount is not a field the \
+             schema declares"
+        );
+        check_kubernetes(
+            "io.k8s.api.core.v1.EventList",
+            &list("EventList", &serving.events),
+        )
+        .unwrap();
+        check_kubernetes(
+            "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+            &serving.hpa,
+        )
+        .unwrap();
+        check_kubernetes(
+            "io.k8s.api.batch.v1.CronJob",
+            &cronjob_object("feast", "feast-materialize", true),
+        )
+        .unwrap();
+        check_kubernetes(
+            "io.k8s.api.autoscaling.v1.Scale",
+            &scale_object("feast", "redis", 3, "app=redis"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_patch_that_would_break_the_schema_is_refused_and_changes_nothing() {
+        let scale = "io.k8s.api.autoscaling.v1.Scale";
+        let current = scale_object("feast", "redis", 1, "app=redis");
+        let error = patched(
+            scale,
+            &current,
+            &Bytes::from_static(br#"{"spec":{"replicas":"3"}}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "Scale.spec.replicas is string, the schema wants integer or null"
+        );
+        let mut cluster = Cluster::default();
+        let refused = invalid(&mut cluster, "Scale \"redis\"", &error);
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(cluster.invalid.len(), 1);
+        assert!(patched(scale, &current, &Bytes::from_static(b"{")).is_err());
+        let object = patched(
+            scale,
+            &current,
+            &Bytes::from_static(br#"{"spec":{"replicas":3}}"#),
+        )
+        .unwrap();
+        assert_eq!(object["spec"]["replicas"], 3);
+        assert_eq!(current["spec"]["replicas"], 1);
+    }
 }

@@ -15,4 +15,5 @@ pub mod fake_kfp;
 pub mod fake_kube;
 pub mod kfp_spec;
 pub mod rbac;
+pub mod schema;
 pub mod stack;

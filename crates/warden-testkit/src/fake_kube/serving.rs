@@ -20,7 +20,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Shared, not_found, record};
+use super::{Shared, invalid, merge_patch, not_found, patched, record, scale_object, with_query};
 
 /// The serving objects; tests may change any of them.
 #[derive(Debug, Clone, Default)]
@@ -164,27 +164,6 @@ impl Serving {
             deployment_replicas: 3,
             envoy_filters: BTreeMap::new(),
         }
-    }
-}
-
-/// RFC 7386 JSON merge patch.
-fn merge(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(fields) => {
-            if !target.is_object() {
-                *target = json!({});
-            }
-            if let Value::Object(object) = target {
-                for (key, value) in fields {
-                    if value.is_null() {
-                        object.remove(key);
-                    } else {
-                        merge(object.entry(key.clone()).or_insert(Value::Null), value);
-                    }
-                }
-            }
-        }
-        other => *target = other.clone(),
     }
 }
 
@@ -366,22 +345,31 @@ async fn hpa(
 async fn inference_service(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let path =
         format!("/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices/{name}");
-    record(&cluster, &method, path, &headers, &body);
+    record(&cluster, &method, with_query(path, query), &headers, &body);
     let mut state = cluster.lock().unwrap();
     if state.serving.inference_service["metadata"]["name"].as_str() != Some(name.as_str()) {
         return not_found(&format!("inferenceservices.serving.kserve.io \"{name}\""));
     }
     if method == Method::PATCH {
-        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let what = format!("InferenceService.serving.kserve.io \"{name}\"");
+        let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+            return invalid(&mut state, &what, "the body is not JSON");
+        };
+        let mut object = state.serving.inference_service.clone();
+        merge_patch(&mut object, &patch);
+        if let Err(error) = crate::schema::check_inference_service(&object) {
+            return invalid(&mut state, &what, &error);
+        }
         let storage_before =
             state.serving.inference_service["spec"]["predictor"]["model"]["storageUri"].clone();
-        merge(&mut state.serving.inference_service, &patch);
+        state.serving.inference_service = object;
         let generation = state.serving.inference_service["metadata"]["generation"]
             .as_i64()
             .unwrap_or(1);
@@ -413,27 +401,33 @@ async fn revisions(
 async fn deployment_scale(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale");
-    record(&cluster, &method, path, &headers, &body);
+    record(&cluster, &method, with_query(path, query), &headers, &body);
     let mut state = cluster.lock().unwrap();
+    let selector = "app=demand-forecast";
+    let current = scale_object(
+        &namespace,
+        &name,
+        state.serving.deployment_replicas,
+        selector,
+    );
     if method == Method::PATCH {
-        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Some(replicas) = patch["spec"]["replicas"].as_i64() {
-            state.serving.deployment_replicas = replicas;
+        let what = format!("Scale \"{name}\"");
+        match patched("io.k8s.api.autoscaling.v1.Scale", &current, &body) {
+            Ok(object) => {
+                state.serving.deployment_replicas =
+                    object["spec"]["replicas"].as_i64().unwrap_or(0);
+            }
+            Err(error) => return invalid(&mut state, &what, &error),
         }
     }
     let replicas = state.serving.deployment_replicas;
-    axum::Json(json!({
-        "apiVersion": "autoscaling/v1", "kind": "Scale",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"replicas": replicas},
-        "status": {"replicas": replicas, "selector": "app=demand-forecast"}
-    }))
-    .into_response()
+    axum::Json(scale_object(&namespace, &name, replicas, selector)).into_response()
 }
 
 async fn envoy_filters(
