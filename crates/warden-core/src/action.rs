@@ -88,6 +88,11 @@ pub struct ActionRecord {
     pub result: Option<String>,
     /// Last change.
     pub updated_at: Timestamp,
+    /// The leadership epoch its last start was fenced by (several replicas on one store);
+    /// `None` for a start without leadership. A `running` action of an older epoch than the
+    /// leader's was started by a leader that is gone: the leader takes it over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_epoch: Option<i64>,
 }
 
 impl ActionRecord {
@@ -106,6 +111,7 @@ impl ActionRecord {
             attempts: 0,
             result: None,
             updated_at: now,
+            started_epoch: None,
         }
     }
 }

@@ -274,6 +274,19 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         self
     }
 
+    /// Whether a `running` action is this executor's to execute again: in recovery, or when
+    /// its start was fenced by an older epoch than this leader's — its leader is gone, and a
+    /// start that committed after this leader's recovery pass (a stall inside the start
+    /// statement) would otherwise stay `running` until a restart.
+    fn takes_over(&self, record: &ActionRecord) -> bool {
+        self.recover
+            || self
+                .leadership
+                .and_then(crate::Leadership::fence)
+                .zip(record.started_epoch)
+                .is_some_and(|(fence, started)| started < fence.epoch)
+    }
+
     pub(crate) fn conditions(
         &self,
         step: &Step,
@@ -374,12 +387,12 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             {
                 continue;
             }
-            // Running here: in flight in another executor — unless recovering, and then only
-            // what no executor of this process is running (recovery on election runs beside
-            // this process's own work).
+            // Running here: in flight in another executor — unless this executor takes it
+            // over (recovering, or started by a leader that is gone), and then only what no
+            // executor of this process is running (recovery runs beside this process's work).
             if records.get(&step.id).is_some_and(|record| {
                 record.status == ActionStatus::Running
-                    && (!self.recover
+                    && (!self.takes_over(record)
                         || self
                             .leadership
                             .is_some_and(|l| l.executing(&record.idempotency_key)))

@@ -424,6 +424,100 @@ async fn a_crash_mid_action_reruns_it_and_a_completed_action_never_reruns() {
     assert_eq!(healthy.calls(), 1, "and never once more after it succeeded");
 }
 
+/// The race a stall inside the start statement leaves: an old leader's fenced start commits
+/// after the new leader's recovery pass. The action is `running` under the old epoch; the new
+/// leader's ordinary advance (no recovery) takes it over, once, and a running action of its own
+/// epoch stays another executor's.
+#[tokio::test]
+async fn a_leader_takes_over_an_action_started_under_an_older_epoch() {
+    let f = fixture().await;
+    let store = f.manager.store();
+    let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap();
+    let old = store
+        .acquire_lease("leader", "old", now, now + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
+    let mut record = store.claim_action(&f.id, "pause", now).await.unwrap();
+    record.updated_at = now;
+    let old_fence = warden_store::Fence {
+        holder: "old".into(),
+        epoch: old.epoch,
+    };
+    assert!(
+        store
+            .start_action_fenced(&record, ActionStatus::Pending, 0, &old_fence)
+            .await
+            .unwrap()
+    );
+    let later = now + chrono::Duration::seconds(20);
+    let new = store
+        .acquire_lease(
+            "leader",
+            "new",
+            later,
+            later + chrono::Duration::seconds(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.epoch, old.epoch + 1);
+
+    let leadership = warden_engine::Leadership::default();
+    let scale = Scripted::new(&[]);
+    let pause = Scripted::new(&[]);
+    let actions = registry(&pause, &scale);
+    // Before this replica leads, the running action is someone else's.
+    let follower = Executor::new(&f.manager, &actions, Mode::Live).with_leadership(&leadership);
+    follower.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(pause.calls(), 0);
+
+    leadership.lead(
+        warden_store::Fence {
+            holder: "new".into(),
+            epoch: new.epoch,
+        },
+        std::time::Instant::now() + Duration::from_secs(60),
+    );
+    let leader = Executor::new(&f.manager, &actions, Mode::Live).with_leadership(&leadership);
+    leader.advance(&f.id, &f.runbook).await.unwrap();
+    let (state, attempts, _) = status(&f, "pause").await;
+    assert_eq!((state, attempts), (ActionStatus::Succeeded, 2));
+    assert_eq!(pause.calls(), 1, "taken over by the new leader");
+    let records = store.actions_for(&f.id).await.unwrap();
+    let pause_record = records.iter().find(|r| r.step == "pause").unwrap();
+    assert_eq!(pause_record.started_epoch, Some(new.epoch));
+
+    // A running action started under the leader's own epoch belongs to an executor of its
+    // own: the advance leaves it alone.
+    let mut scale_record = store.claim_action(&f.id, "scale", later).await.unwrap();
+    scale_record.updated_at = later;
+    let own = leadership.fence().unwrap();
+    assert!(
+        store
+            .start_action_fenced(&scale_record, ActionStatus::Pending, 0, &own)
+            .await
+            .unwrap()
+    );
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            warden_core::Decision::Approved,
+            warden_core::Actor::User("ana".into()),
+            "",
+        )
+        .await
+        .unwrap();
+    let progress = leader.advance(&f.id, &f.runbook).await.unwrap();
+    assert!(
+        progress
+            .waiting
+            .contains(&("scale".to_string(), "in flight".to_string())),
+        "{progress:?}"
+    );
+    assert_eq!(scale.calls(), 0);
+}
+
 #[tokio::test]
 async fn dry_run_records_plans_and_changes_nothing() {
     let f = fixture().await;

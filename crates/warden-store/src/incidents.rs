@@ -324,7 +324,7 @@ impl Store {
     }
 
     fn decode_action(&self, row: ActionRow) -> Result<ActionRecord, StoreError> {
-        let (key, incident_id, step, status, attempts, result, updated_at) = row;
+        let (key, incident_id, step, status, attempts, result, updated_at, started_epoch) = row;
         Ok(ActionRecord {
             status: ActionStatus::parse(&status).map_err(|err| self.corrupt(&key, err))?,
             attempts: u32::try_from(attempts).map_err(|err| self.corrupt(&key, err.to_string()))?,
@@ -333,6 +333,7 @@ impl Store {
             incident_id: IncidentId(incident_id),
             step,
             result,
+            started_epoch,
         })
     }
 }
@@ -342,10 +343,19 @@ const INSERT_INCIDENT: &str = "INSERT INTO incidents (id, seq, dedup_key, runboo
 
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (incident_id, at, document) VALUES ($1, $2, $3)";
 
-type ActionRow = (String, String, String, String, i64, Option<String>, String);
+type ActionRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+    Option<i64>,
+);
 
 const ACTION_COLUMNS: &str =
-    "idempotency_key, incident_id, step, status, attempts, result, updated_at";
+    "idempotency_key, incident_id, step, status, attempts, result, updated_at, started_epoch";
 
 impl IncidentStore for Store {
     async fn next_incident_id(&self) -> Result<IncidentId, StoreError> {
@@ -635,7 +645,7 @@ impl IncidentStore for Store {
     ) -> Result<bool, StoreError> {
         let error = self.query_error("start action");
         let changed = on_pool!(self, pool => sqlx::query(
-            "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2 \
+            "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2, started_epoch = $8 \
              WHERE idempotency_key = $3 AND status = $4 AND attempts = $5 \
              AND EXISTS (SELECT 1 FROM warden_lease WHERE name = $6 AND holder = $7 AND epoch = $8)",
         )

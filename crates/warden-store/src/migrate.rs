@@ -52,6 +52,7 @@ const SQLITE: &[&[&str]] = &[
     &[
         "CREATE TABLE warden_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL, expires_at TEXT NOT NULL)",
     ],
+    &["ALTER TABLE actions ADD COLUMN started_epoch INTEGER"],
 ];
 
 /// PostgreSQL schema, one entry per version; the same tables as [`SQLITE`].
@@ -100,10 +101,11 @@ const POSTGRES: &[&[&str]] = &[
     &[
         "CREATE TABLE warden_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_at TEXT NOT NULL)",
     ],
+    &["ALTER TABLE actions ADD COLUMN started_epoch BIGINT"],
 ];
 
 /// The schema version this binary writes.
-pub const CURRENT_VERSION: i64 = 3;
+pub const CURRENT_VERSION: i64 = 4;
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS warden_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
 

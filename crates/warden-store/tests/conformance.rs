@@ -232,6 +232,12 @@ async fn a_stale_leader_cannot_start_an_action(store: &Store) {
             .await
             .unwrap()
     );
+    let started = store.actions_for(&incident.id).await.unwrap();
+    assert_eq!(
+        (started[0].status, started[0].started_epoch),
+        (ActionStatus::Running, Some(new.epoch)),
+        "the start records the epoch that fenced it"
+    );
     assert!(
         !store
             .start_action_fenced(&record, ActionStatus::Pending, 0, &current)
