@@ -713,10 +713,25 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     );
     for incident in &incidents {
         assert_eq!(incident["state"], "resolved", "{incident}");
+        // Stable JSON: timestamps, not the text output's "Tue 10:10".
+        let opened = incident["opened_at"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(opened).is_ok(),
+            "{opened}"
+        );
         let path = dir.path().join(incident["postmortem"].as_str().unwrap());
         let markdown = std::fs::read_to_string(&path).unwrap();
         assert!(markdown.contains("## Timeline") && markdown.contains("every closure gate passed"));
     }
+    // Each incident has its runbook's severity (runbook 3 says medium).
+    let drift = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-3.md")).unwrap();
+    assert!(drift.contains("| Severity | medium |"), "{drift}");
+    // A gate without a duration says what it judged, not "for 0 min".
+    let features = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-4.md")).unwrap();
+    assert!(
+        features.contains("< 15 at the latest sample") && !features.contains("for 0 min"),
+        "{features}"
+    );
     let serving = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
     assert!(
         serving

@@ -68,7 +68,12 @@ pub fn evaluate(
         Direction::Below => "<",
         Direction::Above => ">",
     };
-    let explanation = if passed {
+    let latest = relevant.last().map_or(f64::NAN, |sample| sample.value);
+    let explanation = if passed && needed == 0 {
+        // No duration asked: the gate judges the latest sample, and says so rather than
+        // "for 0 min".
+        format!("{side} {threshold} at the latest sample ({latest:.3})")
+    } else if passed {
         format!(
             "{side} {threshold} for {} min (worst {:.3})",
             held / 60,
@@ -147,5 +152,20 @@ mod tests {
         assert!(!verdict.passed);
         assert!(verdict.explanation.contains("no recent data"));
         assert!(!evaluate(&[], Direction::Below, 200.0, Duration::ZERO, GAP, at(0)).passed);
+    }
+
+    #[test]
+    fn a_gate_without_a_duration_judges_the_latest_sample_and_says_so() {
+        let samples = series(&[28.0, 20.0, 3.5]);
+        let verdict = evaluate(
+            &samples,
+            Direction::Below,
+            15.0,
+            Duration::ZERO,
+            GAP,
+            at(10),
+        );
+        assert!(verdict.passed);
+        assert_eq!(verdict.explanation, "< 15 at the latest sample (3.500)");
     }
 }

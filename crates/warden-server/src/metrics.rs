@@ -68,6 +68,19 @@ impl Metrics {
         bump(&self.alerts_ignored, ingested.ignored.len() as u64);
     }
 
+    /// Counts what one detector finding did (the webhook's batches are counted by
+    /// [`Metrics::findings`]).
+    pub fn finding(&self, ingested: &warden_engine::Ingested) {
+        bump(
+            match ingested {
+                warden_engine::Ingested::Opened(_) => &self.findings_opened,
+                warden_engine::Ingested::Attached(_) => &self.findings_attached,
+                warden_engine::Ingested::Reopened(_) => &self.findings_reopened,
+            },
+            1,
+        );
+    }
+
     /// Records this replica's role and the lease's epoch.
     pub fn leader(&self, leads: bool, epoch: i64) {
         self.leader.store(u64::from(leads), Ordering::Relaxed);
@@ -237,5 +250,31 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_core::IncidentId;
+    use warden_engine::Ingested;
+
+    /// A detector's findings count in `warden_findings_total` as the webhook's do (the demo
+    /// and the daemon's schedules said 0 opened while opening incidents).
+    #[test]
+    fn detector_findings_count_by_what_they_did() {
+        let metrics = Metrics::default();
+        metrics.finding(&Ingested::Opened(IncidentId("INC-1".into())));
+        metrics.finding(&Ingested::Attached(IncidentId("INC-1".into())));
+        metrics.finding(&Ingested::Attached(IncidentId("INC-1".into())));
+        metrics.finding(&Ingested::Reopened(IncidentId("INC-1".into())));
+        let text = metrics.render(&[], &[]);
+        for line in [
+            "warden_findings_total{result=\"opened\"} 1",
+            "warden_findings_total{result=\"attached\"} 2",
+            "warden_findings_total{result=\"reopened\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
     }
 }

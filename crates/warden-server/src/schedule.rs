@@ -45,6 +45,7 @@ pub async fn report(state: &AppState, detector: &str, finding: &Finding, verbose
     match state.manager().ingest(finding).await {
         Ok(ingested) => {
             state.metrics.detector_findings(detector);
+            state.metrics.finding(&ingested);
             if let Err(err) = state.advance(ingested.incident()).await
                 && verbose
             {

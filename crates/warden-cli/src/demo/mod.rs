@@ -101,8 +101,8 @@ struct DemoIncident {
     runbook: String,
     target: String,
     state: IncidentState,
-    opened_at: String,
-    resolved_at: Option<String>,
+    opened_at: warden_core::Timestamp,
+    resolved_at: Option<warden_core::Timestamp>,
     postmortem: String,
 }
 
@@ -144,8 +144,9 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         mode: Mode::DryRun,
     }));
     let verbose = format == Format::Text;
+    let metrics = Arc::new(warden_server::Metrics::default());
     if let Some(address) = options.listen {
-        serve(address, engine.clone()).await?;
+        serve(address, engine.clone(), metrics.clone()).await?;
         if verbose {
             println!("API (read-only) on http://{address}/api/v1/incidents while the week replays");
         }
@@ -163,16 +164,19 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         for watch in &mut watches {
             let sample = week.series[watch.series][usize::try_from(tick).unwrap_or(0)];
             if let Some(breach) = watch.detector.observe(sample) {
-                findings.push(metric_finding(watch, &breach, now));
+                let severity = severity_of(engine.runbooks(), watch.runbook);
+                findings.push(metric_finding(watch, &breach, severity, now));
             }
         }
         while let Some(run) = runs.next_if(|run| run.at <= now) {
             if let Some((task, error)) = run.error {
-                findings.push(pipeline_finding(&run.run_id, task, error, now));
+                let severity = severity_of(engine.runbooks(), RunbookId::PIPELINE_FAILURE);
+                findings.push(pipeline_finding(&run.run_id, task, error, severity, now));
             }
         }
         for (finding, evidence_bytes) in findings {
             let ingested = manager.ingest(&finding).await.map_err(Failure::runtime)?;
+            metrics.finding(&ingested);
             if let Some((name, media_type, bytes)) = evidence_bytes {
                 manager
                     .capture_evidence(
@@ -202,11 +206,20 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     .await
 }
 
+/// The severity the runbook gives its incidents, as the daemon's detectors use it.
+fn severity_of(runbooks: &[Runbook], id: &str) -> Severity {
+    runbooks
+        .iter()
+        .find(|runbook| runbook.id.as_str() == id)
+        .map_or(Severity::High, |runbook| runbook.severity)
+}
+
 type FindingWithEvidence = (Finding, Option<(String, &'static str, Vec<u8>)>);
 
 fn metric_finding(
     watch: &Watch,
     breach: &warden_detect::threshold::Breach,
+    severity: Severity,
     now: warden_core::Timestamp,
 ) -> FindingWithEvidence {
     let value = match breach.latest.abs() {
@@ -215,11 +228,6 @@ fn metric_finding(
         _ => format!("{:.3}", breach.latest),
     };
     let summary = format!("{value} {} since {}", watch.unit, day_time(breach.since));
-    let severity = if watch.runbook == RunbookId::SERVING_LATENCY {
-        Severity::Critical
-    } else {
-        Severity::High
-    };
     let finding = Finding {
         runbook: RunbookId::new(watch.runbook),
         target: watch.target.clone(),
@@ -249,13 +257,14 @@ fn pipeline_finding(
     run_id: &str,
     task: &str,
     error: &str,
+    severity: Severity,
     now: warden_core::Timestamp,
 ) -> FindingWithEvidence {
     let finding = Finding {
         runbook: RunbookId::new(RunbookId::PIPELINE_FAILURE),
         target: Target::new(TargetKind::Pipeline, "demand_forecast_training"),
         detector: "pipeline:failed-runs".into(),
-        severity: Severity::High,
+        severity,
         summary: format!("run {run_id} failed in task {task}: {error}"),
         detected_at: now,
         measurements: BTreeMap::new(),
@@ -374,8 +383,8 @@ async fn finish(
             runbook: incident.runbook.to_string(),
             target: incident.target.to_string(),
             state: incident.state,
-            opened_at: day_time(incident.opened_at),
-            resolved_at: incident.resolved_at.map(day_time),
+            opened_at: incident.opened_at,
+            resolved_at: incident.resolved_at,
             postmortem: path.display().to_string(),
         });
     }
@@ -398,8 +407,10 @@ async fn finish(
                     incident.id,
                     incident.runbook,
                     incident.state.as_str(),
-                    incident.opened_at,
-                    incident.resolved_at.as_deref().unwrap_or("-"),
+                    day_time(incident.opened_at),
+                    incident
+                        .resolved_at
+                        .map_or_else(|| "-".to_string(), day_time),
                     incident.postmortem
                 );
             }
@@ -412,16 +423,15 @@ async fn finish(
     Ok(Code::Ok)
 }
 
-async fn serve(address: std::net::SocketAddr, engine: Arc<DemoEngine>) -> Result<(), Failure> {
+async fn serve(
+    address: std::net::SocketAddr,
+    engine: Arc<DemoEngine>,
+    metrics: Arc<warden_server::Metrics>,
+) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| Failure::runtime(anyhow!("cannot listen on {address}: {err}")))?;
-    let state = warden_server::AppState::new(
-        engine,
-        Vec::new(),
-        None,
-        Arc::new(warden_server::Metrics::default()),
-    );
+    let state = warden_server::AppState::new(engine, Vec::new(), None, metrics);
     tokio::spawn(async move {
         let _ = axum::serve(listener, warden_server::router(state)).await;
     });
