@@ -56,6 +56,17 @@ fn the_manifests_run_two_fenced_replicas_safely() {
         pod_name["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.name"
     );
+    // data_dir (evidence, drift-monitor state) is one volume both replicas share.
+    let data = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "data")
+        .unwrap();
+    let claim = data["persistentVolumeClaim"]["claimName"].as_str().unwrap();
+    let pvc = kind(&docs, "PersistentVolumeClaim");
+    assert_eq!(pvc["metadata"]["name"], claim);
+    assert_eq!(pvc["spec"]["accessModes"][0], "ReadWriteMany");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert!(container["resources"]["requests"]["memory"].is_string());
