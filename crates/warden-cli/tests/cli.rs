@@ -722,6 +722,14 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         let path = dir.path().join(incident["postmortem"].as_str().unwrap());
         let markdown = std::fs::read_to_string(&path).unwrap();
         assert!(markdown.contains("## Timeline") && markdown.contains("every closure gate passed"));
+        // Who did what is counted from the store: every step decided once, by one of the two.
+        let done_by = &incident["done_by"];
+        let decided = markdown.matches(" — confirmed by ").count()
+            + markdown.matches(" — refuted by ").count();
+        let causes =
+            done_by["warden_causes"].as_u64().unwrap() + done_by["person_causes"].as_u64().unwrap();
+        assert_eq!(causes as usize, decided, "{done_by}");
+        assert!(done_by["warden_steps"].as_u64().unwrap() >= 1, "{done_by}");
     }
     // Each incident has its runbook's severity (runbook 3 says medium).
     let drift = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-3.md")).unwrap();

@@ -104,6 +104,66 @@ struct DemoIncident {
     opened_at: warden_core::Timestamp,
     resolved_at: Option<warden_core::Timestamp>,
     postmortem: String,
+    /// Who did the incident's steps.
+    done_by: Tally,
+}
+
+/// Who did an incident's steps: Warden (collectors, judges, actions and their plans, gates
+/// judged from data) or the scripted person (steps ticked by hand, decisions, approvals).
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+struct Tally {
+    warden_steps: usize,
+    warden_causes: usize,
+    person_steps: usize,
+    person_causes: usize,
+    approvals: usize,
+}
+
+impl Tally {
+    fn of(
+        runbook: Option<&Runbook>,
+        records: &[warden_core::ActionRecord],
+        approvals: usize,
+    ) -> Self {
+        let mut tally = Tally {
+            approvals,
+            ..Tally::default()
+        };
+        let by_person = format!(" by {}", responder::PERSON);
+        for record in records {
+            if !matches!(
+                record.status,
+                warden_core::ActionStatus::Succeeded | warden_core::ActionStatus::Failed
+            ) {
+                continue;
+            }
+            let is_cause = runbook
+                .and_then(|r| r.step(&record.step))
+                .is_some_and(|step| matches!(step.kind, warden_runbook::StepKind::Cause { .. }));
+            let person = record
+                .result
+                .as_deref()
+                .is_some_and(|result| result.contains(&by_person));
+            match (person, is_cause) {
+                (true, true) => tally.person_causes += 1,
+                (true, false) => tally.person_steps += 1,
+                (false, true) => tally.warden_causes += 1,
+                (false, false) => tally.warden_steps += 1,
+            }
+        }
+        tally
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "done by Warden: {} steps ({} causes decided); by the scripted person: {} steps ({} causes decided), approvals: {}",
+            self.warden_steps + self.warden_causes,
+            self.warden_causes,
+            self.person_steps + self.person_causes,
+            self.person_causes,
+            self.approvals
+        )
+    }
 }
 
 /// Runs the demo.
@@ -378,7 +438,17 @@ async fn finish(
         let path = directory.join(format!("{}.md", incident.id));
         std::fs::write(&path, markdown)
             .map_err(|err| Failure::runtime(anyhow!("{}: {err}", path.display())))?;
+        let records = store
+            .actions_for(&incident.id)
+            .await
+            .map_err(Failure::runtime)?;
+        let approvals = store
+            .approvals_for(&incident.id)
+            .await
+            .map_err(Failure::runtime)?
+            .len();
         summary.push(DemoIncident {
+            done_by: Tally::of(runbook, &records, approvals),
             id: incident.id.0.clone(),
             runbook: incident.runbook.to_string(),
             target: incident.target.to_string(),
@@ -413,6 +483,7 @@ async fn finish(
                         .map_or_else(|| "-".to_string(), day_time),
                     incident.postmortem
                 );
+                println!("         {}", incident.done_by.line());
             }
             println!(
                 "\nexplore: warden incidents list --config {0}\n         warden incidents show INC-1 --config {0}",

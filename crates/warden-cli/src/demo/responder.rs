@@ -9,6 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The scripted person's name in timelines and audit logs.
+pub const PERSON: &str = "demo-responder";
+
 use chrono::Duration as ChronoDuration;
 use warden_core::{Actor, Clock, Decision, Incident, Timestamp};
 use warden_detect::{Direction, gate};
@@ -167,7 +170,7 @@ pub async fn respond(
     week: &Week,
     now: Timestamp,
 ) -> Result<(), Failure> {
-    let person = Actor::User("demo-responder".into());
+    let person = Actor::User(PERSON.into());
     let over = now >= problem_over(week, runbook.id.as_str());
     let true_causes = week
         .true_causes
