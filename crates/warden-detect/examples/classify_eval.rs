@@ -5,25 +5,39 @@
 //! `cargo run -p warden-detect --example classify_eval` (add `-- --tune` for the
 //! cross-validation on the training projects that chose the tuning).
 
-use warden_detect::classify::{CAUSES, Rules, Tuning};
-use warden_detect::evaluate::{cross_validate, evaluate};
-use warden_detect::model::{CORPUS, parse_corpus};
+use warden_detect::classify::{CAUSES, Rules, TUNING, Tuning};
+use warden_detect::evaluate::{cross_validate, cross_validate_misses, evaluate};
+use warden_detect::model::{CORPUS, LEARNER, Learner, parse_corpus};
 
 fn main() -> Result<(), String> {
     let rules = Rules::builtin().map_err(|e| e.0)?;
     let corpus = parse_corpus(CORPUS)?;
+    if std::env::args().any(|a| a == "--cv-misses") {
+        let (right, total, misses) = cross_validate_misses(&rules, &corpus, LEARNER, TUNING);
+        println!("cross-validation on the training projects: {right} of {total}");
+        for (source, actual, predicted) in misses {
+            println!("  {source}: {actual} → {predicted}");
+        }
+        return Ok(());
+    }
     if std::env::args().any(|a| a == "--tune") {
         // Leave-projects-out cross-validation on the training projects only.
-        for smoothing in [0.01, 0.1, 0.5] {
+        let mut learners: Vec<Learner> = [0.1, 0.5, 1.0]
+            .map(|smoothing| Learner::Bayes { smoothing })
+            .to_vec();
+        for l2 in [1e-5, 1e-4, 1e-3] {
+            learners.push(Learner::Logistic { l2, steps: 1000 });
+        }
+        for learner in learners {
             for rule_weight in [0.0, 0.5, 1.0, 2.0] {
                 for likely in [0.3, 0.4, 0.5] {
                     let tuning = Tuning {
                         rule_weight,
                         likely,
                     };
-                    let accuracy = cross_validate(&rules, &corpus, smoothing, tuning);
+                    let accuracy = cross_validate(&rules, &corpus, learner, tuning);
                     println!(
-                        "smoothing {smoothing:<5} rule_weight {rule_weight:<4} likely {likely:<4} cv accuracy {:.1}%",
+                        "{learner:?} rule_weight {rule_weight:<4} likely {likely:<4} cv accuracy {:.1}%",
                         100.0 * accuracy
                     );
                 }

@@ -265,7 +265,7 @@ pub struct Tuning {
 /// (`cargo run -p warden-detect --example classify_eval`), never on the held-out ones.
 pub const TUNING: Tuning = Tuning {
     rule_weight: 1.0,
-    likely: 0.4,
+    likely: 0.5,
 };
 
 /// Classifies a task log and its pod events with the rules and the shipped model.
@@ -309,11 +309,23 @@ pub fn classify_with(
     }
     // The rules' vote: each cause's share of the weight of the matched rules that name a cause
     // (a transient rule says a retry may help, not what the cause is; a team's own `other`
-    // rule says "we know this one").
+    // rule says "we know this one"). On one line, a heavier rule of another cause outweighs a
+    // lighter one: the more specific reading of that line wins (`Anonymous caller does not
+    // have storage.objects.list` is a missing identity, not a storage permission).
+    let outweighed = |hit: &Hit<'_>| {
+        hits.iter().any(|other| {
+            other.source == hit.source
+                && other.line == hit.line
+                && !other.rule.raw.transient
+                && other.rule.raw.cause != hit.rule.raw.cause
+                && other.rule.raw.weight > hit.rule.raw.weight
+        })
+    };
     let mut votes: BTreeMap<&str, f64> = BTreeMap::new();
     let mut voted: Vec<&str> = Vec::new();
     for hit in &hits {
-        if !hit.rule.raw.transient && !voted.contains(&hit.rule.raw.id.as_str()) {
+        if !hit.rule.raw.transient && !outweighed(hit) && !voted.contains(&hit.rule.raw.id.as_str())
+        {
             voted.push(&hit.rule.raw.id);
             *votes.entry(hit.rule.raw.cause.as_str()).or_default() += hit.rule.raw.weight;
         }
@@ -499,7 +511,7 @@ mod tests {
 
     #[test]
     fn a_phrasing_no_rule_knows_is_decided_by_the_model_with_its_lines() {
-        let log = "INFO starting epoch 3\nworker 2 was terminated by the kernel: memory cgroup out of memory, killed process\nTraceback follows";
+        let log = "INFO starting epoch 3\nworker 2 was reaped by the kernel after it used more RAM than its container allows\nTraceback follows";
         let c = classify(&rules(), log, "");
         assert_eq!(c.cause, "resource_limit", "{c:?}");
         assert_eq!(c.evidence[0].rule, "model", "{c:?}");
@@ -519,16 +531,16 @@ mod tests {
 
     #[test]
     fn an_unknown_failure_suggests_a_pattern() {
-        let log =
-            "step 3\nValueError: shapes (128,3) and (4,) not aligned: 3 (dim 1) != 4 (dim 0)\n";
+        let log = "step 3\nValueError: Found array with 0 sample(s) (shape=(0, 3)) while a minimum of 1 is required.\n";
         let c = classify(&rules(), log, "");
         assert_eq!(c.cause, "other");
         assert!(!c.transient);
         let pattern = c.new_failure_mode.expect("suggested");
         let regex = Regex::new(&pattern).expect("compiles");
         assert!(
-            regex
-                .is_match("ValueError: shapes (64,3) and (5,) not aligned: 3 (dim 1) != 5 (dim 0)"),
+            regex.is_match(
+                "ValueError: Found array with 2 sample(s) (shape=(2, 7)) while a minimum of 5 is required."
+            ),
             "{pattern}"
         );
     }

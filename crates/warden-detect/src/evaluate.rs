@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::classify::{CAUSES, Rules, TUNING, Tuning, classify_with};
-use crate::model::{Example, Model, SMOOTHING};
+use crate::model::{Example, LEARNER, Learner, Model};
 
 /// Out of ten hash buckets, how many are held out.
 const HELD_OUT_BUCKETS: u64 = 3;
@@ -31,24 +31,41 @@ pub fn held_out(project: &str) -> bool {
 
 /// Accuracy of leave-projects-out cross-validation on the training projects only (five folds
 /// by project), for choosing the smoothing and the tuning without looking at held-out data.
-pub fn cross_validate(rules: &Rules, corpus: &[Example], smoothing: f64, tuning: Tuning) -> f64 {
+pub fn cross_validate(rules: &Rules, corpus: &[Example], learner: Learner, tuning: Tuning) -> f64 {
+    let (right, total, _) = cross_validate_misses(rules, corpus, learner, tuning);
+    right as f64 / total.max(1) as f64
+}
+
+/// [`cross_validate`]'s counts (right, of how many) and its misses: `(source, actual,
+/// predicted)` — training projects only, for studying errors without looking at held-out data.
+pub fn cross_validate_misses(
+    rules: &Rules,
+    corpus: &[Example],
+    learner: Learner,
+    tuning: Tuning,
+) -> (usize, usize, Vec<(String, String, String)>) {
     let train: Vec<&Example> = corpus.iter().filter(|e| !held_out(&e.project)).collect();
     let fold = |e: &Example| (project_hash(&e.project) / 10) % 5;
     let mut right = 0usize;
+    let mut misses = Vec::new();
     for k in 0..5 {
         let fit: Vec<Example> = train
             .iter()
             .filter(|e| fold(e) != k)
             .map(|e| (*e).clone())
             .collect();
-        let model = Model::train_with(&fit, smoothing);
-        right += train
-            .iter()
-            .filter(|e| fold(e) == k)
-            .filter(|e| classify_with(rules, &model, tuning, &e.log, &e.events).cause == e.cause)
-            .count();
+        let model = Model::learn(&fit, learner);
+        for example in train.iter().filter(|e| fold(e) == k) {
+            let predicted =
+                classify_with(rules, &model, tuning, &example.log, &example.events).cause;
+            if predicted == example.cause {
+                right += 1;
+            } else {
+                misses.push((example.source.clone(), example.cause.clone(), predicted));
+            }
+        }
     }
-    right as f64 / train.len().max(1) as f64
+    (right, train.len(), misses)
 }
 
 /// Precision and recall of one cause.
@@ -86,12 +103,23 @@ fn projects(examples: &[&Example]) -> usize {
     names.len()
 }
 
-/// Trains on the training projects of `corpus` and measures on the held-out ones.
+/// Trains on the training projects of `corpus` with the shipped learner and tuning and
+/// measures on the held-out ones.
 pub fn evaluate(rules: &Rules, corpus: &[Example]) -> Evaluation {
+    evaluate_with(rules, corpus, LEARNER, TUNING)
+}
+
+/// [`evaluate`] with a given learner and tuning.
+pub fn evaluate_with(
+    rules: &Rules,
+    corpus: &[Example],
+    learner: Learner,
+    tuning: Tuning,
+) -> Evaluation {
     let (test, train): (Vec<&Example>, Vec<&Example>) =
         corpus.iter().partition(|e| held_out(&e.project));
     let owned: Vec<Example> = train.iter().map(|e| (*e).clone()).collect();
-    let model = Model::train_with(&owned, SMOOTHING);
+    let model = Model::learn(&owned, learner);
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = CAUSES
         .iter()
         .map(|a| {
@@ -103,7 +131,7 @@ pub fn evaluate(rules: &Rules, corpus: &[Example]) -> Evaluation {
         .collect();
     let mut misses = Vec::new();
     for example in &test {
-        let predicted = classify_with(rules, &model, TUNING, &example.log, &example.events).cause;
+        let predicted = classify_with(rules, &model, tuning, &example.log, &example.events).cause;
         *confusion
             .entry(example.cause.clone())
             .or_default()

@@ -7,9 +7,10 @@
 //! ones whose terms weigh most for the cause it chose.
 //!
 //! Features are present-or-absent terms: lower-cased words of two or more characters, digit
-//! runs (status and exit codes matter: 137, 403, 401) and adjacent word pairs. Each class's term
-//! likelihoods are smoothed with a small additive constant, so one unseen term cannot veto a
-//! cause.
+//! runs (status and exit codes matter: 137, 403, 401) and adjacent word pairs. The shipped
+//! learner is complement naive Bayes, its term likelihoods smoothed with an additive constant
+//! so one unseen term cannot veto a cause; multinomial logistic regression is the other
+//! [`Learner`] the tuning compares it with (docs/PIPELINES.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -20,9 +21,6 @@ use crate::classify::CAUSES;
 
 /// The shipped corpus.
 pub const CORPUS: &str = include_str!("../corpus/failures.jsonl");
-
-/// Additive smoothing of term counts, chosen with the classifier's tuning.
-pub const SMOOTHING: f64 = 0.1;
 
 /// One labelled failure of the corpus.
 #[derive(Debug, Clone, Deserialize)]
@@ -145,35 +143,73 @@ pub fn terms(text: &str) -> HashSet<String> {
     out
 }
 
-/// A trained model: complement naive Bayes (Rennie et al., 2003), which estimates each term's
-/// weight for a cause from every *other* cause's failures — steadier than the plain form when
-/// causes have few and uneven examples, and better in leave-projects-out validation here.
+/// How a model learns from the corpus.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Learner {
+    /// Complement naive Bayes (Rennie et al., 2003) with additive smoothing of term counts.
+    Bayes {
+        /// The additive smoothing.
+        smoothing: f64,
+    },
+    /// Multinomial logistic regression over length-normalised present-or-absent terms, L2
+    /// regularised, each cause weighted by the inverse of its share of the corpus (so the
+    /// smallest cause is not drowned), fitted by full-batch gradient descent: deterministic,
+    /// and it learns which terms separate causes that share vocabulary (a 403 from a store
+    /// against a 403 for a missing identity) where naive Bayes only counts.
+    Logistic {
+        /// The L2 penalty.
+        l2: f64,
+        /// Gradient steps.
+        steps: usize,
+    },
+}
+
+/// The shipped learner, chosen by leave-projects-out cross-validation on the training
+/// projects (`cargo run --release -p warden-detect --example classify_eval -- --tune`).
+pub const LEARNER: Learner = Learner::Bayes { smoothing: 1.0 };
+
+/// A trained model: per term, a weight for each cause; a failure's score for a cause is the
+/// cause's bias plus its terms' weights (scaled by `1/sqrt(terms)` for logistic regression).
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// Per term, its weight for each cause (minus the log likelihood of the term under the
-    /// cause's complement), in [`CAUSES`] order.
+    /// Per term, its weight for each cause, in [`CAUSES`] order.
     weights: HashMap<String, [f64; 5]>,
+    /// Per cause, the score before any term.
+    bias: [f64; 5],
+    /// Whether a failure's term weights are scaled by one over the square root of its count.
+    normalised: bool,
 }
 
 fn cause_index(cause: &str) -> Option<usize> {
     CAUSES.iter().position(|c| *c == cause)
 }
 
+fn example_terms(example: &Example) -> HashSet<String> {
+    terms(&format!("{}\n{}", example.log, example.events))
+}
+
 impl Model {
-    /// Learns from `examples` with the shipped smoothing.
+    /// Learns from `examples` with the shipped learner.
     pub fn train(examples: &[Example]) -> Self {
-        Self::train_with(examples, SMOOTHING)
+        Self::learn(examples, LEARNER)
     }
 
-    /// Learns from `examples`, smoothing term counts by `smoothing`.
-    pub fn train_with(examples: &[Example], smoothing: f64) -> Self {
+    /// Learns from `examples` with `learner`.
+    pub fn learn(examples: &[Example], learner: Learner) -> Self {
+        match learner {
+            Learner::Bayes { smoothing } => Self::bayes(examples, smoothing),
+            Learner::Logistic { l2, steps } => Self::logistic(examples, l2, steps),
+        }
+    }
+
+    fn bayes(examples: &[Example], smoothing: f64) -> Self {
         let mut counts: HashMap<String, [f64; 5]> = HashMap::new();
         let mut totals = [0.0f64; 5];
         for example in examples {
             let Some(c) = cause_index(&example.cause) else {
                 continue;
             };
-            for term in terms(&format!("{}\n{}", example.log, example.events)) {
+            for term in example_terms(example) {
                 counts.entry(term).or_insert([0.0; 5])[c] += 1.0;
                 totals[c] += 1.0;
             }
@@ -194,7 +230,93 @@ impl Model {
                 (term, weight)
             })
             .collect();
-        Self { weights }
+        Self {
+            weights,
+            bias: [0.0; 5],
+            normalised: false,
+        }
+    }
+
+    fn logistic(examples: &[Example], l2: f64, steps: usize) -> Self {
+        // Terms in a fixed order, so training is the same sums in the same order every time.
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut rows: Vec<(Vec<usize>, usize)> = Vec::new();
+        for example in examples {
+            let Some(c) = cause_index(&example.cause) else {
+                continue;
+            };
+            let mut found: Vec<String> = example_terms(example).into_iter().collect();
+            found.sort_unstable();
+            let features = found
+                .into_iter()
+                .map(|term| {
+                    let n = index.len();
+                    *index.entry(term).or_insert(n)
+                })
+                .collect();
+            rows.push((features, c));
+        }
+        let mut per_cause = [0usize; 5];
+        for (_, c) in &rows {
+            per_cause[*c] += 1;
+        }
+        let n = rows.len().max(1) as f64;
+        let present = per_cause.iter().filter(|k| **k > 0).count().max(1) as f64;
+        let class_weight: Vec<f64> = per_cause
+            .iter()
+            .map(|k| {
+                if *k == 0 {
+                    0.0
+                } else {
+                    n / (present * *k as f64)
+                }
+            })
+            .collect();
+        let mut w = vec![[0.0f64; 5]; index.len()];
+        let mut b = [0.0f64; 5];
+        let mut velocity_w = vec![[0.0f64; 5]; index.len()];
+        let mut velocity_b = [0.0f64; 5];
+        let rate = 2.0;
+        let momentum = 0.9;
+        for _ in 0..steps {
+            let mut grad_w = vec![[0.0f64; 5]; index.len()];
+            let mut grad_b = [0.0f64; 5];
+            for (features, cause) in &rows {
+                let x = 1.0 / (features.len().max(1) as f64).sqrt();
+                let mut scores = b;
+                for f in features {
+                    for c in 0..5 {
+                        scores[c] += w[*f][c] * x;
+                    }
+                }
+                let p = softmax(&scores);
+                let weight = class_weight[*cause] / n;
+                for c in 0..5 {
+                    let g = weight * (p[c] - if c == *cause { 1.0 } else { 0.0 });
+                    grad_b[c] += g;
+                    for f in features {
+                        grad_w[*f][c] += g * x;
+                    }
+                }
+            }
+            for (j, grad) in grad_w.iter().enumerate() {
+                for c in 0..5 {
+                    let g = grad[c] + l2 * w[j][c];
+                    velocity_w[j][c] = momentum * velocity_w[j][c] - rate * g;
+                    w[j][c] += velocity_w[j][c];
+                }
+            }
+            for c in 0..5 {
+                velocity_b[c] = momentum * velocity_b[c] - rate * grad_b[c];
+                b[c] += velocity_b[c];
+            }
+        }
+        let weights = index.into_iter().map(|(term, j)| (term, w[j])).collect();
+        Self {
+            weights,
+            bias: b,
+            normalised: true,
+        }
     }
 
     /// The model learnt from the shipped corpus, once per process.
@@ -209,20 +331,25 @@ impl Model {
 
     /// The posterior probability of each cause for a log and its events.
     pub fn posterior(&self, log: &str, events: &str) -> BTreeMap<String, f64> {
-        let mut scores = [0.0f64; 5];
-        for term in terms(&format!("{log}\n{events}")) {
-            if let Some(weight) = self.weights.get(&term) {
+        let found = terms(&format!("{log}\n{events}"));
+        let scale = if self.normalised {
+            1.0 / (found.len().max(1) as f64).sqrt()
+        } else {
+            1.0
+        };
+        let mut scores = self.bias;
+        for term in &found {
+            if let Some(weight) = self.weights.get(term) {
                 for c in 0..5 {
-                    scores[c] += weight[c];
+                    scores[c] += weight[c] * scale;
                 }
             }
         }
-        let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let z: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+        let p = softmax(&scores);
         CAUSES
             .iter()
             .enumerate()
-            .map(|(c, cause)| (cause.to_string(), (scores[c] - top).exp() / z))
+            .map(|(c, cause)| (cause.to_string(), p[c]))
             .collect()
     }
 
@@ -244,6 +371,16 @@ impl Model {
             })
             .sum()
     }
+}
+
+fn softmax(scores: &[f64; 5]) -> [f64; 5] {
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut p = scores.map(|s| (s - top).exp());
+    let z: f64 = p.iter().sum();
+    for value in &mut p {
+        *value /= z;
+    }
+    p
 }
 
 #[cfg(test)]
