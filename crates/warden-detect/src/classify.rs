@@ -26,6 +26,25 @@ pub const CAUSES: [&str; 5] = [
     "other",
 ];
 
+/// How many of the last lines of a log (and of the events) the model reads.
+const MODEL_LINES: usize = 200;
+
+/// The last `lines` lines of `text`, and how many lines come before them.
+fn tail(text: &str, lines: usize) -> (&str, usize) {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut newlines = 0;
+    for (index, byte) in body.bytes().enumerate().rev() {
+        if byte == b'\n' {
+            newlines += 1;
+            if newlines == lines {
+                let start = index + 1;
+                return (&text[start..], text[..start].lines().count());
+            }
+        }
+    }
+    (text, 0)
+}
+
 /// Most evidence lines reported.
 const MAX_EVIDENCE: usize = 8;
 
@@ -331,7 +350,12 @@ pub fn classify_with(
         }
     }
     let rule_total: f64 = votes.values().sum();
-    let posterior = model.posterior(log, events);
+    // The model reads the end of the log, where a task reports why it failed: a long log's
+    // other lines would bring every number and word in (a step counter passes 137 and 403)
+    // and hold them all in memory.
+    let (log_tail, log_skipped) = tail(log, MODEL_LINES);
+    let (events_tail, events_skipped) = tail(events, MODEL_LINES);
+    let posterior = model.posterior(log_tail, events_tail);
     let combined: BTreeMap<String, f64> = CAUSES
         .iter()
         .map(|cause| {
@@ -391,11 +415,14 @@ pub fn classify_with(
     {
         // No rule of the cause matched: the lines whose terms weigh most for it decided.
         let mut weighed: Vec<(f64, &'static str, usize, &str)> = Vec::new();
-        for (source, text) in [("log", log), ("events", events)] {
+        for (source, text, skipped) in [
+            ("log", log_tail, log_skipped),
+            ("events", events_tail, events_skipped),
+        ] {
             for (number, line) in text.lines().enumerate() {
                 let weight = model.weight_of_line(line, cause);
                 if weight > 0.0 {
-                    weighed.push((weight, source, number + 1, line));
+                    weighed.push((weight, source, skipped + number + 1, line));
                 }
             }
         }
@@ -478,6 +505,32 @@ pub fn classify_with(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_model_reads_the_last_lines_and_knows_their_numbers() {
+        assert_eq!(super::tail("a\nb\nc\n", 2), ("b\nc\n", 1));
+        assert_eq!(super::tail("a\nb\nc", 2), ("b\nc", 1));
+        assert_eq!(super::tail("a\nb", 5), ("a\nb", 0));
+        assert_eq!(super::tail("", 5), ("", 0));
+    }
+
+    /// A long log's noise (a step counter passing 137, 401 and 403) does not outvote the
+    /// failure at its end.
+    #[test]
+    fn a_long_log_is_decided_by_its_end() {
+        let mut log: String = (0..5000)
+            .map(|i| {
+                format!(
+                    "INFO step {i} loading batch {} from s3://bucket/key-{i}\n",
+                    i * 3
+                )
+            })
+            .collect();
+        log.push_str("ModuleNotFoundError: No module named 'lightgbm'\n");
+        let c = classify(&rules(), &log, "");
+        assert_eq!(c.cause, "incompatible_version_missing_dependency", "{c:?}");
+        assert_eq!(c.evidence[0].line, 5001);
+    }
+
     use super::*;
 
     fn rules() -> Rules {
