@@ -177,6 +177,25 @@ fn every_command_help_has_an_example() {
     }
 }
 
+/// The same seed gives byte-identical post-mortems: the demo's numbers are the scenario's, not
+/// the machine's or the moment's.
+#[test]
+fn the_demo_gives_the_same_post_mortems_for_the_same_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["a", "b"] {
+        let output = warden(
+            &["demo", "--hour-ms", "0", "--seed", "7", "--out", out],
+            dir.path(),
+        );
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    }
+    for n in 1..=5 {
+        let a = std::fs::read(dir.path().join(format!("a/postmortems/INC-{n}.md"))).unwrap();
+        let b = std::fs::read(dir.path().join(format!("b/postmortems/INC-{n}.md"))).unwrap();
+        assert!(a == b, "INC-{n} differs between two runs with seed 7");
+    }
+}
+
 #[test]
 fn connect_probes_the_real_stack_and_never_prints_secrets() {
     let (Some(postgres), Some(mlflow), Some(prometheus), Some(redis), Some(feast)) = (
@@ -730,7 +749,34 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             done_by["warden_causes"].as_u64().unwrap() + done_by["person_causes"].as_u64().unwrap();
         assert_eq!(causes as usize, decided, "{done_by}");
         assert!(done_by["warden_steps"].as_u64().unwrap() >= 1, "{done_by}");
+        // Every post-mortem measures the ML impact, each number with its source.
+        let impact = markdown
+            .split("- ML impact, measured by Warden:")
+            .nth(1)
+            .and_then(|rest| rest.split("## Timeline").next())
+            .unwrap_or_else(|| panic!("no measured ML impact in {path:?}:\n{markdown}"));
+        let rows: Vec<&str> = impact
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| what"))
+            .collect();
+        assert!(!rows.is_empty(), "{impact}");
+        for row in rows {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert!(cells[1].chars().any(|c| c.is_ascii_digit()), "{row}");
+            assert!(cells[2].contains("replayed"), "{row}");
+        }
     }
+    let serving_impact =
+        std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
+    assert!(
+        serving_impact.contains("| requests failed | "),
+        "{serving_impact}"
+    );
+    let regression = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-5.md")).unwrap();
+    assert!(
+        regression.contains("forecast error against actuals (MAPE)"),
+        "{regression}"
+    );
     // Each incident has its runbook's severity (runbook 3 says medium).
     let drift = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-3.md")).unwrap();
     assert!(drift.contains("| Severity | medium |"), "{drift}");

@@ -147,6 +147,16 @@ impl<S: IncidentStore, C: Clock> Engine<S, C> {
             })
     }
 
+    /// The ML impact of `incident` as the estimators registered for its runbook measure it
+    /// (none registered: an empty [`crate::impact::Impact`] that says so).
+    pub async fn impact(&self, incident: &Incident) -> crate::impact::Impact {
+        let estimators = match self.runbook_of(incident) {
+            Ok(runbook) => &self.registries.for_runbook(runbook.id.as_str()).impact,
+            Err(_) => return crate::impact::Impact::default(),
+        };
+        crate::impact::measure(estimators, incident, self.manager.clock().now()).await
+    }
+
     /// An executor for `runbook`'s incidents with everything registered for it.
     pub fn executor(&self, runbook: &Runbook) -> Executor<'_, S, C> {
         let executor = Executor::new(

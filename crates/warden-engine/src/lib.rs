@@ -9,6 +9,7 @@ mod engine;
 mod error;
 pub mod executor;
 mod handlers;
+pub mod impact;
 pub mod judge;
 pub mod leadership;
 mod lifecycle;

@@ -9,6 +9,8 @@ use warden_core::{
 };
 use warden_runbook::{Phase, Runbook, StepKind};
 
+use crate::impact::Impact;
+
 /// Everything the draft is written from.
 #[derive(Debug, Clone, Copy)]
 pub struct PostmortemInput<'a> {
@@ -24,6 +26,47 @@ pub struct PostmortemInput<'a> {
     pub audit: &'a [AuditEntry],
     /// When the draft is written (for the header and an open incident's duration).
     pub now: Timestamp,
+    /// Its ML impact, as the runbook's estimators measured it.
+    pub impact: &'a Impact,
+}
+
+/// The ML-impact part of the Impact section: a table of figures with their sources, what could
+/// not be measured, or why nothing was.
+fn write_impact(out: &mut String, impact: &Impact) {
+    if !impact.estimated {
+        let _ = writeln!(
+            out,
+            "- ML impact: _not measured: no source for it is configured for this runbook's systems (prediction logs, metrics or run history); fill in from the prediction logs._\n"
+        );
+        return;
+    }
+    if impact.figures.is_empty() && impact.problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "- ML impact: _nothing measurable for this target in the configured sources._\n"
+        );
+        return;
+    }
+    let _ = writeln!(out, "- ML impact, measured by Warden:\n");
+    if !impact.figures.is_empty() {
+        let _ = writeln!(out, "| what | value | source |\n|---|---|---|");
+        for figure in &impact.figures {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` |",
+                cell(&figure.what),
+                cell(&figure.value),
+                cell(&figure.source).replace('`', "'")
+            );
+        }
+        out.push('\n');
+    }
+    for problem in &impact.problems {
+        let _ = writeln!(out, "- Not measured: {}", one_line(problem));
+    }
+    if !impact.problems.is_empty() {
+        out.push('\n');
+    }
 }
 
 fn time(at: &Timestamp) -> String {
@@ -54,6 +97,7 @@ pub async fn draft<S: warden_store::IncidentStore>(
     store: &S,
     incident: &Incident,
     runbook: Option<&Runbook>,
+    impact: &Impact,
     now: Timestamp,
 ) -> Result<String, warden_store::StoreError> {
     let actions = store.actions_for(&incident.id).await?;
@@ -66,6 +110,7 @@ pub async fn draft<S: warden_store::IncidentStore>(
         approvals: &approvals,
         audit: &audit,
         now,
+        impact,
     }))
 }
 
@@ -138,10 +183,7 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
             "now"
         }
     );
-    let _ = writeln!(
-        out,
-        "- ML impact: _predictions served by the affected model or features during the incident — not measured by Warden yet; fill in from the prediction logs._\n"
-    );
+    write_impact(&mut out, input.impact);
 
     let _ = writeln!(out, "## Timeline\n\n| time | who | what |\n|---|---|---|");
     for event in &incident.timeline {

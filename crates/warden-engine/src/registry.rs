@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::handlers::{ActionHandler, EvidenceCollector, GateEvaluator};
+use crate::impact::ImpactEstimator;
 use crate::judge::CauseJudge;
 use crate::review::{Review, ReviewDecision, ReviewError, ReviewQueue};
 
@@ -82,6 +83,8 @@ pub struct Registry {
     /// What the unregistered entries a module implements would need under this
     /// configuration (`needs connectors.kubernetes`), for the message a waiting step shows.
     pub needs: HashMap<(EntryKind, String), String>,
+    /// What measures the ML impact of this runbook's incidents, for their post-mortems.
+    pub impact: Vec<Arc<dyn ImpactEstimator>>,
 }
 
 impl Registry {
@@ -135,6 +138,11 @@ impl Registry {
                     .or_insert_with(|| need.clone());
             }
         }
+        for estimator in &common.impact {
+            if !self.impact.iter().any(|own| Arc::ptr_eq(own, estimator)) {
+                self.impact.push(estimator.clone());
+            }
+        }
     }
 }
 
@@ -145,6 +153,7 @@ impl std::fmt::Debug for Registry {
             .field("collectors", &self.names(EntryKind::Evidence))
             .field("judges", &self.names(EntryKind::Cause))
             .field("gates", &self.names(EntryKind::Gate))
+            .field("impact", &self.impact.len())
             .finish()
     }
 }
@@ -393,6 +402,11 @@ impl Registrar<'_> {
         self.check(EntryKind::Gate, check)?;
         self.registry().gates.insert(check.to_string(), evaluator);
         Ok(())
+    }
+
+    /// Registers what measures the ML impact of this layer's incidents (post-mortems).
+    pub fn impact(&mut self, estimator: Arc<dyn ImpactEstimator>) {
+        self.registry().impact.push(estimator);
     }
 
     /// Registers a module's review queue (for the API's and the CLI's `reviews`).

@@ -484,6 +484,15 @@ async fn postmortem_draft_has_every_section() {
         record.result = Some(result.to_string());
         actions.push(record);
     }
+    let impact = warden_engine::impact::Impact {
+        figures: vec![warden_engine::impact::Figure::new(
+            "requests failed | forged",
+            "1,234",
+            "sum(rate(http_errors[5m]))",
+        )],
+        problems: vec!["prometheus unreachable\n| forged | row |".into()],
+        estimated: true,
+    };
     let markdown = postmortem::render(&PostmortemInput {
         incident: &incident,
         runbook: Some(&runbooks[0]),
@@ -491,7 +500,15 @@ async fn postmortem_draft_has_every_section() {
         approvals: &approvals,
         audit: &audit,
         now: f.clock.now(),
+        impact: &impact,
     });
+    // The ML impact: each figure with its source, what could not be measured on one line.
+    assert!(
+        markdown.contains("| requests failed \\| forged | 1,234 | `sum(rate(http_errors[5m]))` |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("- Not measured: prometheus unreachable"));
+    assert!(!markdown.contains("\n| forged | row |"));
     for section in [
         "## Summary",
         "## Impact",

@@ -458,7 +458,8 @@ pub(crate) async fn postmortem_of(state: &AppState, id: &str) -> Result<String, 
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no incident {id}"))?;
     let runbook = state.engine.runbook_of(&incident).ok();
-    warden_engine::postmortem::draft(store, &incident, runbook, chrono::Utc::now())
+    let impact = state.engine.impact(&incident).await;
+    warden_engine::postmortem::draft(store, &incident, runbook, &impact, chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())
 }

@@ -401,13 +401,14 @@ pub async fn run(
             let incident = load(&context, &id).await?;
             let runbook = context.engine.runbook_of(&incident).ok();
             let now = warden_core::Clock::now(&warden_core::SystemClock);
-            let markdown = postmortem::draft(manager.store(), &incident, runbook, now)
+            let impact = context.engine.impact(&incident).await;
+            let markdown = postmortem::draft(manager.store(), &incident, runbook, &impact, now)
                 .await
                 .map_err(Failure::runtime)?;
             match format {
-                Format::Json => output::print_json(
-                    &serde_json::json!({ "id": incident.id, "markdown": markdown }),
-                )?,
+                Format::Json => output::print_json(&serde_json::json!({
+                    "id": incident.id, "markdown": markdown, "impact": impact,
+                }))?,
                 // The draft quotes alert text (the title, labels, results): no control
                 // character of it reaches the terminal.
                 Format::Text => print!("{}", warden_core::text::terminal_safe_lines(&markdown)),

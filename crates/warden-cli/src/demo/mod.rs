@@ -4,6 +4,7 @@
 //! `demo-responder`) ticks what Warden cannot do itself, closure gates with data behind them
 //! are evaluated on the replayed series by Warden, and post-mortems are drafted.
 
+mod impact;
 mod responder;
 mod scenario;
 
@@ -195,7 +196,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         series: week.series.clone(),
         clock: clock.clone(),
     });
-    let registries = responder::registries(&gates).map_err(Failure::runtime)?;
+    let registries = responder::registries(&gates, &week).map_err(Failure::runtime)?;
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,
@@ -256,14 +257,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
             tokio::time::sleep(Duration::from_millis(options.hour_ms)).await;
         }
     }
-    finish(
-        format,
-        &manager,
-        engine.runbooks(),
-        &options.out,
-        clock.now(),
-    )
-    .await
+    finish(format, &engine, &options.out, clock.now()).await
 }
 
 /// The severity the runbook gives its incidents, as the daemon's detectors use it.
@@ -414,12 +408,12 @@ async fn step_incidents(
 
 async fn finish(
     format: Format,
-    manager: &Manager,
-    runbooks: &[Runbook],
+    engine: &DemoEngine,
     out: &Path,
     now: warden_core::Timestamp,
 ) -> Result<Code, Failure> {
-    let store = manager.store();
+    let runbooks = engine.runbooks();
+    let store = engine.manager().store();
     let incidents: Vec<Incident> = store
         .list_incidents(&IncidentFilter::default())
         .await
@@ -432,7 +426,8 @@ async fn finish(
         let runbook = runbooks
             .iter()
             .find(|runbook| runbook.id == incident.runbook);
-        let markdown = postmortem::draft(store, incident, runbook, now)
+        let impact = engine.impact(incident).await;
+        let markdown = postmortem::draft(store, incident, runbook, &impact, now)
             .await
             .map_err(Failure::runtime)?;
         let path = directory.join(format!("{}.md", incident.id));

@@ -66,6 +66,7 @@ impl ActionHandler for PlanOnly {
 /// have one, for every runbook.
 pub fn registries(
     gates: &Arc<dyn GateEvaluator>,
+    week: &Week,
 ) -> Result<Registries, warden_engine::registry::DuplicateEntry> {
     let mut registries = Registries::new();
     let mut common = registries.common();
@@ -80,6 +81,7 @@ pub fn registries(
     for check in REPLAYED_CHECKS {
         common.gate(check, gates.clone())?;
     }
+    super::impact::register(&mut registries, week);
     Ok(registries.sealed())
 }
 

@@ -111,7 +111,12 @@ pub fn generate(seed: u64) -> Week {
         } else {
             (tick % 2) as f64 * 5.0 + 3.0 + rng.next()
         };
+        // Requests to the predictor: a daily cycle between 300 and 900 a minute (no noise, so
+        // the other series draw the same random numbers as before it existed).
+        let hour = (at - start).num_minutes() as f64 / 60.0;
+        let requests = 600.0 - 300.0 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos();
         for (name, value) in [
+            ("requests_per_minute", requests),
             ("latency_p95_ms", p95),
             ("error_rate", errors.max(0.0)),
             ("drift_alerts_per_hour", drift_alerts),

@@ -1,0 +1,321 @@
+//! The demo's ML-impact estimators: what each incident of the replayed week cost, measured on
+//! the week's own data — requests and their errors and latency, feature freshness, forecast
+//! error against actuals (MAPE), the training runs — through the same estimator interface the
+//! daemon's modules use on Prometheus, prediction logs and run history. Every figure names the
+//! replayed series or runs it came from.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use warden_core::{Incident, RunbookId, Timestamp};
+use warden_detect::Sample;
+use warden_engine::executor::BoxFuture;
+use warden_engine::impact::{Figure, ImpactEstimator, ImpactWindow};
+use warden_engine::registry::Registries;
+
+use super::scenario::{PipelineRun, TICK_MINUTES, Week};
+
+/// The serving SLO the demo's latency detector watches.
+const LATENCY_SLO_MS: f64 = 200.0;
+/// The freshness SLA of the demo's feature view.
+const FRESHNESS_SLA_MINUTES: f64 = 15.0;
+
+/// Registers one estimator per runbook, each reading the replayed week.
+pub fn register(registries: &mut Registries, week: &Week) {
+    let data = Arc::new(Replayed {
+        series: week.series.clone(),
+        runs: week.runs.clone(),
+    });
+    for runbook in [
+        RunbookId::SERVING_LATENCY,
+        RunbookId::PIPELINE_FAILURE,
+        RunbookId::DRIFT_DETECTOR,
+        RunbookId::FEATURE_STORE,
+        RunbookId::MODEL_REGRESSION,
+    ] {
+        registries.runbook(runbook).impact(Arc::new(ReplayedImpact {
+            runbook,
+            data: data.clone(),
+        }));
+    }
+}
+
+struct Replayed {
+    series: BTreeMap<&'static str, Vec<Sample>>,
+    runs: Vec<PipelineRun>,
+}
+
+impl Replayed {
+    /// The samples of `name` in `[from, to)`.
+    fn within(&self, name: &str, from: Timestamp, to: Timestamp) -> Vec<&Sample> {
+        self.series
+            .get(name)
+            .map(|samples| {
+                samples
+                    .iter()
+                    .filter(|s| s.at >= from && s.at < to)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Requests served in each tick of `[from, to)`, with the tick's time.
+    fn requests(&self, from: Timestamp, to: Timestamp) -> Vec<(Timestamp, f64)> {
+        self.within("requests_per_minute", from, to)
+            .into_iter()
+            .map(|s| (s.at, s.value * TICK_MINUTES as f64))
+            .collect()
+    }
+
+    /// The value of series `name` at `at` (the tick's sample).
+    fn at(&self, name: &str, at: Timestamp) -> Option<f64> {
+        self.series
+            .get(name)?
+            .iter()
+            .find(|s| s.at == at)
+            .map(|s| s.value)
+    }
+
+    fn mean(&self, name: &str, from: Timestamp, to: Timestamp) -> Option<f64> {
+        let samples = self.within(name, from, to);
+        (!samples.is_empty())
+            .then(|| samples.iter().map(|s| s.value).sum::<f64>() / samples.len() as f64)
+    }
+}
+
+struct ReplayedImpact {
+    runbook: &'static str,
+    data: Arc<Replayed>,
+}
+
+/// `1234567.8` → `1,234,568`.
+fn count(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn minutes(from: Timestamp, to: Timestamp) -> String {
+    let total = (to - from).num_minutes().max(0);
+    if total >= 60 {
+        format!("{} h {:02} min", total / 60, total % 60)
+    } else {
+        format!("{total} min")
+    }
+}
+
+impl ReplayedImpact {
+    fn figures(&self, window: ImpactWindow) -> Vec<Figure> {
+        let data = &self.data;
+        let (from, to) = (window.from, window.to);
+        let requests = data.requests(from, to);
+        let served: f64 = requests.iter().map(|(_, n)| n).sum();
+        let during = |name: &str| format!("replayed series {name}, {} – {}", day(from), day(to));
+        match self.runbook {
+            RunbookId::SERVING_LATENCY => {
+                let failed: f64 = requests
+                    .iter()
+                    .map(|(at, n)| n * data.at("error_rate", *at).unwrap_or(0.0))
+                    .sum();
+                let slow: f64 = requests
+                    .iter()
+                    .filter(|(at, _)| {
+                        data.at("latency_p95_ms", *at).unwrap_or(0.0) > LATENCY_SLO_MS
+                    })
+                    .map(|(_, n)| n * 0.05)
+                    .sum();
+                vec![
+                    Figure::new(
+                        "requests served",
+                        count(served),
+                        during("requests_per_minute"),
+                    ),
+                    Figure::new(
+                        "requests failed",
+                        count(failed),
+                        during("requests_per_minute × error_rate"),
+                    ),
+                    Figure::new(
+                        "requests slower than the 200 ms SLO (at least the slowest 5% while p95 > SLO)",
+                        count(slow),
+                        during("requests_per_minute where latency_p95_ms > 200"),
+                    ),
+                ]
+            }
+            RunbookId::FEATURE_STORE => {
+                let stale: f64 = requests
+                    .iter()
+                    .filter(|(at, _)| {
+                        data.at("feature_freshness_minutes", *at).unwrap_or(0.0)
+                            > FRESHNESS_SLA_MINUTES
+                    })
+                    .map(|(_, n)| n)
+                    .sum();
+                let worst = data
+                    .within("feature_freshness_minutes", from, to)
+                    .iter()
+                    .map(|s| s.value)
+                    .fold(0.0, f64::max);
+                vec![
+                    Figure::new(
+                        "predictions served with features older than the 15 min SLA",
+                        count(stale),
+                        during("requests_per_minute where feature_freshness_minutes > 15"),
+                    ),
+                    Figure::new(
+                        "oldest features served",
+                        format!("{worst:.0} min"),
+                        during("feature_freshness_minutes"),
+                    ),
+                ]
+            }
+            RunbookId::MODEL_REGRESSION => {
+                // The regressed model served from when its error rose (before the incident
+                // opened) until the rollback contained it.
+                let day_before = from - chrono::Duration::hours(24);
+                let Some(before) =
+                    data.mean("mape", day_before - chrono::Duration::hours(24), day_before)
+                else {
+                    return Vec::new();
+                };
+                let until = window.contained.unwrap_or(to);
+                let since = data
+                    .within("mape", day_before, until)
+                    .iter()
+                    .rev()
+                    .take_while(|s| s.value > before * 1.5)
+                    .last()
+                    .map_or(from, |s| s.at);
+                let regressed: f64 = data.requests(since, until).iter().map(|(_, n)| n).sum();
+                let mut figures = vec![Figure::new(
+                    "predictions served by the regressed model (until the rollback)",
+                    count(regressed),
+                    format!(
+                        "replayed series requests_per_minute, {} – {} (mape above 1.5× its baseline until containment)",
+                        day(since),
+                        day(until)
+                    ),
+                )];
+                let earlier = since - chrono::Duration::hours(24);
+                if let (Some(during), Some(before)) = (
+                    data.mean("mape", since, until),
+                    data.mean("mape", earlier, since),
+                ) {
+                    figures.push(Figure::new(
+                        "forecast error against actuals (MAPE) while it served, vs the 24 h before",
+                        format!("{during:.3} vs {before:.3} ({:+.3})", during - before),
+                        format!(
+                            "replayed series mape, {} – {} vs {} – {}",
+                            day(since),
+                            day(until),
+                            day(earlier),
+                            day(since)
+                        ),
+                    ));
+                }
+                figures
+            }
+            RunbookId::DRIFT_DETECTOR => {
+                let alerts: f64 = data
+                    .within("drift_alerts_per_hour", from, to)
+                    .iter()
+                    .map(|s| s.value * TICK_MINUTES as f64 / 60.0)
+                    .sum();
+                vec![Figure::new(
+                    "drift alerts raised while the incident was open",
+                    count(alerts),
+                    during("drift_alerts_per_hour"),
+                )]
+            }
+            _ => self.pipeline(window),
+        }
+    }
+
+    /// Runs that failed in the day before the incident closed, the training time they lost
+    /// and how late the next good model came.
+    fn pipeline(&self, window: ImpactWindow) -> Vec<Figure> {
+        let failed: Vec<&PipelineRun> = self
+            .data
+            .runs
+            .iter()
+            .filter(|run| run.error.is_some())
+            .filter(|run| {
+                run.at <= window.to && run.at >= window.from - chrono::Duration::hours(24)
+            })
+            .collect();
+        let lost: i64 = failed
+            .iter()
+            .filter_map(|run| scheduled(&run.run_id).map(|start| (run.at - start).num_minutes()))
+            .sum();
+        let mut figures = vec![
+            Figure::new(
+                "training runs failed",
+                failed.len().to_string(),
+                "replayed run history (demand_forecast_training)",
+            ),
+            Figure::new(
+                "training time lost (scheduled start to failure)",
+                minutes(window.from, window.from + chrono::Duration::minutes(lost)),
+                "replayed run history: run ids' scheduled times and failure times",
+            ),
+        ];
+        if let Some(first) = failed.first()
+            && let Some(rerun) = self
+                .data
+                .runs
+                .iter()
+                .find(|run| run.error.is_none() && run.at > first.at)
+        {
+            figures.push(Figure::new(
+                "delay of the day's model (failure to the next good run)",
+                minutes(first.at, rerun.at),
+                format!("replayed run history: {} → {}", first.run_id, rerun.run_id),
+            ));
+        }
+        figures
+    }
+}
+
+/// The scheduled start in an Airflow run id (`scheduled__2026-11-18T02:00:00`).
+fn scheduled(run_id: &str) -> Option<Timestamp> {
+    let stamp = run_id.split("__").nth(1)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+fn day(at: Timestamp) -> String {
+    at.format("%a %H:%M").to_string()
+}
+
+impl ImpactEstimator for ReplayedImpact {
+    fn estimate<'a>(
+        &'a self,
+        _incident: &'a Incident,
+        window: ImpactWindow,
+    ) -> BoxFuture<'a, Result<Vec<Figure>, String>> {
+        Box::pin(async move { Ok(self.figures(window)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_and_run_ids_give_their_schedule() {
+        assert_eq!(count(1_234_567.8), "1,234,568");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(
+            scheduled("scheduled__2026-11-18T02:00:00").map(|t| t.to_rfc3339()),
+            Some("2026-11-18T02:00:00+00:00".to_string())
+        );
+        assert_eq!(scheduled("manual"), None);
+    }
+}
