@@ -73,6 +73,19 @@ impl Figure {
     }
 }
 
+/// A count as figures show it: `1234567.8` → `1,234,568`.
+pub fn count(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Measures the impact of incidents of one runbook.
 pub trait ImpactEstimator: Send + Sync {
     /// The figures for `incident` over `window`; none when this estimator has nothing to say
@@ -116,4 +129,14 @@ pub async fn measure(
         }
     }
     impact
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        assert_eq!(super::count(1_234_567.8), "1,234,568");
+        assert_eq!(super::count(999.0), "999");
+        assert_eq!(super::count(-3.0), "0");
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use warden_core::{Incident, RunbookId, Timestamp};
 use warden_detect::Sample;
 use warden_engine::executor::BoxFuture;
-use warden_engine::impact::{Figure, ImpactEstimator, ImpactWindow};
+use warden_engine::impact::{Figure, ImpactEstimator, ImpactWindow, count};
 use warden_engine::registry::Registries;
 
 use super::scenario::{PipelineRun, TICK_MINUTES, Week};
@@ -86,19 +86,6 @@ impl Replayed {
 struct ReplayedImpact {
     runbook: &'static str,
     data: Arc<Replayed>,
-}
-
-/// `1234567.8` → `1,234,568`.
-fn count(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 fn minutes(from: Timestamp, to: Timestamp) -> String {
@@ -309,9 +296,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_are_grouped_and_run_ids_give_their_schedule() {
-        assert_eq!(count(1_234_567.8), "1,234,568");
-        assert_eq!(count(999.0), "999");
+    fn run_ids_give_their_schedule() {
         assert_eq!(
             scheduled("scheduled__2026-11-18T02:00:00").map(|t| t.to_rfc3339()),
             Some("2026-11-18T02:00:00+00:00".to_string())

@@ -2,7 +2,8 @@
 //! opens incidents ([`detector`]: `serving_slo`, plain thresholds or burn rates), the evidence
 //! collectors ([`evidence`]), the cause judges ([`judges`]), the containment actions
 //! ([`actions`]: scale, rate limit; `rollback_model` from [`crate::common::rollback`]), the
-//! closure gates ([`gates`]) and the fixes ([`fixes`]), for every service listed under
+//! closure gates ([`gates`]), the fixes ([`fixes`]) and the ML impact ([`impact`]: requests
+//! failed and slower than the SLA, from Prometheus), for every service listed under
 //! `serving:` in warden.yaml. The statistics live in `warden-serving`; this module connects
 //! them to Prometheus, Kubernetes, MLflow and the engine.
 
@@ -11,6 +12,7 @@ pub mod detector;
 pub mod evidence;
 pub mod fixes;
 pub mod gates;
+pub mod impact;
 pub mod judges;
 
 use std::sync::Arc;
@@ -187,6 +189,11 @@ impl RunbookModule for Module {
         }
         let gates: Arc<dyn GateEvaluator> = Arc::new(gates::ServingGates::new(serving.clone()));
         common::register_gates(registrar, &GATES, &gates)?;
+        if prometheus {
+            registrar.impact(Arc::new(impact::ServingImpact {
+                serving: serving.clone(),
+            }));
+        }
         Ok(detector::detectors(&serving))
     }
 }
