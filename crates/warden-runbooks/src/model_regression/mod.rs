@@ -1,7 +1,7 @@
 //! Runbook 5 ("Model regression after deployment") as a module: the scheduled regression
 //! detector for every model under `models:` ([`detector`], R5.1), the evidence collectors
-//! ([`evidence`]), the cause judges ([`judges`]), the closure gates ([`gates`]) and the
-//! registry's view of deployments ([`deployment`]). Its action is the shared
+//! ([`evidence`]), the cause judges ([`judges`]), the closure gates ([`gates`]), the ML impact
+//! from the logs ([`impact`]) and the registry's view of deployments ([`deployment`]). Its action is the shared
 //! `rollback_model` ([`crate::common::rollback`]). The statistics live in `warden-eval`; this
 //! module connects them to the logs, MLflow and the model server.
 
@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod detector;
 pub mod evidence;
 pub mod gates;
+pub mod impact;
 pub mod judges;
 
 use std::sync::Arc;
@@ -396,6 +397,9 @@ impl RunbookModule for Module {
         registrar.action("rollback_model", rollback)?;
         let gates: Arc<dyn GateEvaluator> = Arc::new(gates::ModelGates::new(models.clone()));
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
+        registrar.impact(Arc::new(impact::RegressionImpact {
+            models: models.clone(),
+        }));
         Ok(detector::detectors(&models))
     }
 }
