@@ -4,13 +4,15 @@
 //! task and pod logs captured at detection, before garbage collection; pod events; referenced
 //! secrets; run details; isolation across runs; the artifact-storage probe; the
 //! classification), the cause judges ([`judges`]), the actions ([`actions`]), the closure
-//! gates ([`gates`]) and the fixes with the cluster's values ([`fixes`]).
+//! gates ([`gates`]), the fixes with the cluster's values ([`fixes`]) and the ML impact from
+//! the run history ([`impact`]).
 
 pub mod actions;
 pub mod detector;
 pub mod evidence;
 pub mod fixes;
 pub mod gates;
+pub mod impact;
 pub mod judges;
 pub mod source;
 
@@ -194,6 +196,9 @@ impl RunbookModule for Module {
             config.data_dir.join("evidence"),
         ));
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
+        registrar.impact(Arc::new(impact::PipelineImpact {
+            pipelines: pipelines.clone(),
+        }));
         Ok(detector::detectors(&pipelines))
     }
 }
