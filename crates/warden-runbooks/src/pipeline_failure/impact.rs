@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use warden_core::{Incident, Timestamp};
+use warden_core::Incident;
 use warden_engine::executor::BoxFuture;
 use warden_engine::impact::{Figure, ImpactEstimator, ImpactWindow};
 
@@ -146,6 +146,7 @@ impl ImpactEstimator for PipelineImpact {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use warden_core::Timestamp;
 
     fn at(hour: u32, minute: u32) -> Timestamp {
         chrono::Utc
