@@ -766,6 +766,23 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             assert!(cells[2].contains("replayed"), "{row}");
         }
     }
+    // Runbook 1's causes are Warden's: the captured log classified, the module's judges.
+    let pipeline = &incidents[1]["done_by"];
+    assert_eq!(
+        (
+            pipeline["warden_causes"].as_u64(),
+            pipeline["person_causes"].as_u64()
+        ),
+        (Some(5), Some(0)),
+        "{pipeline}"
+    );
+    let inc2 = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-2.md")).unwrap();
+    assert!(
+        inc2.contains(
+            "— confirmed by warden: score 1.00: the logs say so: botocore.exceptions.NoCredentialsError"
+        ),
+        "{inc2}"
+    );
     let serving_impact =
         std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
     assert!(

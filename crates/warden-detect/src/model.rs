@@ -331,7 +331,10 @@ impl Model {
 
     /// The posterior probability of each cause for a log and its events.
     pub fn posterior(&self, log: &str, events: &str) -> BTreeMap<String, f64> {
-        let found = terms(&format!("{log}\n{events}"));
+        // Summed in a fixed order: floating-point sums depend on it, and the same failure must
+        // get the same numbers every time (the demo's post-mortems are byte-identical).
+        let mut found: Vec<String> = terms(&format!("{log}\n{events}")).into_iter().collect();
+        found.sort_unstable();
         let scale = if self.normalised {
             1.0 / (found.len().max(1) as f64).sqrt()
         } else {
@@ -359,7 +362,9 @@ impl Model {
         let Some(c) = cause_index(cause) else {
             return 0.0;
         };
-        terms(line)
+        let mut found: Vec<String> = terms(line).into_iter().collect();
+        found.sort_unstable();
+        found
             .iter()
             .filter_map(|term| self.weights.get(term))
             .map(|weight| {

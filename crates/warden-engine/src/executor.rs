@@ -677,7 +677,9 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             earlier_results,
             approval: decision.cloned(),
         };
-        if self.mode == Mode::DryRun || step.approval == ApprovalPolicy::Never {
+        if (self.mode == Mode::DryRun && !handler.read_only())
+            || step.approval == ApprovalPolicy::Never
+        {
             let plan = match handler.plan(&request).await {
                 Ok(plan) => plan,
                 Err(error) => format!("plan failed: {}", error.message),

@@ -56,6 +56,11 @@ pub trait ActionHandler: Send + Sync {
         &'a self,
         request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<String, ActionError>>;
+    /// Whether it changes nothing outside Warden (an evidence collector reads): a dry run
+    /// executes it, so evidence and the judgements on it are there to look at.
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Registered handlers by catalogue action name.
@@ -109,6 +114,10 @@ impl<S: IncidentStore, C: Clock> ActionHandler for CaptureEvidence<'_, S, C> {
         request: &'b ActionRequest,
     ) -> BoxFuture<'b, Result<String, ActionError>> {
         Box::pin(async move { Ok(format!("would collect evidence for step {}", request.step)) })
+    }
+
+    fn read_only(&self) -> bool {
+        true
     }
 
     fn execute<'b>(

@@ -534,7 +534,17 @@ async fn dry_run_records_plans_and_changes_nothing() {
         )
         .await
         .unwrap();
+    let mut actions = actions;
+    let collector = Arc::new(LogCollector {
+        calls: AtomicU32::new(0),
+    });
+    actions
+        .collectors
+        .insert("task_logs".into(), collector.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
     Executor::new(&f.manager, &actions, Mode::DryRun)
+        .with_evidence(&evidence)
         .advance(&f.id, &f.runbook)
         .await
         .unwrap();
@@ -542,6 +552,13 @@ async fn dry_run_records_plans_and_changes_nothing() {
     assert_eq!(
         status(&f, "pause").await.2,
         "dry-run: would act on pipeline/train"
+    );
+    // Collectors only read: a dry run still gathers the evidence the judges need.
+    assert_eq!(collector.calls.load(Ordering::SeqCst), 1);
+    assert!(
+        status(&f, "logs").await.2.starts_with("200 log lines"),
+        "{:?}",
+        status(&f, "logs").await
     );
     let audit = f.manager.store().audit_for(&f.id).await.unwrap();
     assert!(

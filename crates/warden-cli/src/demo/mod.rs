@@ -4,6 +4,7 @@
 //! `demo-responder`) ticks what Warden cannot do itself, closure gates with data behind them
 //! are evaluated on the replayed series by Warden, and post-mortems are drafted.
 
+mod classify;
 mod impact;
 mod responder;
 mod scenario;
@@ -196,7 +197,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         series: week.series.clone(),
         clock: clock.clone(),
     });
-    let registries = responder::registries(&gates, &week).map_err(Failure::runtime)?;
+    let registries = responder::registries(&gates, &week, &evidence).map_err(Failure::runtime)?;
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,

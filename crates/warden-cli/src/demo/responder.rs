@@ -67,6 +67,7 @@ impl ActionHandler for PlanOnly {
 pub fn registries(
     gates: &Arc<dyn GateEvaluator>,
     week: &Week,
+    evidence: &Arc<warden_store::EvidenceStore>,
 ) -> Result<Registries, warden_engine::registry::DuplicateEntry> {
     let mut registries = Registries::new();
     let mut common = registries.common();
@@ -82,6 +83,7 @@ pub fn registries(
         common.gate(check, gates.clone())?;
     }
     super::impact::register(&mut registries, week);
+    super::classify::register(&mut registries, evidence)?;
     Ok(registries.sealed())
 }
 
