@@ -250,3 +250,40 @@ async fn bad_input_is_named_never_a_silent_pass() {
         collected.summary
     );
 }
+
+/// The post-mortem's ML impact for a monitor Warden runs: its runs that raised drift while the
+/// incident was open and the retrainings held for review, read from the monitor's state.
+#[tokio::test]
+async fn the_impact_counts_the_drift_runs_and_held_retrainings_of_the_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path());
+    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
+    let runbooks = warden_runbook::builtin::all().unwrap();
+    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
+    let estimators = &assembly.registries.for_runbook(RUNBOOK).impact;
+    assert_eq!(estimators.len(), 1);
+    let now = chrono::Utc::now();
+    let states = StateDir::new(&config.data_dir);
+    let mut state = states.load("demand").unwrap();
+    for (hours_ago, drifted) in [(30, true), (3, true), (2, false), (1, true)] {
+        state.runs.push(drift_detector::state::MonitorRun {
+            at: now - chrono::Duration::hours(hours_ago),
+            drifted,
+            columns: vec!["price".into()],
+        });
+    }
+    states.save("demand", &state).unwrap();
+    let mut incident = incident(now - chrono::Duration::hours(4), "ana", "noise");
+    incident.resolved_at = Some(now);
+    let impact = warden_engine::impact::measure(estimators, &incident, now).await;
+    assert!(impact.problems.is_empty(), "{impact:?}");
+    assert_eq!(
+        impact.figures[0].what,
+        "monitor runs that raised drift while the incident was open"
+    );
+    assert_eq!(
+        impact.figures[0].value, "2 of 3",
+        "the run 30 h ago is outside"
+    );
+    assert!(impact.figures[0].source.contains("monitor demand"));
+}

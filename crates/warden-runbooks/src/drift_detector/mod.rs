@@ -6,7 +6,8 @@
 //! live in `warden-drift`; [`analysis`] runs them with a monitor's effective settings,
 //! [`state`] keeps what the runbook changed about a monitor across restarts, and
 //! [`retraining`] starts the retraining a monitor's own alerts ask for, behind a review when
-//! one is required.
+//! one is required; [`impact`] counts, for the post-mortem, the drift runs and held
+//! retrainings an incident saw.
 
 pub mod actions;
 pub mod analysis;
@@ -14,6 +15,7 @@ pub mod detector;
 pub mod evidence;
 pub mod fixes;
 pub mod gates;
+pub mod impact;
 pub mod judges;
 pub mod retraining;
 pub mod state;
@@ -177,6 +179,9 @@ impl RunbookModule for Module {
         let gates: Arc<dyn warden_engine::executor::GateEvaluator> =
             Arc::new(gates::BacktestGates::new(monitors.clone()));
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
+        registrar.impact(Arc::new(impact::DriftImpact {
+            monitors: monitors.clone(),
+        }));
         Ok(detector::detectors(&monitors))
     }
 }
