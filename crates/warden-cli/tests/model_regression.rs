@@ -583,28 +583,11 @@ async fn a_regressed_model_is_rolled_back_diagnosed_and_closed_on_real_mlflow_an
     assert!(skew_at < overfit_at, "causes ranked by score:\n{markdown}");
     // The ML impact, from the prediction logs joined to actuals: what the regressed version
     // served and how much worse it was, each with its source.
-    let impact = markdown
-        .split("- ML impact, measured by Warden:")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no measured ML impact:\n{markdown}"));
-    let row = |what: &str| {
-        impact
-            .lines()
-            .find(|l| l.starts_with(&format!("| {what}")))
-            .unwrap_or_else(|| panic!("no {what:?} in:\n{impact}"))
-            .to_string()
-    };
-    let served = row("predictions by ");
+    let (count, served) = common::impact_figure(&markdown, "predictions by ");
     assert!(served.contains("logs joined to actuals"), "{served}");
-    let count: f64 = served
-        .split(" | ")
-        .nth(1)
-        .unwrap()
-        .replace(',', "")
-        .parse()
-        .unwrap();
+    let count: f64 = count.parse().unwrap();
     assert!(count > 0.0, "{served}");
-    assert!(impact.contains("before it |"), "{impact}");
-    assert!(impact.contains("95% interval"), "{impact}");
+    let (comparison, _) = common::impact_figure(&markdown, "wape of ");
+    assert!(comparison.contains("95% interval"), "{comparison}");
     drop(mlserver);
 }

@@ -303,24 +303,13 @@ async fn a_failed_airflow_task_is_contained_classified_not_retried_and_closed_af
         "{incidents:#}"
     );
     // The post-mortem measures the ML impact from Airflow's run history.
-    let postmortem = http
-        .get(format!("{base}/api/v1/incidents/{id}/postmortem"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let failed = postmortem
-        .lines()
-        .find(|l| l.starts_with("| runs failed"))
-        .unwrap_or_else(|| panic!("no failed runs figure:\n{postmortem}"));
+    let postmortem = common::postmortem(&http, &base, &id).await;
+    let (count, failed) = common::impact_figure(&postmortem, "runs failed");
     assert!(
         failed.contains(&dag_id),
         "the DAG's run history is the source: {failed}"
     );
-    let count: u32 = failed.split(" | ").nth(1).unwrap().parse().unwrap();
+    let count: u32 = count.parse().unwrap();
     assert!(count >= 1, "{failed}");
     assert!(
         postmortem.contains("| time without a good run"),

@@ -462,37 +462,25 @@ async fn a_latency_spike_is_contained_diagnosed_and_closed_from_real_metrics() {
     }
     // The post-mortem measures the ML impact from the service's own counters in Prometheus:
     // requests answered, failed and slower than the SLA while the incident was open.
-    let postmortem = client
-        .get(format!("{base}/api/v1/incidents/{id}/postmortem"))
-        .bearer_auth("responder-token")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let figure = |what: &str| {
-        postmortem
-            .lines()
-            .find(|l| l.starts_with(&format!("| {what}")))
-            .unwrap_or_else(|| panic!("no {what:?} figure in:\n{postmortem}"))
-            .to_string()
-    };
-    let answered = figure("requests answered while the incident was open");
-    let value: f64 = answered
-        .split(" | ")
-        .nth(1)
-        .unwrap()
-        .replace(',', "")
-        .parse()
-        .unwrap();
+    let postmortem = common::postmortem(&client, &base, &id).await;
+    let (value, answered) =
+        common::impact_figure(&postmortem, "requests answered while the incident was open");
+    let value: f64 = value.parse().unwrap();
     assert!(value > 0.0, "{answered}");
     assert!(
         answered.contains("rest_server_request"),
         "the PromQL is the source: {answered}"
     );
-    assert!(figure("requests failed (5xx)").contains('%'));
-    assert!(figure("requests slower than").contains('%'));
+    assert!(
+        common::impact_figure(&postmortem, "requests failed (5xx)")
+            .0
+            .contains('%')
+    );
+    assert!(
+        common::impact_figure(&postmortem, "requests slower than")
+            .0
+            .contains('%')
+    );
     // Still exactly one incident, and the fake cluster saw logs read and the HPA checked.
     assert_eq!(incidents(&client, &base).await.len(), 1);
     let seen = cluster.lock().unwrap().seen.clone();

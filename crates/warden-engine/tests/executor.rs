@@ -169,6 +169,17 @@ fn registry(pause: &Arc<Scripted>, scale: &Arc<Scripted>) -> Registry {
     registry
 }
 
+/// Registers a `task_logs` collector that counts its calls; the directory is for the evidence.
+fn with_log_collector(actions: &mut Registry) -> (Arc<LogCollector>, tempfile::TempDir) {
+    let collector = Arc::new(LogCollector {
+        calls: AtomicU32::new(0),
+    });
+    actions
+        .collectors
+        .insert("task_logs".into(), collector.clone());
+    (collector, tempfile::tempdir().unwrap())
+}
+
 async fn status(f: &Fixture, step: &str) -> (ActionStatus, u32, String) {
     let records = f.manager.store().actions_for(&f.id).await.unwrap();
     let record = records.iter().find(|record| record.step == step).unwrap();
@@ -257,13 +268,7 @@ async fn evidence_steps_with_a_collector_are_captured_once() {
     let f = fixture().await;
     let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
     let mut actions = registry(&pause, &scale);
-    let collector = Arc::new(LogCollector {
-        calls: AtomicU32::new(0),
-    });
-    actions
-        .collectors
-        .insert("task_logs".into(), collector.clone());
-    let dir = tempfile::tempdir().unwrap();
+    let (collector, dir) = with_log_collector(&mut actions);
     let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
     let executor = Executor::new(&f.manager, &actions, Mode::Live).with_evidence(&evidence);
 
@@ -535,13 +540,7 @@ async fn dry_run_records_plans_and_changes_nothing() {
         .await
         .unwrap();
     let mut actions = actions;
-    let collector = Arc::new(LogCollector {
-        calls: AtomicU32::new(0),
-    });
-    actions
-        .collectors
-        .insert("task_logs".into(), collector.clone());
-    let dir = tempfile::tempdir().unwrap();
+    let (collector, dir) = with_log_collector(&mut actions);
     let evidence = warden_store::EvidenceStore::new(dir.path(), 1 << 20);
     Executor::new(&f.manager, &actions, Mode::DryRun)
         .with_evidence(&evidence)

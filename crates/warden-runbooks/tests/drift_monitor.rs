@@ -62,6 +62,21 @@ fn incident(at: Timestamp, approver: &str, reason: &str) -> Incident {
     incident
 }
 
+/// A data directory with the week's logs and reference, the monitor's configuration over it,
+/// and the modules assembled from it.
+fn assembled() -> (
+    tempfile::TempDir,
+    warden_config::Config,
+    warden_runbooks::Assembly,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    data(dir.path());
+    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
+    let runbooks = warden_runbook::builtin::all().unwrap();
+    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
+    (dir, config, assembly)
+}
+
 fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionRequest {
     ActionRequest {
         incident,
@@ -75,11 +90,8 @@ fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionR
 
 #[tokio::test]
 async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    data(dir.path());
-    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
+    let (_dir, config, assembly) = assembled();
     let runbooks = warden_runbook::builtin::all().unwrap();
-    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
     let set = assembly
         .registries
         .for_runbook(RUNBOOK)
@@ -161,11 +173,7 @@ async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
 /// two writes), and the override must still name the approver, not Warden.
 #[tokio::test]
 async fn an_override_names_its_approver_before_the_approval_note_is_written() {
-    let dir = tempfile::tempdir().unwrap();
-    data(dir.path());
-    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
-    let runbooks = warden_runbook::builtin::all().unwrap();
-    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
+    let (_dir, config, assembly) = assembled();
     let set = assembly
         .registries
         .for_runbook(RUNBOOK)
@@ -255,11 +263,7 @@ async fn bad_input_is_named_never_a_silent_pass() {
 /// incident was open and the retrainings held for review, read from the monitor's state.
 #[tokio::test]
 async fn the_impact_counts_the_drift_runs_and_held_retrainings_of_the_incident() {
-    let dir = tempfile::tempdir().unwrap();
-    data(dir.path());
-    let config = monitor_config(dir.path(), "logs/", "reference.parquet");
-    let runbooks = warden_runbook::builtin::all().unwrap();
-    let assembly = warden_runbooks::assemble(&config, &runbooks).unwrap();
+    let (_dir, config, assembly) = assembled();
     let estimators = &assembly.registries.for_runbook(RUNBOOK).impact;
     assert_eq!(estimators.len(), 1);
     let now = chrono::Utc::now();

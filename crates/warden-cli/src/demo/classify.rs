@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use warden_detect::classify::{Rules, classify};
 use warden_engine::executor::{
     ActionError, ActionRequest, BoxFuture, Collected, EvidenceCollector,
 };
 use warden_engine::registry::{DuplicateEntry, Registries};
-use warden_runbooks::common::artifacts::artifact;
+use warden_runbooks::pipeline_failure::evidence::classification_artifact;
 use warden_store::EvidenceStore;
 
 /// Registers the classification collector and runbook 1's judges for the demo.
@@ -76,19 +75,10 @@ impl EvidenceCollector for CapturedLogClassification {
             let rules = Rules::builtin().map_err(|err| failed(err.0))?;
             let c = classify(&rules, &text, "");
             let names: Vec<&str> = logs.iter().map(|l| l.name.as_str()).collect();
-            Ok(artifact(
-                "failure_classification",
-                format!(
-                    "{} (confidence {:.2}{}): {}",
-                    c.cause,
-                    c.confidence,
-                    if c.transient { ", transient" } else { "" },
-                    c.evidence
-                        .first()
-                        .map_or("no matching line", |e| e.text.as_str()),
-                ),
+            Ok(classification_artifact(
+                &c,
                 format!("captured task log {}", names.join(", ")),
-                json!({"classification": c}),
+                None,
             ))
         })
     }

@@ -83,6 +83,34 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("warden up did not answer /healthz at {base} within 20 s");
 }
 
+/// The post-mortem draft of incident `id`, as the daemon's API serves it to the responder.
+pub async fn postmortem(client: &reqwest::Client, base: &str, id: &str) -> String {
+    client
+        .get(format!("{base}/api/v1/incidents/{id}/postmortem"))
+        .bearer_auth("responder-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The ML-impact figure of a post-mortem whose description starts with `what`: its value
+/// (thousands separators removed) and its whole table row (for the source).
+pub fn impact_figure(markdown: &str, what: &str) -> (String, String) {
+    let impact = markdown
+        .split("- ML impact, measured by Warden:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no measured ML impact in:\n{markdown}"));
+    let row = impact
+        .lines()
+        .find(|l| l.starts_with(&format!("| {what}")))
+        .unwrap_or_else(|| panic!("no {what:?} figure in:\n{impact}"));
+    let value = row.split(" | ").nth(1).unwrap_or_default().replace(',', "");
+    (value, row.to_string())
+}
+
 /// `GET url` on the daemon's API as the responder, decoded as JSON.
 pub async fn api_get(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client

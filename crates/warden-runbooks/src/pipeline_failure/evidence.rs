@@ -446,23 +446,7 @@ impl Collector {
                 let logs: Vec<String> = got.tasks.iter().map(TaskCapture::log_text).collect();
                 let events: Vec<String> = got.tasks.iter().map(TaskCapture::events_text).collect();
                 let c = classify(rules, &logs.join("\n"), &events.join("\n"));
-                Ok(artifact(
-                    "failure_classification",
-                    format!(
-                        "{} (confidence {:.2}{}): {}{}",
-                        c.cause,
-                        c.confidence,
-                        if c.transient { ", transient" } else { "" },
-                        c.evidence
-                            .first()
-                            .map_or("no matching line", |e| e.text.as_str()),
-                        c.new_failure_mode.as_ref().map_or(String::new(), |pattern| format!(
-                            " — new failure mode: update the runbook (suggested pattern: {pattern})"
-                        ))
-                    ),
-                    got.source,
-                    json!({"run": got.run.id, "classification": c}),
-                ))
+                Ok(classification_artifact(&c, got.source, Some(&got.run.id)))
             }
             Kind::RunDetails => {
                 let runs = source.recent_runs(10).await?;
@@ -634,6 +618,34 @@ impl EvidenceCollector for Collector {
             _ => true,
         }
     }
+}
+
+/// The `failure_classification` artifact the cause judges read: the classifier's verdict on a
+/// failed run's logs and events, with its deciding line and the new-failure-mode flag.
+pub fn classification_artifact(
+    c: &warden_detect::classify::Classification,
+    source: String,
+    run: Option<&str>,
+) -> Collected {
+    artifact(
+        "failure_classification",
+        format!(
+            "{} (confidence {:.2}{}): {}{}",
+            c.cause,
+            c.confidence,
+            if c.transient { ", transient" } else { "" },
+            c.evidence
+                .first()
+                .map_or("no matching line", |e| e.text.as_str()),
+            c.new_failure_mode
+                .as_ref()
+                .map_or(String::new(), |pattern| format!(
+                    " — new failure mode: update the runbook (suggested pattern: {pattern})"
+                ))
+        ),
+        source,
+        json!({"run": run, "classification": c}),
+    )
 }
 
 /// Runbook 1's collectors by catalogue name.
