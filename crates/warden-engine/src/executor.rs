@@ -274,17 +274,20 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
         self
     }
 
-    /// Whether a `running` action is this executor's to execute again: in recovery, or when
-    /// its start was fenced by an older epoch than this leader's — its leader is gone, and a
-    /// start that committed after this leader's recovery pass (a stall inside the start
-    /// statement) would otherwise stay `running` until a restart.
+    /// Whether a `running` action is this executor's to execute again (unless an executor of
+    /// this process is executing it): in recovery; or when its start was fenced by an older
+    /// epoch than this leader's — its leader is gone, and a start that committed after this
+    /// leader's recovery pass (a stall inside the start statement) would otherwise stay
+    /// `running` until a restart; or by this leader's own epoch while no executor of this
+    /// process runs it — one that stopped when this leader briefly lost its lease. An epoch
+    /// belongs to one holder, so no other replica can be running it.
     fn takes_over(&self, record: &ActionRecord) -> bool {
         self.recover
             || self
                 .leadership
                 .and_then(crate::Leadership::fence)
                 .zip(record.started_epoch)
-                .is_some_and(|(fence, started)| started < fence.epoch)
+                .is_some_and(|(fence, started)| started <= fence.epoch)
     }
 
     pub(crate) fn conditions(

@@ -4,7 +4,7 @@
 //! loop renews the lease and says here until when this process may act: well before the lease
 //! could lapse, so a replica that stalls stops acting before another can take over.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use warden_store::Fence;
 #[derive(Debug, Default)]
 pub struct Leadership {
     state: Mutex<Option<(Fence, Instant)>>,
-    in_flight: Mutex<HashSet<String>>,
+    in_flight: Mutex<HashMap<String, usize>>,
 }
 
 impl Leadership {
@@ -43,22 +43,30 @@ impl Leadership {
         self.fence().is_some()
     }
 
-    /// Marks the action with idempotency key `key` as executing in this process.
+    /// Marks the action with idempotency key `key` as executing in this process. Counted:
+    /// several executors may try one action at once (only one wins its start), and the
+    /// losers' ends must not unmark the winner's.
     pub fn begin(&self, key: &str) {
-        self.flights().insert(key.to_string());
+        *self.flights().entry(key.to_string()).or_insert(0) += 1;
     }
 
-    /// Marks it done (or given up) in this process.
+    /// Marks one executor's attempt at it done (or given up) in this process.
     pub fn end(&self, key: &str) {
-        self.flights().remove(key);
+        let mut flights = self.flights();
+        if let Some(count) = flights.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                flights.remove(key);
+            }
+        }
     }
 
-    /// Whether this process is executing the action with idempotency key `key`.
+    /// Whether an executor of this process is executing the action with idempotency key `key`.
     pub fn executing(&self, key: &str) -> bool {
-        self.flights().contains(key)
+        self.flights().contains_key(key)
     }
 
-    fn flights(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
         self.in_flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -75,6 +83,21 @@ impl Leadership {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Two executors try one action; the one that lost its start ends first: the action is
+    /// still executing in this process until the winner ends too.
+    #[test]
+    fn an_action_stays_in_flight_until_every_attempt_at_it_ended() {
+        let leadership = Leadership::default();
+        leadership.begin("INC-1/pause");
+        leadership.begin("INC-1/pause");
+        leadership.end("INC-1/pause");
+        assert!(leadership.executing("INC-1/pause"));
+        leadership.end("INC-1/pause");
+        assert!(!leadership.executing("INC-1/pause"));
+        leadership.end("INC-1/pause");
+        assert!(!leadership.executing("INC-1/pause"));
+    }
 
     #[test]
     fn a_leader_stops_acting_when_its_time_is_up() {

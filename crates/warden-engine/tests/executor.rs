@@ -434,7 +434,7 @@ async fn a_crash_mid_action_reruns_it_and_a_completed_action_never_reruns() {
 /// leader's ordinary advance (no recovery) takes it over, once, and a running action of its own
 /// epoch stays another executor's.
 #[tokio::test]
-async fn a_leader_takes_over_an_action_started_under_an_older_epoch() {
+async fn a_leader_takes_over_an_action_no_executor_of_its_own_runs() {
     let f = fixture().await;
     let store = f.manager.store();
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap();
@@ -491,8 +491,9 @@ async fn a_leader_takes_over_an_action_started_under_an_older_epoch() {
     let pause_record = records.iter().find(|r| r.step == "pause").unwrap();
     assert_eq!(pause_record.started_epoch, Some(new.epoch));
 
-    // A running action started under the leader's own epoch belongs to an executor of its
-    // own: the advance leaves it alone.
+    // A running action started under the leader's own epoch that an executor of this
+    // process runs is left alone; once none does (it stopped when the lease was briefly
+    // lost), the leader takes it over.
     let mut scale_record = store.claim_action(&f.id, "scale", later).await.unwrap();
     scale_record.updated_at = later;
     let own = leadership.fence().unwrap();
@@ -513,6 +514,7 @@ async fn a_leader_takes_over_an_action_started_under_an_older_epoch() {
         )
         .await
         .unwrap();
+    leadership.begin(&scale_record.idempotency_key);
     let progress = leader.advance(&f.id, &f.runbook).await.unwrap();
     assert!(
         progress
@@ -521,6 +523,11 @@ async fn a_leader_takes_over_an_action_started_under_an_older_epoch() {
         "{progress:?}"
     );
     assert_eq!(scale.calls(), 0);
+    leadership.end(&scale_record.idempotency_key);
+    leader.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(scale.calls(), 1, "taken over once nothing here runs it");
+    leader.advance(&f.id, &f.runbook).await.unwrap();
+    assert_eq!(scale.calls(), 1, "and never again");
 }
 
 #[tokio::test]
