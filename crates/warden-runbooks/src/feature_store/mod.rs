@@ -1,12 +1,14 @@
 //! Runbook 4 ("Feature store outage or staleness") as a module: the scheduled feature-store
 //! check that opens incidents ([`detector`]: `feature_freshness`, `online_store_health`), its
-//! evidence collectors ([`evidence`]), action handlers ([`actions`]) and closure gates
-//! ([`gates`]), all reading Feast and Redis through `warden-feast`.
+//! evidence collectors ([`evidence`]), action handlers ([`actions`]), closure gates
+//! ([`gates`]) and the ML impact from the registry's materialization history ([`impact`]), all
+//! reading Feast and Redis through `warden-feast`.
 
 pub mod actions;
 pub mod detector;
 pub mod evidence;
 pub mod gates;
+pub mod impact;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -204,6 +206,10 @@ impl RunbookModule for Module {
         )?;
         let gates: Arc<dyn GateEvaluator> = Arc::new(FeastGates::new(feast).map_err(key)?);
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
+        registrar.impact(Arc::new(impact::FeastImpact {
+            sources: sources(feast).map_err(key)?,
+            sla: feast.sla,
+        }));
         Ok(detector::detectors(feast)
             .map_err(key)?
             .into_iter()

@@ -1,0 +1,145 @@
+//! Runbook 4's ML impact, from the Feast registry: for each online feature view, how long its
+//! online features were older than the freshness SLA while the incident was open, and the
+//! longest lag — reconstructed from the materialization intervals the registry records, each
+//! taken as done at the end of its interval (Feast materializes up to "now").
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use warden_core::{Incident, format_duration};
+use warden_engine::executor::BoxFuture;
+use warden_engine::impact::{Figure, ImpactEstimator, ImpactWindow};
+use warden_feast::registry::Interval;
+use warden_feast::status::FeastSources;
+
+/// Measures how stale the online features were over an incident.
+pub struct FeastImpact {
+    /// The registry (and the rest of Feast).
+    pub sources: FeastSources,
+    /// The freshness SLA.
+    pub sla: Duration,
+}
+
+/// How long features were older than `sla` within `window`, and the longest lag there, for a
+/// view materialized over `intervals`; `None` when never materialized before the window ended.
+pub fn staleness(
+    intervals: &[Interval],
+    window: ImpactWindow,
+    sla: Duration,
+) -> Option<(chrono::Duration, chrono::Duration)> {
+    let sla = chrono::Duration::from_std(sla).unwrap_or(chrono::Duration::MAX);
+    let mut ends: Vec<DateTime<Utc>> = intervals.iter().map(|i| i.end).collect();
+    ends.sort_unstable();
+    ends.dedup();
+    // The freshest data at the window's start, then each materialization inside it.
+    let mut current = *ends.iter().rev().find(|end| **end <= window.from)?;
+    let mut over = chrono::Duration::zero();
+    let mut worst = chrono::Duration::zero();
+    let mut segment_start = window.from;
+    for end in ends
+        .iter()
+        .copied()
+        .filter(|end| *end > window.from && *end <= window.to)
+        .chain(std::iter::once(window.to))
+    {
+        worst = worst.max(end - current);
+        let stale_from = (current + sla).max(segment_start);
+        if end > stale_from {
+            over += end - stale_from;
+        }
+        current = current.max(end.min(window.to));
+        segment_start = end;
+    }
+    Some((over, worst))
+}
+
+fn minutes(duration: chrono::Duration) -> String {
+    format_duration(duration.to_std().unwrap_or_default())
+}
+
+impl ImpactEstimator for FeastImpact {
+    fn estimate<'a>(
+        &'a self,
+        _incident: &'a Incident,
+        window: ImpactWindow,
+    ) -> BoxFuture<'a, Result<Vec<Figure>, String>> {
+        Box::pin(async move {
+            let views = self
+                .sources
+                .registry
+                .feature_views()
+                .await
+                .map_err(|err| err.to_string())?;
+            let project = self.sources.registry.project();
+            let mut figures = Vec::new();
+            for view in views.iter().filter(|view| view.online) {
+                let Some((over, worst)) =
+                    staleness(&view.materialization_intervals, window, self.sla)
+                else {
+                    continue;
+                };
+                if over <= chrono::Duration::zero() {
+                    continue;
+                }
+                figures.push(Figure::new(
+                    format!(
+                        "time {}'s online features were older than the {} SLA (longest lag)",
+                        view.name,
+                        format_duration(self.sla)
+                    ),
+                    format!("{} ({})", minutes(over), minutes(worst)),
+                    format!(
+                        "Feast registry of project {project}: materialization intervals of {}, each taken as done at its end",
+                        view.name
+                    ),
+                ));
+            }
+            Ok(figures)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, hour, minute, 0).unwrap()
+    }
+
+    fn materialized(ends: &[(u32, u32)]) -> Vec<Interval> {
+        ends.iter()
+            .map(|(h, m)| Interval {
+                start: at(*h, *m) - chrono::Duration::minutes(10),
+                end: at(*h, *m),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stale_time_and_the_longest_lag_come_from_the_materialization_history() {
+        // Every 10 minutes until 14:00, then nothing until 16:30 (the incident 14:20–16:40).
+        let intervals = materialized(&[(13, 40), (13, 50), (14, 0), (16, 30)]);
+        let window = ImpactWindow {
+            from: at(14, 20),
+            to: at(16, 40),
+            contained: None,
+        };
+        let (over, worst) = staleness(&intervals, window, Duration::from_secs(15 * 60)).unwrap();
+        // Older than 15 min from 14:20 (lag 20 min already) to 16:30: 130 min.
+        assert_eq!(over.num_minutes(), 130);
+        assert_eq!(worst.num_minutes(), 150, "14:00 → 16:30");
+        // A view never materialized before the incident: nothing to measure.
+        assert!(staleness(&materialized(&[(16, 30)]), window, Duration::from_secs(900)).is_none());
+        // Fresh all along: no time over the SLA.
+        let fresh = materialized(&[(14, 10), (14, 20), (14, 30), (14, 40)]);
+        let short = ImpactWindow {
+            from: at(14, 15),
+            to: at(14, 45),
+            contained: None,
+        };
+        let (over, _) = staleness(&fresh, short, Duration::from_secs(900)).unwrap();
+        assert_eq!(over.num_minutes(), 0);
+    }
+}
