@@ -88,6 +88,9 @@ pub fn count(value: f64) -> String {
 
 /// Measures the impact of incidents of one runbook.
 pub trait ImpactEstimator: Send + Sync {
+    /// What it reads (`Prometheus`, `the run history`), for a message when that fails.
+    fn source(&self) -> String;
+
     /// The figures for `incident` over `window`; none when this estimator has nothing to say
     /// about that incident's target.
     ///
@@ -111,11 +114,26 @@ pub struct Impact {
     pub estimated: bool,
 }
 
-/// Runs every estimator for `incident`; a failing one is reported, the others still count.
+/// Longest one estimator may take: a post-mortem (and the console page that shows it) must
+/// not hang on a slow source.
+pub const ESTIMATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs every estimator for `incident`; a failing or slow one is reported, the others still
+/// count.
 pub async fn measure(
     estimators: &[Arc<dyn ImpactEstimator>],
     incident: &Incident,
     now: Timestamp,
+) -> Impact {
+    measure_within(estimators, incident, now, ESTIMATE_TIMEOUT).await
+}
+
+/// [`measure`] with a given time limit per estimator.
+pub async fn measure_within(
+    estimators: &[Arc<dyn ImpactEstimator>],
+    incident: &Incident,
+    now: Timestamp,
+    limit: std::time::Duration,
 ) -> Impact {
     let window = ImpactWindow::of(incident, now);
     let mut impact = Impact {
@@ -123,9 +141,14 @@ pub async fn measure(
         ..Impact::default()
     };
     for estimator in estimators {
-        match estimator.estimate(incident, window).await {
-            Ok(figures) => impact.figures.extend(figures),
-            Err(problem) => impact.problems.push(problem),
+        match tokio::time::timeout(limit, estimator.estimate(incident, window)).await {
+            Ok(Ok(figures)) => impact.figures.extend(figures),
+            Ok(Err(problem)) => impact.problems.push(problem),
+            Err(_) => impact.problems.push(format!(
+                "{} did not answer within {} s",
+                estimator.source(),
+                limit.as_secs_f64()
+            )),
         }
     }
     impact
@@ -133,6 +156,73 @@ pub async fn measure(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    struct Slow;
+
+    impl ImpactEstimator for Slow {
+        fn source(&self) -> String {
+            "the slow store".into()
+        }
+        fn estimate<'a>(
+            &'a self,
+            _incident: &'a Incident,
+            _window: ImpactWindow,
+        ) -> BoxFuture<'a, Result<Vec<Figure>, String>> {
+            Box::pin(async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                Ok(Vec::new())
+            })
+        }
+    }
+
+    struct Quick;
+
+    impl ImpactEstimator for Quick {
+        fn source(&self) -> String {
+            "the quick store".into()
+        }
+        fn estimate<'a>(
+            &'a self,
+            _incident: &'a Incident,
+            _window: ImpactWindow,
+        ) -> BoxFuture<'a, Result<Vec<Figure>, String>> {
+            Box::pin(async { Ok(vec![Figure::new("requests failed", "12", "a query")]) })
+        }
+    }
+
+    /// A slow source is reported, the others still count, and the draft does not wait.
+    #[tokio::test]
+    async fn a_slow_source_is_reported_and_the_others_still_count() {
+        let now = chrono::Utc::now();
+        let finding = warden_core::Finding {
+            runbook: warden_core::RunbookId::new("serving-latency"),
+            target: warden_core::Target::new(warden_core::TargetKind::Service, "demand"),
+            detector: "test".into(),
+            severity: warden_core::Severity::High,
+            summary: "slow".into(),
+            detected_at: now,
+            measurements: Default::default(),
+            cause_key: None,
+            alert: None,
+        };
+        let incident = Incident::open(warden_core::IncidentId("INC-1".into()), &finding, now);
+        let estimators: Vec<Arc<dyn ImpactEstimator>> = vec![Arc::new(Slow), Arc::new(Quick)];
+        let impact = measure_within(
+            &estimators,
+            &incident,
+            now,
+            std::time::Duration::from_millis(50),
+        )
+        .await;
+        assert_eq!(impact.figures.len(), 1);
+        assert_eq!(
+            impact.problems,
+            ["the slow store did not answer within 0.05 s"]
+        );
+        assert!(impact.estimated);
+    }
+
     #[test]
     fn counts_are_grouped_in_thousands() {
         assert_eq!(super::count(1_234_567.8), "1,234,568");

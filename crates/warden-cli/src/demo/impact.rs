@@ -282,6 +282,10 @@ fn day(at: Timestamp) -> String {
 }
 
 impl ImpactEstimator for ReplayedImpact {
+    fn source(&self) -> String {
+        "the replayed week".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         _incident: &'a Incident,

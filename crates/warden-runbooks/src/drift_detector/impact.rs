@@ -70,6 +70,10 @@ impl DriftImpact {
 }
 
 impl ImpactEstimator for DriftImpact {
+    fn source(&self) -> String {
+        "the drift monitor's state".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         incident: &'a Incident,

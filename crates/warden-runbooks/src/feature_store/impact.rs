@@ -58,6 +58,10 @@ fn minutes(duration: chrono::Duration) -> String {
 }
 
 impl ImpactEstimator for FeastImpact {
+    fn source(&self) -> String {
+        "the Feast registry".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         _incident: &'a Incident,

@@ -76,6 +76,10 @@ impl RegressionImpact {
 }
 
 impl ImpactEstimator for RegressionImpact {
+    fn source(&self) -> String {
+        "the prediction logs and actuals".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         incident: &'a Incident,

@@ -113,6 +113,10 @@ fn run_of(incident: &Incident, runs: &[PipelineRun]) -> Option<String> {
 }
 
 impl ImpactEstimator for PipelineImpact {
+    fn source(&self) -> String {
+        "the orchestrator's run history".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         incident: &'a Incident,

@@ -86,6 +86,10 @@ impl ServingImpact {
 }
 
 impl ImpactEstimator for ServingImpact {
+    fn source(&self) -> String {
+        "Prometheus".into()
+    }
+
     fn estimate<'a>(
         &'a self,
         incident: &'a Incident,
