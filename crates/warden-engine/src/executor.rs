@@ -486,6 +486,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             step: step.id.clone(),
             params: step.params.clone(),
             evidence,
+            now: self.manager.clock().now(),
         };
         let verdict = tokio::time::timeout(step.timeout, judge.judge(&request)).await;
         let judgement = match verdict {
@@ -679,6 +680,7 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             idempotency_key: record.idempotency_key.clone(),
             earlier_results,
             approval: decision.cloned(),
+            now: self.manager.clock().now(),
         };
         if (self.mode == Mode::DryRun && !handler.read_only())
             || step.approval == ApprovalPolicy::Never

@@ -35,6 +35,9 @@ pub struct ActionRequest {
     /// approved and why, read with the approvals (a timeline note written after the approval
     /// may not be in `incident` yet).
     pub approval: Option<warden_core::Approval>,
+    /// The engine's time: handlers and collectors ask it, not the wall clock, so a replayed
+    /// incident (the demo's) is handled at its own moment.
+    pub now: warden_core::Timestamp,
 }
 
 /// Why an action failed, and whether trying again may help.

@@ -23,6 +23,9 @@ pub struct JudgeRequest {
     /// The artifacts the `evidence_from` steps captured, by step id (steps that captured
     /// nothing, e.g. failed ones, are absent).
     pub evidence: BTreeMap<String, Vec<u8>>,
+    /// The engine's time: judges ask it, not the wall clock, so a replayed incident (the
+    /// demo's) is judged at its own moment.
+    pub now: warden_core::Timestamp,
 }
 
 impl JudgeRequest {

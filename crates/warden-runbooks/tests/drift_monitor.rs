@@ -85,6 +85,7 @@ fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionR
         idempotency_key: format!("INC-7/{step}"),
         earlier_results: Default::default(),
         approval: None,
+        now: chrono::Utc::now(),
     }
 }
 
@@ -290,4 +291,49 @@ async fn the_impact_counts_the_drift_runs_and_held_retrainings_of_the_incident()
         "the run 30 h ago is outside"
     );
     assert!(impact.figures[0].source.contains("monitor demand"));
+}
+
+/// Collectors ask the engine's time, not the wall clock: an incident replayed at its own
+/// moment (the demo's week) counts the monitor's alerts before that moment.
+#[tokio::test]
+async fn the_alert_history_is_taken_at_the_engines_time() {
+    let (_dir, config, assembly) = assembled();
+    let then = chrono::Utc::now() - chrono::Duration::days(20);
+    let states = StateDir::new(&config.data_dir);
+    let mut state = states.load("demand").unwrap();
+    for minutes_ago in [50, 40, 30, 20, 10] {
+        state.runs.push(drift_detector::state::MonitorRun {
+            at: then - chrono::Duration::minutes(minutes_ago),
+            drifted: true,
+            columns: vec!["price".into()],
+        });
+    }
+    states.save("demand", &state).unwrap();
+    let collector = assembly
+        .registries
+        .for_runbook(RUNBOOK)
+        .collectors
+        .get("alert_history")
+        .unwrap()
+        .clone();
+    let mut at_then = request(
+        incident(then, "ana", "x"),
+        "alert-history",
+        serde_json::json!({}),
+    );
+    at_then.now = then;
+    let collected = collector.collect(&at_then).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&collected.bytes).unwrap();
+    assert_eq!(body["recent_alerts"], 5.0, "{body:#}");
+    // The same history asked at the wall clock's now: nothing recent.
+    let collected = collector
+        .collect(&request(
+            incident(then, "ana", "x"),
+            "alert-history",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&collected.bytes).unwrap();
+    assert_eq!(body["recent_alerts"], 0.0, "{body:#}");
 }

@@ -247,6 +247,7 @@ async fn without_a_review_each_episode_retrains_once_until_the_fix_puts_a_review
         idempotency_key: "INC-8/human-review".into(),
         earlier_results: Default::default(),
         approval: None,
+        now: chrono::Utc::now(),
     };
     let plan = fix.plan(&request).await.unwrap();
     assert!(plan.starts_with("would make the retraining"), "{plan}");

@@ -212,6 +212,7 @@ mod tests {
             idempotency_key: "INC-K/rollback".into(),
             earlier_results: BTreeMap::new(),
             approval: None,
+            now: chrono::Utc::now(),
         }
     }
 

@@ -157,7 +157,7 @@ impl SetThreshold {
                 monitor.name, existing.incident, existing.expires_at, existing.set_by
             ));
         }
-        let now = chrono::Utc::now();
+        let now = request.now;
         let expires_at = after(now, expires_in);
         let until = expires_at.format("%Y-%m-%d %H:%M UTC");
         if !execute {
@@ -230,7 +230,7 @@ impl RevertThreshold {
                 monitor.name
             ));
         }
-        let now = chrono::Utc::now();
+        let now = request.now;
         if let Some(ended) = state.threshold_override.take() {
             state.ended_overrides.push((
                 format!("reverted at closure of {} at {now}", request.incident.id),

@@ -101,7 +101,7 @@ impl EvidenceCollector for Collector {
                         bytes: warden_drift::html::render(&report).into_bytes(),
                     })
                 }
-                Kind::DriftReport => drift_report(&monitor, settings).await,
+                Kind::DriftReport => drift_report(&monitor, settings, request.now).await,
                 Kind::TransformationConsistency => {
                     let report = configured(settings).await?;
                     Ok(transformation_consistency(&monitor, &report))
@@ -164,7 +164,7 @@ async fn alert_history(
     monitor: &DriftMonitorConfig,
     request: &ActionRequest,
 ) -> Result<Collected, ActionError> {
-    let now = chrono::Utc::now();
+    let now = request.now;
     let alerts = &monitor.alerts;
     let mut body = json!({
         "monitor": monitor.name,
@@ -335,6 +335,7 @@ fn missed_windows(report: &warden_drift::backtest::BacktestReport, settings: &Se
 async fn drift_report(
     monitor: &DriftMonitorConfig,
     settings: Settings,
+    now: warden_core::Timestamp,
 ) -> Result<Collected, ActionError> {
     let season = settings
         .options
@@ -351,7 +352,6 @@ async fn drift_report(
     })
     .await
     .map_err(failed)?;
-    let now = chrono::Utc::now();
     let newest = report
         .summary
         .reference

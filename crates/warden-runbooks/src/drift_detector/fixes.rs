@@ -76,7 +76,7 @@ impl ApplyFix {
         let _guard = self.monitors.lock.lock().await;
         let mut state = self.monitors.state(&monitor.name)?;
         let incident = &request.incident.id;
-        let now = chrono::Utc::now();
+        let now = request.now;
         let (done, yaml) = match self.fix {
             Fix::SlidingReference => {
                 let window = text_param(request, "window")

@@ -326,6 +326,7 @@ mod tests {
             idempotency_key: "INC-T/pause-materialization".into(),
             earlier_results: earlier,
             approval: None,
+            now: chrono::Utc::now(),
         }
     }
 

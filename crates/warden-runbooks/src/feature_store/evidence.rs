@@ -34,7 +34,7 @@ impl EvidenceCollector for MaterializationRuns {
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| warden_core::parse_duration(text).ok())
                 .unwrap_or(Duration::from_secs(24 * 3600));
-            let since = chrono::Utc::now()
+            let since = request.now
                 - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(1));
             let schedule = AirflowDag {
                 airflow: self.airflow.clone(),

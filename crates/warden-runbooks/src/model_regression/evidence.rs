@@ -234,6 +234,7 @@ impl Collector {
         let candidate = analysis.candidate.clone();
         let baseline = analysis.baseline.clone();
         let config = model.clone();
+        let now_ms = request.now.timestamp_millis();
         let (checks, training_checks, parity_result) = self
             .blocking(move || {
                 let checks = match &config.actuals {
@@ -251,8 +252,7 @@ impl Collector {
                                 ..Schema::default()
                             },
                         };
-                        let now = chrono::Utc::now().timestamp_millis();
-                        Some(validate(&data, &schema, now).map_err(|e| e.to_string())?)
+                        Some(validate(&data, &schema, now_ms).map_err(|e| e.to_string())?)
                     }
                     None => None,
                 };
@@ -267,10 +267,7 @@ impl Collector {
                         let now = Dataset::open(&now).map_err(|e| e.to_string())?;
                         let schema = Schema::learn(&before, &config.columns.keys, &[])
                             .map_err(|e| e.to_string())?;
-                        Some(
-                            validate(&now, &schema, chrono::Utc::now().timestamp_millis())
-                                .map_err(|e| e.to_string())?,
-                        )
+                        Some(validate(&now, &schema, now_ms).map_err(|e| e.to_string())?)
                     }
                     _ => None,
                 };

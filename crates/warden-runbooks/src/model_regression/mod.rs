@@ -570,6 +570,7 @@ mod tests {
             idempotency_key: "INC-S/rollback".into(),
             earlier_results: Default::default(),
             approval: None,
+            now: chrono::Utc::now(),
         };
         let plan = handler.plan(&request).await.expect("plan");
         assert!(

@@ -428,7 +428,7 @@ impl Collector {
                         "incompatible_version_missing_dependency": images}}),
                 ))
             }
-            Kind::Secrets => self.secrets(&source, &request.incident, tail).await,
+            Kind::Secrets => self.secrets(&source, request, tail).await,
             Kind::Classification => {
                 let got = capture(
                     &self.pipelines,
@@ -471,10 +471,10 @@ impl Collector {
     async fn secrets(
         &self,
         source: &Source,
-        incident: &Incident,
+        request: &ActionRequest,
         tail: usize,
     ) -> Result<Collected, ActionError> {
-        let got = capture(&self.pipelines, source, incident, STATUS, tail).await?;
+        let got = capture(&self.pipelines, source, &request.incident, STATUS, tail).await?;
         let kube = got
             .kube
             .as_ref()
@@ -504,7 +504,7 @@ impl Collector {
                     .map_err(kube_error)?,
             );
         }
-        let now = chrono::Utc::now();
+        let now = request.now;
         let namespace_name = namespace.unwrap_or_default();
         let fixes = fixes::secret_fixes(namespace_name, &uses, &states, now, OLD_SECRET_DAYS);
         let missing: Vec<&str> = states

@@ -180,6 +180,7 @@ pub(super) mod tests {
                     )
                 })
                 .collect(),
+            now: chrono::Utc::now(),
         }
     }
 

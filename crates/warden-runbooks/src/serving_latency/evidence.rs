@@ -220,7 +220,7 @@ impl Collector {
             promql_duration(window),
             promql_duration(short)
         );
-        let now = Some(chrono::Utc::now());
+        let now = Some(request.now);
         let current_rps = scalar(prometheus, &current_query, now)
             .await
             .map_err(connect_error)?;

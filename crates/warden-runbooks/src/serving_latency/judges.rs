@@ -56,7 +56,7 @@ impl Judge {
             Cause::AutoscalerLagging => {
                 let hpa = of_kind(request, "hpa_status")?;
                 let lag = service.map_or(std::time::Duration::from_secs(300), |s| s.hpa_lag);
-                Some(causes::autoscaler_lagging(&hpa, chrono::Utc::now(), lag))
+                Some(causes::autoscaler_lagging(&hpa, request.now, lag))
             }
             Cause::TrafficSpike => {
                 let traffic: TrafficRate = typed(request, "traffic_rate")?;
