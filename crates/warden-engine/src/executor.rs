@@ -594,7 +594,10 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                 ));
                 return Ok(record);
             }
-            match evaluator.evaluate(incident, gate).await {
+            match evaluator
+                .evaluate(incident, gate, self.manager.clock().now())
+                .await
+            {
                 Ok(Some(verdict)) if verdict.passed => {
                     let note = format!("evaluated from the data: {}", verdict.explanation);
                     let done = self

@@ -185,12 +185,14 @@ pub struct GateSeries {
 
 /// Evaluates closure gates from data (e.g. Prometheus range queries).
 pub trait GateEvaluator: Send + Sync {
-    /// The verdict for `gate` of `incident` now; `Ok(None)` when this evaluator has no data
-    /// source for the gate's check (a responder records it instead).
+    /// The verdict for `gate` of `incident` at `now` (the engine's time, where the gate's
+    /// window ends); `Ok(None)` when this evaluator has no data source for the gate's check (a
+    /// responder records it instead).
     fn evaluate<'a>(
         &'a self,
         incident: &'a Incident,
         gate: &'a warden_runbook::Gate,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>>;
 
     /// The series behind the verdict over the gate's window, when the evaluator reads one

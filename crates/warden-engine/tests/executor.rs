@@ -756,17 +756,20 @@ async fn cause_steps_are_judged_from_their_evidence_once_it_is_captured() {
     assert!(waiting.contains(&"raise-limits"), "{progress:?}");
 }
 
-/// Passes every gate it is asked about, counting the questions.
-struct AlwaysPasses(AtomicU32);
+/// Passes every gate it is asked about, counting the questions and keeping the time it was
+/// asked at.
+struct AlwaysPasses(AtomicU32, std::sync::Mutex<Option<warden_core::Timestamp>>);
 
 impl warden_engine::executor::GateEvaluator for AlwaysPasses {
     fn evaluate<'a>(
         &'a self,
         _incident: &'a warden_core::Incident,
         _gate: &'a warden_runbook::Gate,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<warden_engine::executor::GateVerdict>, String>> {
         Box::pin(async move {
             self.0.fetch_add(1, Ordering::SeqCst);
+            *self.1.lock().unwrap() = Some(now);
             Ok(Some(warden_engine::executor::GateVerdict {
                 passed: true,
                 explanation: "fine".into(),
@@ -788,7 +791,7 @@ async fn gate_windows_start_after_the_last_containment_change() {
     .unwrap();
     let (pause, scale) = (Scripted::new(&[]), Scripted::new(&[]));
     let mut actions = registry(&pause, &scale);
-    let gates = Arc::new(AlwaysPasses(AtomicU32::new(0)));
+    let gates = Arc::new(AlwaysPasses(AtomicU32::new(0), std::sync::Mutex::new(None)));
     actions
         .gates
         .insert("rerun_succeeded".into(), gates.clone());
@@ -839,6 +842,11 @@ async fn gate_windows_start_after_the_last_containment_change() {
     f.manager.clock().advance(chrono::Duration::minutes(1));
     executor.advance(&f.id, &f.runbook).await.unwrap();
     assert_eq!(gates.0.load(Ordering::SeqCst), 1);
+    // Asked at the engine's time (the manual clock), not the wall clock's.
+    assert_eq!(
+        *gates.1.lock().unwrap(),
+        Some(warden_core::Clock::now(f.manager.clock()))
+    );
     let (state, _, result) = status(&f, "rerun").await;
     assert_eq!(state, ActionStatus::Succeeded, "{result}");
 }

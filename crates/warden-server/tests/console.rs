@@ -510,6 +510,7 @@ impl warden_engine::executor::GateEvaluator for Rising {
         &'a self,
         _incident: &'a warden_core::Incident,
         _gate: &'a warden_runbook::Gate,
+        _now: warden_core::Timestamp,
     ) -> warden_engine::executor::BoxFuture<
         'a,
         Result<Option<warden_engine::executor::GateVerdict>, String>,

@@ -118,6 +118,7 @@ impl GateEvaluator for ReplayedGates {
         &'a self,
         _incident: &'a Incident,
         gate_step: &'a warden_runbook::Gate,
+        _now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let Some(series) = series_for(&gate_step.check) else {

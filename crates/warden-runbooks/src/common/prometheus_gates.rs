@@ -79,6 +79,7 @@ impl GateEvaluator for PrometheusGates {
         &'a self,
         _incident: &'a Incident,
         gate_step: &'a Gate,
+        _now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let Some(query) = self.queries.get(&gate_step.check) else {

@@ -46,6 +46,7 @@ impl GateEvaluator for BacktestGates {
         &'a self,
         incident: &'a Incident,
         gate: &'a Gate,
+        _now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let Ok(monitor) = self.monitors.monitor(&incident.target) else {

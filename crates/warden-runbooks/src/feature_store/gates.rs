@@ -41,6 +41,7 @@ impl GateEvaluator for FeastGates {
         &'a self,
         _incident: &'a Incident,
         gate: &'a Gate,
+        _now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let check = gate.check.as_str();

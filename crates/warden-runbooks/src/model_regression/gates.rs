@@ -121,6 +121,7 @@ impl ModelGates {
         &self,
         model: &ModelConfig,
         gate: &Gate,
+        now: warden_core::Timestamp,
     ) -> Result<Option<GateVerdict>, String> {
         let analysis = super::analyse_async(&self.models, model).await?;
         let scored = &analysis.scored;
@@ -143,7 +144,7 @@ impl ModelGates {
                 .max()
                 .map_or(i64::MAX, |t| t + 1)
         } else {
-            chrono::Utc::now().timestamp_millis() - gate.hold_for.as_millis() as i64
+            now.timestamp_millis() - gate.hold_for.as_millis() as i64
         };
         let (mut before, mut recent) = (Vec::new(), Vec::new());
         for &row in &scored.rows_of_version(&analysis.baseline) {
@@ -226,6 +227,7 @@ impl GateEvaluator for ModelGates {
         &'a self,
         incident: &'a Incident,
         gate: &'a Gate,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let Ok(model) = self.models.model(&incident.target) else {
@@ -233,7 +235,7 @@ impl GateEvaluator for ModelGates {
             };
             match gate.check.as_str() {
                 "previous_version_serving" => self.previous_version_serving(model).await,
-                "metrics_recovered" => self.metrics_recovered(model, gate).await,
+                "metrics_recovered" => self.metrics_recovered(model, gate, now).await,
                 _ => Ok(None),
             }
         })

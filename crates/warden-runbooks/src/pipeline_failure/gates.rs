@@ -176,6 +176,7 @@ impl GateEvaluator for PipelineGates {
         &'a self,
         incident: &'a Incident,
         gate: &'a Gate,
+        _now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(self.judge(incident, gate))
     }

@@ -57,6 +57,7 @@ impl ServingGates {
         &self,
         incident: &Incident,
         gate: &Gate,
+        now: warden_core::Timestamp,
     ) -> Result<Option<GateVerdict>, String> {
         let Ok(service) = self.serving.service(&incident.target) else {
             return Ok(None);
@@ -74,7 +75,7 @@ impl ServingGates {
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| {
-                (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                (now - t.with_timezone(&chrono::Utc))
                     .to_std()
                     .unwrap_or_default()
             });
@@ -174,15 +175,16 @@ impl GateEvaluator for ServingGates {
         &'a self,
         incident: &'a Incident,
         gate: &'a Gate,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             match gate.check.as_str() {
                 "latency_p95_ms" | "error_rate" => match self.prometheus.get(&incident.target.name)
                 {
-                    Some(gates) => gates.evaluate(incident, gate).await,
+                    Some(gates) => gates.evaluate(incident, gate, now).await,
                     None => Ok(None),
                 },
-                "autoscaler_stable" => self.autoscaler_stable(incident, gate).await,
+                "autoscaler_stable" => self.autoscaler_stable(incident, gate, now).await,
                 "load_test_headroom" => self.load_test(incident, gate).await,
                 _ => Ok(None),
             }
