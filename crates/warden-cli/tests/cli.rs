@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // shared helpers outside #[test] functions
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -989,22 +991,6 @@ fn the_example_configuration_is_accepted_by_every_command_that_reads_it() {
     assert_eq!(code(&check), 0, "{}", stderr(&check));
 }
 
-const PAGING_RUNBOOK: &str = "\
-id: paging
-title: Page the on-call
-severity: high
-triggers:
-  - alertmanager: { alertname: PageMe }
-phases:
-  containment:
-    - id: page
-      title: Notify the on-call
-      action: notify
-      params: { channel: oncall }
-      approval: auto
-      retry: { attempts: 1 }
-";
-
 /// A step that failed stays listed by every later `advance` until it is retried, `show` puts
 /// it first under FAILED, and `retry` runs it again once the channel answers.
 #[test]
@@ -1016,7 +1002,11 @@ fn a_failed_step_stays_visible_until_a_retry_succeeds() {
         .unwrap()
         .port();
     std::fs::create_dir(dir.path().join("runbooks")).unwrap();
-    std::fs::write(dir.path().join("runbooks/paging.yaml"), PAGING_RUNBOOK).unwrap();
+    std::fs::write(
+        dir.path().join("runbooks/paging.yaml"),
+        common::paging_runbook("{ attempts: 1 }"),
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("warden.yaml"),
         format!(

@@ -207,22 +207,6 @@ async fn counting_receiver() -> (String, Arc<Mutex<BTreeMap<String, u32>>>) {
     (url, counts)
 }
 
-const PAGING_RUNBOOK: &str = "\
-id: paging
-title: Page the on-call
-severity: high
-triggers:
-  - alertmanager: { alertname: PageMe }
-phases:
-  containment:
-    - id: page
-      title: Notify the on-call
-      action: notify
-      params: { channel: oncall }
-      approval: auto
-      retry: { attempts: 5, base: 50ms, cap: 200ms }
-";
-
 async fn page_statuses(client: &reqwest::Client, base: &str) -> BTreeMap<String, String> {
     let list = api_get(client, &format!("{base}/api/v1/incidents?limit=1000")).await;
     let mut statuses = BTreeMap::new();
@@ -250,7 +234,11 @@ async fn kill_9_never_repeats_a_completed_action_and_drops_none() {
     write_config(dir.path());
     let (hook_url, deliveries) = counting_receiver().await;
     std::fs::create_dir(dir.path().join("runbooks")).unwrap();
-    std::fs::write(dir.path().join("runbooks/paging.yaml"), PAGING_RUNBOOK).unwrap();
+    std::fs::write(
+        dir.path().join("runbooks/paging.yaml"),
+        common::paging_runbook("{ attempts: 5, base: 50ms, cap: 200ms }"),
+    )
+    .unwrap();
     extend_config(
         dir.path(),
         None,

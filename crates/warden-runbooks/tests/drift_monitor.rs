@@ -77,6 +77,19 @@ fn assembled() -> (
     (dir, config, assembly)
 }
 
+/// Runbook 3's `set_drift_threshold` handler as assembled.
+fn set_threshold(
+    assembly: &warden_runbooks::Assembly,
+) -> std::sync::Arc<dyn warden_engine::executor::ActionHandler> {
+    assembly
+        .registries
+        .for_runbook(RUNBOOK)
+        .actions
+        .get("set_drift_threshold")
+        .unwrap()
+        .clone()
+}
+
 fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionRequest {
     ActionRequest {
         incident,
@@ -93,13 +106,7 @@ fn request(incident: Incident, step: &str, params: serde_json::Value) -> ActionR
 async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
     let (_dir, config, assembly) = assembled();
     let runbooks = warden_runbook::builtin::all().unwrap();
-    let set = assembly
-        .registries
-        .for_runbook(RUNBOOK)
-        .actions
-        .get("set_drift_threshold")
-        .unwrap()
-        .clone();
+    let set = set_threshold(&assembly);
     let now = chrono::Utc::now();
     let request = request(
         incident(now, "ana", "weekend noise"),
@@ -175,13 +182,7 @@ async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
 #[tokio::test]
 async fn an_override_names_its_approver_before_the_approval_note_is_written() {
     let (_dir, config, assembly) = assembled();
-    let set = assembly
-        .registries
-        .for_runbook(RUNBOOK)
-        .actions
-        .get("set_drift_threshold")
-        .unwrap()
-        .clone();
+    let set = set_threshold(&assembly);
     let now = chrono::Utc::now();
     let mut incident = incident(now, "ana", "weekend noise");
     incident.timeline.clear();

@@ -187,7 +187,19 @@ pub fn spawn_group(dir: &Path, log: &str, program: &str, args: &[&str]) -> StopG
 /// `warden up` on `port` advancing every `advance_every` (e.g. `2s`), its log in
 /// `dir/warden.log`; killed when dropped.
 pub fn start_logged(dir: &Path, port: u16, advance_every: &str) -> Stop {
-    let log = std::fs::File::create(dir.join("warden.log")).unwrap();
+    warden_up(dir, "warden.log", port, advance_every, &[])
+}
+
+/// `warden up` in `dir` on `port` with `env` set, its standard error in `dir/log`; killed when
+/// dropped.
+pub fn warden_up(
+    dir: &Path,
+    log: &str,
+    port: u16,
+    advance_every: &str,
+    env: &[(&str, &str)],
+) -> Stop {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
     Stop(
         Command::new(env!("CARGO_BIN_EXE_warden"))
             .args([
@@ -199,11 +211,22 @@ pub fn start_logged(dir: &Path, port: u16, advance_every: &str) -> Stop {
                 "--advance-every",
                 advance_every,
             ])
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap(),
+    )
+}
+
+/// A team's runbook that pages the on-call through `notify` on a `PageMe` alert, retrying as
+/// `retry` says (YAML, e.g. `{ attempts: 1 }`).
+pub fn paging_runbook(retry: &str) -> String {
+    format!(
+        "id: paging\ntitle: Page the on-call\nseverity: high\ntriggers:\n  - alertmanager: {{ alertname: PageMe }}\n\
+         phases:\n  containment:\n    - id: page\n      title: Notify the on-call\n      action: notify\n\
+         \x20     params: {{ channel: oncall }}\n      approval: auto\n      retry: {retry}\n"
     )
 }
 

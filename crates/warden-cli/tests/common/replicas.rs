@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,25 +91,14 @@ pub async fn receiver_delaying(executions: Executions, delay: Duration) -> u16 {
     port
 }
 
+/// A `warden up` replica named `name` (its `POD_NAME`, the lease holder), log `dir/name.log`.
 pub fn replica(dir: &Path, name: &str, port: u16) -> Stop {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    Stop(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args([
-                "up",
-                "--config",
-                "warden.yaml",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--advance-every",
-                "500ms",
-            ])
-            .env("POD_NAME", name)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    super::warden_up(
+        dir,
+        &format!("{name}.log"),
+        port,
+        "500ms",
+        &[("POD_NAME", name)],
     )
 }
 
