@@ -397,7 +397,14 @@ async fn seasonal_false_positives_are_contained_diagnosed_fixed_and_closed() {
     }
     assert_eq!(step_result(&detail, "revert-threshold").0, "succeeded");
     assert_eq!(step_result(&detail, "enable-retraining").0, "succeeded");
-    assert_eq!(paused(&airflow_client, &dag_id).await, Some(false));
+    assert_eq!(
+        paused(&airflow_client, &dag_id).await,
+        Some(false),
+        "disable: {:?}; enable: {:?}; audit: {:#}",
+        step_result(&detail, "disable-retraining"),
+        step_result(&detail, "enable-retraining"),
+        detail["audit"]
+    );
     let evidence: Vec<String> = detail["incident"]["evidence"]
         .as_array()
         .unwrap()

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use warden_core::{Actor, Finding, Incident, IncidentId, RunbookId, Severity, TimelineEvent};
-use warden_core::{TimelineKind, Timestamp};
+use warden_core::Timestamp;
+use warden_core::{Actor, Finding, Incident, IncidentId, RunbookId, Severity};
 use warden_data::write::write_parquet;
 use warden_drift::synthetic::{Scenario, days, generate};
 use warden_engine::executor::ActionRequest;
@@ -40,7 +40,7 @@ fn data(dir: &Path) {
     .unwrap();
 }
 
-fn incident(at: Timestamp, approver: &str, reason: &str) -> Incident {
+fn incident(at: Timestamp) -> Incident {
     let finding = Finding {
         runbook: RunbookId::new(RUNBOOK),
         target: warden_core::Target::new(warden_core::TargetKind::DriftMonitor, "demand"),
@@ -52,14 +52,19 @@ fn incident(at: Timestamp, approver: &str, reason: &str) -> Incident {
         cause_key: Some(drift_detector::FALSE_POSITIVES.into()),
         alert: None,
     };
-    let mut incident = Incident::open(IncidentId("INC-7".into()), &finding, at);
-    incident.timeline.push(TimelineEvent {
+    Incident::open(IncidentId("INC-7".into()), &finding, at)
+}
+
+/// The approval of the threshold change by `who` for `why`, as the executor reads it.
+fn approved(who: &str, why: &str, at: Timestamp) -> Option<warden_core::Approval> {
+    Some(warden_core::Approval {
+        incident_id: IncidentId("INC-7".into()),
+        step: "threshold-change".into(),
+        decision: warden_core::Decision::Approved,
+        actor: Actor::User(who.into()),
+        reason: why.into(),
         at,
-        actor: Actor::User(approver.into()),
-        kind: TimelineKind::Note,
-        message: format!("approved step threshold-change: {reason}"),
-    });
-    incident
+    })
 }
 
 /// A data directory with the week's logs and reference, the monitor's configuration over it,
@@ -108,11 +113,12 @@ async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
     let runbooks = warden_runbook::builtin::all().unwrap();
     let set = set_threshold(&assembly);
     let now = chrono::Utc::now();
-    let request = request(
-        incident(now, "ana", "weekend noise"),
+    let mut request = request(
+        incident(now),
         "threshold-change",
         serde_json::json!({"expires_in": "1h", "factor": 3}),
     );
+    request.approval = approved("ana", "weekend noise", now);
     let plan = set.plan(&request).await.unwrap();
     assert!(
         plan.starts_with("would multiply every minimum effect by 3"),
@@ -176,33 +182,24 @@ async fn a_threshold_override_survives_a_restart_and_expires_by_itself() {
     assert!(result.contains("already ended (expired at"), "{result}");
 }
 
-/// The executor hands the action the approval it read; the timeline note that follows an
-/// approval may not be in the incident snapshot yet (the daemon's beat can fall between the
-/// two writes), and the override must still name the approver, not Warden.
+/// Without an approval (a policy of `auto`), the override is Warden's, for the incident.
 #[tokio::test]
-async fn an_override_names_its_approver_before_the_approval_note_is_written() {
+async fn an_override_without_an_approval_is_warden_s() {
     let (_dir, config, assembly) = assembled();
     let set = set_threshold(&assembly);
     let now = chrono::Utc::now();
-    let mut incident = incident(now, "ana", "weekend noise");
-    incident.timeline.clear();
-    let mut request = request(
-        incident,
+    let request = request(
+        incident(now),
         "threshold-change",
         serde_json::json!({"expires_in": "1h", "factor": 2}),
     );
-    request.approval = Some(warden_core::Approval {
-        incident_id: IncidentId("INC-7".into()),
-        step: "threshold-change".into(),
-        decision: warden_core::Decision::Approved,
-        actor: Actor::User("bo".into()),
-        reason: "seasonal peak".into(),
-        at: now,
-    });
     let done = set.execute(&request).await.unwrap();
-    assert!(done.contains("by bo (seasonal peak)"), "{done}");
+    assert!(
+        done.contains("by warden (demand: 9 drift alerts)"),
+        "{done}"
+    );
     let state = StateDir::new(&config.data_dir).load("demand").unwrap();
-    assert_eq!(state.active_override(now).unwrap().set_by, "bo");
+    assert_eq!(state.active_override(now).unwrap().set_by, "warden");
 }
 
 #[tokio::test]
@@ -246,7 +243,7 @@ async fn bad_input_is_named_never_a_silent_pass() {
         .clone();
     let collected = collector
         .collect(&request(
-            incident(now, "ana", "x"),
+            incident(now),
             "drift-report",
             serde_json::json!({}),
         ))
@@ -279,7 +276,7 @@ async fn the_impact_counts_the_drift_runs_and_held_retrainings_of_the_incident()
         });
     }
     states.save("demand", &state).unwrap();
-    let mut incident = incident(now - chrono::Duration::hours(4), "ana", "noise");
+    let mut incident = incident(now - chrono::Duration::hours(4));
     incident.resolved_at = Some(now);
     let impact = warden_engine::impact::measure(estimators, &incident, now).await;
     assert!(impact.problems.is_empty(), "{impact:?}");
@@ -317,11 +314,7 @@ async fn the_alert_history_is_taken_at_the_engines_time() {
         .get("alert_history")
         .unwrap()
         .clone();
-    let mut at_then = request(
-        incident(then, "ana", "x"),
-        "alert-history",
-        serde_json::json!({}),
-    );
+    let mut at_then = request(incident(then), "alert-history", serde_json::json!({}));
     at_then.now = then;
     let collected = collector.collect(&at_then).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&collected.bytes).unwrap();
@@ -329,7 +322,7 @@ async fn the_alert_history_is_taken_at_the_engines_time() {
     // The same history asked at the wall clock's now: nothing recent.
     let collected = collector
         .collect(&request(
-            incident(then, "ana", "x"),
+            incident(then),
             "alert-history",
             serde_json::json!({}),
         ))

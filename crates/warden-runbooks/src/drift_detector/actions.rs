@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use warden_config::{DriftMonitorConfig, RetrainingTrigger};
-use warden_core::TimelineKind;
 use warden_engine::executor::{
     ActionError, ActionHandler, ActionRegistry, ActionRequest, BoxFuture,
 };
@@ -70,41 +69,22 @@ fn number_param(request: &ActionRequest, name: &str) -> Option<f64> {
 }
 
 /// Who approved the step, and the reason they gave: the approval the executor read with the
-/// step (the timeline note that follows an approval may not be in the snapshot yet), else that
-/// note, else Warden.
+/// step; Warden itself (with the incident's title as the reason) when none was needed.
 pub fn approver(request: &ActionRequest) -> (String, String) {
-    if let Some(approval) = request
+    match request
         .approval
         .as_ref()
         .filter(|a| a.decision == warden_core::Decision::Approved)
     {
-        let why = if approval.reason.trim().is_empty() {
-            request.incident.title.clone()
-        } else {
-            approval.reason.clone()
-        };
-        return (approval.actor.name().to_string(), why);
+        Some(approval) if !approval.reason.trim().is_empty() => {
+            (approval.actor.name().to_string(), approval.reason.clone())
+        }
+        Some(approval) => (
+            approval.actor.name().to_string(),
+            request.incident.title.clone(),
+        ),
+        None => ("warden".to_string(), request.incident.title.clone()),
     }
-    let prefix = format!("approved step {}", request.step);
-    request
-        .incident
-        .timeline
-        .iter()
-        .rev()
-        .find(|e| matches!(e.kind, TimelineKind::Note) && e.message.starts_with(&prefix))
-        .map_or_else(
-            || ("warden".to_string(), request.incident.title.clone()),
-            |e| {
-                let who = e.actor.name().to_string();
-                let why = e
-                    .message
-                    .strip_prefix(&prefix)
-                    .and_then(|rest| rest.strip_prefix(": "))
-                    .filter(|r| !r.trim().is_empty())
-                    .map_or_else(|| request.incident.title.clone(), str::to_string);
-                (who, why)
-            },
-        )
 }
 
 struct SetThreshold {
