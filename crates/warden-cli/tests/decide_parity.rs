@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Stop, api_get, complete, free_port, start, wait_for, wait_ready, write_config};
+use common::{Stop, api_get, complete, free_port, start, wait_ready, write_config};
 use warden_data::write::write_parquet;
 use warden_eval::synthetic::{LogSpec, generate};
 
@@ -119,20 +119,6 @@ async fn completing_a_step_from_the_cli_decides_the_incident_as_the_daemon_does(
         "read by hand: no registry connected",
     )
     .await;
-    // The webhook answers once the alerts are recorded and the daemon's work loop advances
-    // the incident beside the completion: compare once nothing runs any more.
-    let mut by_daemon = BTreeMap::new();
-    wait_for(
-        "the daemon to settle",
-        Duration::from_secs(30),
-        async || {
-            by_daemon =
-                outcomes(&api_get(&client, &format!("{base}/api/v1/incidents/INC-1")).await);
-            by_daemon.values().all(|(status, _)| status != "running")
-        },
-    )
-    .await;
-
     // Through the CLI alone.
     let cli_dir = tempfile::tempdir().unwrap();
     scenario(cli_dir.path());
@@ -177,6 +163,19 @@ async fn completing_a_step_from_the_cli_decides_the_incident_as_the_daemon_does(
         ["concept-drift", "data-quality"],
         "what Warden decides behind the CLI: {by_cli:#?}"
     );
+    // The webhook answers once the alerts are recorded and the daemon's work loop advances
+    // the incident beside the completion, one step after another: read its decisions until
+    // they are the CLI's or the daemon has had ample time (no step running is not enough —
+    // a judge runs no action, so between two judged causes nothing is "running").
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let by_daemon = loop {
+        let now = outcomes(&api_get(&client, &format!("{base}/api/v1/incidents/INC-1")).await);
+        let settled = now.values().all(|(status, _)| status != "running");
+        if (settled && now == by_cli) || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(
         by_cli, by_daemon,
         "the CLI and the daemon decided differently"
