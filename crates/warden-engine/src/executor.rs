@@ -290,6 +290,19 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
                 .is_some_and(|(fence, started)| started <= fence.epoch)
     }
 
+    /// Whether a `running` action is another executor's: in flight elsewhere unless this
+    /// executor takes it over (recovering, or started by a leader that is gone), and then
+    /// only when no executor of this process is running it (recovery runs beside this
+    /// process's work). Without this, a second executor's compare-and-set from `running`
+    /// would succeed while the first is mid-attempt, and both would act.
+    fn in_flight_elsewhere(&self, record: &ActionRecord) -> bool {
+        record.status == ActionStatus::Running
+            && (!self.takes_over(record)
+                || self
+                    .leadership
+                    .is_some_and(|l| l.executing(&record.idempotency_key)))
+    }
+
     pub(crate) fn conditions(
         &self,
         step: &Step,
@@ -390,27 +403,24 @@ impl<'a, S: IncidentStore, C: Clock> Executor<'a, S, C> {
             {
                 continue;
             }
-            // Running here: in flight in another executor — unless this executor takes it
-            // over (recovering, or started by a leader that is gone), and then only what no
-            // executor of this process is running (recovery runs beside this process's work).
-            if records.get(&step.id).is_some_and(|record| {
-                record.status == ActionStatus::Running
-                    && (!self.takes_over(record)
-                        || self
-                            .leadership
-                            .is_some_and(|l| l.executing(&record.idempotency_key)))
-            }) {
-                progress.waiting.push((step.id.clone(), "in flight".into()));
-                continue;
-            }
             let record = match records.get(&step.id) {
                 Some(record) => record.clone(),
+                // The claim returns the row as it is now: another executor may have claimed,
+                // started or even finished the step since this pass read the records.
                 None => {
                     store
                         .claim_action(id, &step.id, self.manager.clock().now())
                         .await?
                 }
             };
+            if record.status.is_final() {
+                records.insert(step.id.clone(), record);
+                continue;
+            }
+            if self.in_flight_elsewhere(&record) {
+                progress.waiting.push((step.id.clone(), "in flight".into()));
+                continue;
+            }
             let record = match self.conditions(step, runbook, &records) {
                 Gate::Skip(why) => {
                     progress.skipped.push((step.id.clone(), why.clone()));

@@ -530,6 +530,101 @@ async fn a_leader_takes_over_an_action_no_executor_of_its_own_runs() {
     assert_eq!(scale.calls(), 1, "and never again");
 }
 
+/// A handler whose first execution waits until released (saying when it started); later
+/// executions return at once. Counts its executions.
+#[derive(Default)]
+struct Held {
+    calls: AtomicU32,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl ActionHandler for Held {
+    fn plan<'a>(
+        &'a self,
+        _request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        Box::pin(async { Ok("would act".into()) })
+    }
+    fn execute<'a>(
+        &'a self,
+        request: &'a ActionRequest,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+        Box::pin(async move {
+            if first {
+                self.started.notify_one();
+                self.release.notified().await;
+            }
+            Ok(format!("done {}", request.step))
+        })
+    }
+}
+
+/// Two passes over one incident: one read the records before the other claimed and started a
+/// step. Its claim returns that step running, mid-attempt; it must leave it alone (a
+/// compare-and-set from `running` would let it execute the step a second time beside the
+/// first — found in CI as a KFP run retried twice).
+#[tokio::test]
+async fn a_pass_with_an_old_view_leaves_a_step_another_pass_started_alone() {
+    let f = fixture().await;
+    f.manager
+        .decide(
+            &f.id,
+            &f.runbook,
+            "scale",
+            Decision::Approved,
+            Actor::User("ana".into()),
+            "",
+        )
+        .await
+        .unwrap();
+    let (pause, scale) = (Arc::new(Held::default()), Arc::new(Held::default()));
+    let mut actions = Registry::default();
+    actions
+        .actions
+        .insert("pause_schedule".into(), pause.clone());
+    actions
+        .actions
+        .insert("scale_replicas".into(), scale.clone());
+    let early = Executor::new(&f.manager, &actions, Mode::Live);
+    let late = Executor::new(&f.manager, &actions, Mode::Live);
+    let early_done = tokio::sync::Notify::new();
+    // `early` reads no records, then holds in `pause`; `late` skips the running `pause`
+    // and holds in `scale`; then `early` goes on to `scale` with its old view.
+    let early_pass = async {
+        let progress = early.advance(&f.id, &f.runbook).await.unwrap();
+        early_done.notify_one();
+        progress
+    };
+    let late_pass = async {
+        pause.started.notified().await;
+        late.advance(&f.id, &f.runbook).await.unwrap()
+    };
+    let conductor = async {
+        scale.started.notified().await;
+        pause.release.notify_one();
+        early_done.notified().await;
+        scale.release.notify_one();
+    };
+    let (early_progress, late_progress, ()) = tokio::join!(early_pass, late_pass, conductor);
+    assert_eq!(
+        scale.calls.load(Ordering::SeqCst),
+        1,
+        "scale executed twice"
+    );
+    assert!(
+        early_progress
+            .waiting
+            .contains(&("scale".to_string(), "in flight".to_string())),
+        "{early_progress:?}"
+    );
+    assert_eq!(early_progress.executed, ["pause"]);
+    assert_eq!(late_progress.executed, ["scale"]);
+    let (state, attempts, _) = status(&f, "scale").await;
+    assert_eq!((state, attempts), (ActionStatus::Succeeded, 1));
+}
+
 #[tokio::test]
 async fn dry_run_records_plans_and_changes_nothing() {
     let f = fixture().await;

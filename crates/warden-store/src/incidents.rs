@@ -136,6 +136,8 @@ pub trait IncidentStore: Send + Sync {
     /// Marks an action as started, only if it is still in the state `from` with `from_attempts`
     /// attempts (compare-and-set): of two executors racing for one step, exactly one gets
     /// `true` and executes it. Sets `running`, `attempts = from_attempts + 1`, `updated_at`.
+    /// A finished action (succeeded, failed, skipped) is never started again this way, whatever
+    /// `from` says: a retry of a failed step resets it to pending first.
     ///
     /// # Errors
     /// Database errors.
@@ -622,7 +624,8 @@ impl IncidentStore for Store {
         let error = self.query_error("start action");
         let changed = on_pool!(self, pool => sqlx::query(
             "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2 \
-             WHERE idempotency_key = $3 AND status = $4 AND attempts = $5",
+             WHERE idempotency_key = $3 AND status = $4 AND attempts = $5 \
+             AND status IN ('pending', 'running')",
         )
         .bind(i64::from(from_attempts) + 1)
         .bind(time_text(&record.updated_at))
@@ -647,6 +650,7 @@ impl IncidentStore for Store {
         let changed = on_pool!(self, pool => sqlx::query(
             "UPDATE actions SET status = 'running', attempts = $1, updated_at = $2, started_epoch = $8 \
              WHERE idempotency_key = $3 AND status = $4 AND attempts = $5 \
+             AND status IN ('pending', 'running') \
              AND EXISTS (SELECT 1 FROM warden_lease WHERE name = $6 AND holder = $7 AND epoch = $8)",
         )
         .bind(i64::from(from_attempts) + 1)

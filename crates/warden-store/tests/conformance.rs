@@ -497,6 +497,19 @@ async fn actions_are_claimed_once_and_keep_their_outcome(store: &Store) {
         .await
         .unwrap();
     assert!(first && !second, "of two racing starts exactly one wins");
+    let mut finished = store
+        .claim_action(&incident.id, "rollback", at(9))
+        .await
+        .unwrap();
+    assert_eq!(finished.status, ActionStatus::Succeeded);
+    finished.updated_at = at(9);
+    assert!(
+        !store
+            .start_action(&finished, ActionStatus::Succeeded, finished.attempts)
+            .await
+            .unwrap(),
+        "a finished action is never started again"
+    );
     let started = store
         .claim_action(&incident.id, "notify", at(3))
         .await
