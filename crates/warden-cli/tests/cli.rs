@@ -180,21 +180,31 @@ fn every_command_help_has_an_example() {
 }
 
 /// The same seed gives byte-identical post-mortems: the demo's numbers are the scenario's, not
-/// the machine's or the moment's.
+/// the machine's or the moment's (the simulators' ports, the wall clock). Run twice into one
+/// directory, as a user reruns it: the second run starts from a clean world.
 #[test]
 fn the_demo_gives_the_same_post_mortems_for_the_same_seed() {
     let dir = tempfile::tempdir().unwrap();
-    for out in ["a", "b"] {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
         let output = warden(
-            &["demo", "--hour-ms", "0", "--seed", "7", "--out", out],
+            &["demo", "--hour-ms", "0", "--seed", "7", "--out", "demo"],
             dir.path(),
         );
         assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let drafts: Vec<Vec<u8>> = (1..=5)
+            .map(|n| {
+                std::fs::read(dir.path().join(format!("demo/postmortems/INC-{n}.md"))).unwrap()
+            })
+            .collect();
+        runs.push(drafts);
     }
-    for n in 1..=5 {
-        let a = std::fs::read(dir.path().join(format!("a/postmortems/INC-{n}.md"))).unwrap();
-        let b = std::fs::read(dir.path().join(format!("b/postmortems/INC-{n}.md"))).unwrap();
-        assert!(a == b, "INC-{n} differs between two runs with seed 7");
+    for (n, (first, second)) in runs[0].iter().zip(&runs[1]).enumerate() {
+        assert!(
+            first == second,
+            "INC-{} differs between two runs with seed 7",
+            n + 1
+        );
     }
 }
 
@@ -765,9 +775,41 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         for row in rows {
             let cells: Vec<&str> = row.split(" | ").collect();
             assert!(cells[1].chars().any(|c| c.is_ascii_digit()), "{row}");
-            assert!(cells[2].contains("replayed"), "{row}");
+            assert!(
+                cells[2].contains("replayed") || cells[2].contains("prediction-logs"),
+                "every figure names its source: {row}"
+            );
         }
     }
+    // Who decided the causes, per incident: Warden wherever the demo runs a module's judges
+    // on evidence its collectors captured (runbook 1 on the captured log, runbook 5 on the
+    // simulated registry and logs), the scripted person elsewhere.
+    let warden_causes: Vec<(String, u64, u64)> = incidents
+        .iter()
+        .map(|i| {
+            (
+                i["runbook"].as_str().unwrap().to_string(),
+                i["done_by"]["warden_causes"].as_u64().unwrap(),
+                i["done_by"]["person_causes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let decided = |runbook: &str| {
+        warden_causes
+            .iter()
+            .find(|(r, _, _)| r == runbook)
+            .map(|(_, warden, person)| (*warden, *person))
+    };
+    assert_eq!(
+        decided("pipeline-failure"),
+        Some((5, 0)),
+        "{warden_causes:?}"
+    );
+    assert_eq!(
+        decided("model-regression"),
+        Some((4, 0)),
+        "{warden_causes:?}"
+    );
     // Runbook 1's causes are Warden's: the captured log classified, the module's judges.
     let pipeline = &incidents[1]["done_by"];
     assert_eq!(
@@ -791,11 +833,20 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         serving_impact.contains("| requests failed | "),
         "{serving_impact}"
     );
+    // Runbook 5 ran for real on the simulators: its detector found version 8 in the logs, the
+    // rollback moved the MLflow alias (so version 7 served again and the metrics recovered),
+    // its judges decided every cause with a score or a reason, and its impact came from the logs.
     let regression = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-5.md")).unwrap();
-    assert!(
-        regression.contains("forecast error against actuals (MAPE)"),
-        "{regression}"
-    );
+    for said in [
+        "MLflow demand-forecast@champion: version 8 → 7 (read back)",
+        "Overfitting to recent training data; poor generalization** — confirmed by warden: score 0.70",
+        "refuted by warden: version 8: the same",
+        "step metrics-recovered passed by warden: evaluated from the data: mape of version 7",
+        "| predictions by 8 with actuals |",
+        "| mape of 8 vs 7 before it |",
+    ] {
+        assert!(regression.contains(said), "{said}:\n{regression}");
+    }
     // Each incident has its runbook's severity (runbook 3 says medium).
     let drift = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-3.md")).unwrap();
     assert!(drift.contains("| Severity | medium |"), "{drift}");
@@ -812,8 +863,8 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         "gates with data are judged by Warden, not by the scripted responder"
     );
     assert!(
-        serving.contains("dry-run: would"),
-        "actions only planned in the demo"
+        serving.contains("not simulated in the demo, so only planned: "),
+        "actions without a simulator are only planned, and say so"
     );
 
     // The demo's store is a normal store.

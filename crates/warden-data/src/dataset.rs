@@ -81,11 +81,7 @@ impl Dataset {
             let (schema, rows) = match file.format {
                 Format::Parquet => parquet_schema(&file)?,
                 Format::Csv | Format::JsonLines => {
-                    let batches = decode_text(&file)?;
-                    let schema = batches
-                        .first()
-                        .map(|b| b.schema())
-                        .unwrap_or_else(|| Arc::new(Schema::empty()));
+                    let (schema, batches) = decode_text(&file)?;
                     let rows = batches.iter().map(RecordBatch::num_rows).sum();
                     dataset
                         .decoded_text
@@ -311,22 +307,39 @@ fn parquet_schema(file: &DataFile) -> Result<(Arc<Schema>, usize), DataError> {
     Ok((builder.schema().clone(), rows))
 }
 
-fn decode_text(file: &DataFile) -> Result<Vec<RecordBatch>, DataError> {
+/// A text file's schema and record batches. A CSV file with a header and no rows still names
+/// its columns (typed `Null`: no value says what they hold), so a log part written before any
+/// row arrived does not hide them.
+fn decode_text(file: &DataFile) -> Result<(Arc<Schema>, Vec<RecordBatch>), DataError> {
     let io = |error: std::io::Error| DataError::Io {
         path: file.path.clone(),
         message: error.to_string(),
     };
     let mut handle = File::open(&file.path).map_err(io)?;
+    // A row takes at least two bytes, so a small file never needs a full-size batch: the
+    // decoders allocate (and zero) the whole batch up front, which for many small parts (a log
+    // shipper's hourly files) cost more than reading them.
+    let length = handle.metadata().map_err(io)?.len();
+    let batch_rows =
+        usize::try_from(length / 2 + 1).map_or(BATCH_ROWS, |rows| rows.min(BATCH_ROWS));
+    let mut header_only = Arc::new(Schema::empty());
     let batches: Result<Vec<RecordBatch>, arrow_schema::ArrowError> = match file.format {
         Format::Csv => {
             let format = arrow_csv::reader::Format::default().with_header(true);
             let (schema, _) = format
                 .infer_schema(&mut handle, None)
                 .map_err(|e| corrupt(file, e))?;
+            header_only = Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| arrow_schema::Field::new(f.name(), DataType::Null, true))
+                    .collect::<Vec<_>>(),
+            ));
             handle.rewind().map_err(io)?;
             arrow_csv::ReaderBuilder::new(Arc::new(schema))
                 .with_format(format)
-                .with_batch_size(BATCH_ROWS)
+                .with_batch_size(batch_rows)
                 .build(handle)
                 .map_err(|e| corrupt(file, e))?
                 .collect()
@@ -337,14 +350,16 @@ fn decode_text(file: &DataFile) -> Result<Vec<RecordBatch>, DataError> {
                     .map_err(|e| corrupt(file, e))?;
             handle.rewind().map_err(io)?;
             arrow_json::ReaderBuilder::new(Arc::new(schema))
-                .with_batch_size(BATCH_ROWS)
+                .with_batch_size(batch_rows)
                 .build(BufReader::new(handle))
                 .map_err(|e| corrupt(file, e))?
                 .collect()
         }
         Format::Parquet => Ok(Vec::new()),
     };
-    batches.map_err(|e| corrupt(file, e))
+    let batches = batches.map_err(|e| corrupt(file, e))?;
+    let schema = batches.first().map_or(header_only, RecordBatch::schema);
+    Ok((schema, batches))
 }
 
 /// FxHash: category interning hashes every row, and SipHash's DoS resistance buys nothing on

@@ -115,6 +115,26 @@ fn csv_and_json_lines_infer_types_and_parse_times() {
     assert_eq!(values[1] - values[0], 2 * 3_600_000);
 }
 
+/// A log part written before any row arrived (a header only) still names its columns, alone
+/// or before parts with rows: reading it is not "no column".
+#[test]
+fn a_header_only_csv_part_keeps_its_columns() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("part-0.csv"), "store_id,actual\n").unwrap();
+    let alone = Dataset::open(root.path().to_str().unwrap()).unwrap();
+    assert_eq!(alone.rows(), 0);
+    assert!(alone.field("actual").is_ok(), "the header's columns");
+    std::fs::write(root.path().join("part-1.csv"), "store_id,actual\n7,12.5\n").unwrap();
+    let both = Dataset::open(root.path().to_str().unwrap()).unwrap();
+    assert_eq!(both.rows(), 1);
+    assert_eq!(
+        both.field("actual").unwrap().kind,
+        Some(ColumnKind::Numeric)
+    );
+    let actual = both.read_column("actual", ColumnKind::Numeric).unwrap();
+    assert_eq!(actual.values, ColumnValues::Numeric(vec![12.5]));
+}
+
 #[test]
 fn corrupt_parquet_names_the_file() {
     let root = tempfile::tempdir().unwrap();

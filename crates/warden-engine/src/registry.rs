@@ -350,6 +350,11 @@ impl Registrar<'_> {
         Ok(())
     }
 
+    /// Whether this layer already has an implementation of `name` of `kind`.
+    pub fn has(&mut self, kind: EntryKind, name: &str) -> bool {
+        self.registry().has(kind, name)
+    }
+
     /// Registers the handler of action `name`.
     ///
     /// # Errors

@@ -130,10 +130,7 @@ impl Assembly {
 /// The first configured value that cannot be used, or a name registered twice.
 pub fn assemble(config: &Config, runbooks: &[Runbook]) -> Result<Assembly, AssemblyError> {
     let mut registries = Registries::new();
-    let mut detectors = common::assemble(config, runbooks, &mut registries.common())?;
-    for module in modules() {
-        detectors.extend(module.assemble(config, &mut registries.runbook(module.runbook()))?);
-    }
+    let detectors = register(config, runbooks, &mut registries)?;
     let evidence = EvidenceStore::new(
         config.data_dir.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
@@ -144,6 +141,23 @@ pub fn assemble(config: &Config, runbooks: &[Runbook]) -> Result<Assembly, Assem
         evidence: Arc::new(evidence),
         channels: config.notifications.clone(),
     })
+}
+
+/// What [`assemble`] registers, into registries the caller goes on filling before it seals
+/// them (the demo adds stand-ins for what it does not simulate); the scheduled detectors.
+///
+/// # Errors
+/// As [`assemble`].
+pub fn register(
+    config: &Config,
+    runbooks: &[Runbook],
+    registries: &mut Registries,
+) -> Result<Vec<Box<dyn Detector>>, AssemblyError> {
+    let mut detectors = common::assemble(config, runbooks, &mut registries.common())?;
+    for module in modules() {
+        detectors.extend(module.assemble(config, &mut registries.runbook(module.runbook()))?);
+    }
+    Ok(detectors)
 }
 
 /// Every problem [`assemble`] would stop at, all at once (for `warden config check`): each

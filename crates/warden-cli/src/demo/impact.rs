@@ -1,6 +1,7 @@
-//! The demo's ML-impact estimators: what each incident of the replayed week cost, measured on
-//! the week's own data — requests and their errors and latency, feature freshness, forecast
-//! error against actuals (MAPE), the training runs — through the same estimator interface the
+//! The demo's ML-impact estimators for the incidents whose systems it replays as series (the
+//! model regression is measured by runbook 5's own estimator on the simulated prediction
+//! logs): what each cost, measured on the week's own data — requests and their errors and
+//! latency, feature freshness, drift alerts, the training runs — through the same estimator interface the
 //! daemon's modules use on Prometheus, prediction logs and run history. Every figure names the
 //! replayed series or runs it came from.
 
@@ -20,7 +21,7 @@ const LATENCY_SLO_MS: f64 = 200.0;
 /// The freshness SLA of the demo's feature view.
 const FRESHNESS_SLA_MINUTES: f64 = 15.0;
 
-/// Registers one estimator per runbook, each reading the replayed week.
+/// Registers one estimator per replayed runbook, each reading the replayed week.
 pub fn register(registries: &mut Registries, week: &Week) {
     let data = Arc::new(Replayed {
         series: week.series.clone(),
@@ -31,7 +32,6 @@ pub fn register(registries: &mut Registries, week: &Week) {
         RunbookId::PIPELINE_FAILURE,
         RunbookId::DRIFT_DETECTOR,
         RunbookId::FEATURE_STORE,
-        RunbookId::MODEL_REGRESSION,
     ] {
         registries.runbook(runbook).impact(Arc::new(ReplayedImpact {
             runbook,
@@ -74,12 +74,6 @@ impl Replayed {
             .iter()
             .find(|s| s.at == at)
             .map(|s| s.value)
-    }
-
-    fn mean(&self, name: &str, from: Timestamp, to: Timestamp) -> Option<f64> {
-        let samples = self.within(name, from, to);
-        (!samples.is_empty())
-            .then(|| samples.iter().map(|s| s.value).sum::<f64>() / samples.len() as f64)
     }
 }
 
@@ -161,52 +155,6 @@ impl ReplayedImpact {
                         during("feature_freshness_minutes"),
                     ),
                 ]
-            }
-            RunbookId::MODEL_REGRESSION => {
-                // The regressed model served from when its error rose (before the incident
-                // opened) until the rollback contained it.
-                let day_before = from - chrono::Duration::hours(24);
-                let Some(before) =
-                    data.mean("mape", day_before - chrono::Duration::hours(24), day_before)
-                else {
-                    return Vec::new();
-                };
-                let until = window.contained.unwrap_or(to);
-                let since = data
-                    .within("mape", day_before, until)
-                    .iter()
-                    .rev()
-                    .take_while(|s| s.value > before * 1.5)
-                    .last()
-                    .map_or(from, |s| s.at);
-                let regressed: f64 = data.requests(since, until).iter().map(|(_, n)| n).sum();
-                let mut figures = vec![Figure::new(
-                    "predictions served by the regressed model (until the rollback)",
-                    count(regressed),
-                    format!(
-                        "replayed series requests_per_minute, {} – {} (mape above 1.5× its baseline until containment)",
-                        day(since),
-                        day(until)
-                    ),
-                )];
-                let earlier = since - chrono::Duration::hours(24);
-                if let (Some(during), Some(before)) = (
-                    data.mean("mape", since, until),
-                    data.mean("mape", earlier, since),
-                ) {
-                    figures.push(Figure::new(
-                        "forecast error against actuals (MAPE) while it served, vs the 24 h before",
-                        format!("{during:.3} vs {before:.3} ({:+.3})", during - before),
-                        format!(
-                            "replayed series mape, {} – {} vs {} – {}",
-                            day(since),
-                            day(until),
-                            day(earlier),
-                            day(since)
-                        ),
-                    ));
-                }
-                figures
             }
             RunbookId::DRIFT_DETECTOR => {
                 let alerts: f64 = data

@@ -1,13 +1,18 @@
 //! `warden demo`: a week of a demand-forecast service replayed on an accelerated clock. Each
-//! of the five incident types happens once; detectors open incidents, the executor walks their
-//! runbooks with every action in dry-run, a scripted on-call responder (recorded as
-//! `demo-responder`) ticks what Warden cannot do itself, closure gates with data behind them
-//! are evaluated on the replayed series by Warden, and post-mortems are drafted.
+//! of the five incident types happens once. Where the demo simulates the systems themselves
+//! ([`world`]: the MLflow registry, the service's prediction logs and actuals), `warden up`'s
+//! own runbook modules are assembled on them from a configuration — their detectors open the
+//! incident, their collectors, judges, actions and gates work it, and actions really change
+//! the simulators; the other incidents come from replayed series, with runbook 1's classifier
+//! and judges on the captured log, plan-only actions and gates on the series. A scripted
+//! on-call responder (recorded as `demo-responder`) does what is a person's: approvals, fixes
+//! by hand, and the causes and checks Warden leaves open. Post-mortems are drafted at the end.
 
 mod classify;
 mod impact;
 mod responder;
 mod scenario;
+mod world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +30,7 @@ use warden_detect::Direction;
 use warden_detect::threshold::SustainedThreshold;
 use warden_engine::executor::{GateEvaluator, Mode};
 use warden_engine::postmortem;
+use warden_engine::registry::Registries;
 use warden_engine::{Engine, EngineParts, IncidentManager};
 use warden_runbook::Runbook;
 use warden_store::{EvidenceStore, IncidentFilter, IncidentStore, Store};
@@ -82,13 +88,6 @@ fn watches() -> Vec<Watch> {
             target: Target::new(TargetKind::FeatureView, "store_daily_features")
                 .in_namespace("demand"),
             unit: "minutes feature freshness lag (SLA 15 min)",
-        },
-        Watch {
-            series: "mape",
-            detector: SustainedThreshold::new(Direction::Above, 0.12, minutes(60)),
-            runbook: RunbookId::MODEL_REGRESSION,
-            target: Target::new(TargetKind::Model, "demand-forecast"),
-            unit: "MAPE after model v8 (baseline 0.08)",
         },
     ]
 }
@@ -171,16 +170,19 @@ impl Tally {
 /// Runs the demo.
 pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> {
     let week = scenario::generate(options.seed);
-    std::fs::create_dir_all(&options.out).map_err(|err| {
-        Failure::input(anyhow!(
-            "{}: cannot create directory: {err}",
-            options.out.display()
-        ))
-    })?;
-    let db = options.out.join("demo.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let out = prepare(&options.out)?;
+    let db = out.join("demo.db");
+    let mut world = world::World::start(&out.join("world"), week.start, options.seed)
+        .await
+        .map_err(|err| Failure::runtime(anyhow!(err)))?;
+    // The configuration `warden up` would run with on these systems; the incident commands
+    // read the demo's store through it afterwards.
+    let config_path = out.join("warden.yaml");
+    let config_text = world.config(&out);
+    std::fs::write(&config_path, &config_text)
+        .map_err(|err| Failure::runtime(anyhow!("{}: {err}", config_path.display())))?;
+    let config = warden_config::parse(&config_path, &config_text)
+        .map_err(|errors| Failure::runtime(anyhow!("{errors}")))?;
     let store = Store::open(&StoreConfig::Sqlite { path: db.clone() })
         .await
         .map_err(Failure::runtime)?;
@@ -190,20 +192,23 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     let runbooks = warden_runbook::builtin::all()
         .map_err(|errors| Failure::runtime(anyhow!("{}", errors[0])))?;
     let evidence = Arc::new(EvidenceStore::new(
-        options.out.join("evidence"),
+        config.data_dir.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
     ));
     let gates: Arc<dyn GateEvaluator> = Arc::new(responder::ReplayedGates {
         series: week.series.clone(),
         clock: clock.clone(),
     });
-    let registries = responder::registries(&gates, &week, &evidence).map_err(Failure::runtime)?;
+    let mut registries = Registries::new();
+    let mut detectors =
+        warden_runbooks::register(&config, &runbooks, &mut registries).map_err(Failure::runtime)?;
+    responder::fill(&mut registries, &gates, &week, &evidence).map_err(Failure::runtime)?;
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,
-        registries,
+        registries: registries.sealed(),
         evidence: Some(evidence.clone()),
-        mode: Mode::DryRun,
+        mode: Mode::Live,
     }));
     let verbose = format == Format::Text;
     let metrics = Arc::new(warden_server::Metrics::default());
@@ -214,15 +219,31 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         }
     }
     if verbose {
-        println!("replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; actions in dry-run\n");
+        println!(
+            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; MLflow and the prediction logs simulated (Warden acts on them), the rest replayed (actions planned)\n"
+        );
     }
     let mut watches = watches();
     let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
     let mut runs = week.runs.iter().peekable();
+    let mut due = vec![week.start; detectors.len()];
     for tick in 0..TICKS {
         let now = week.start + chrono::Duration::minutes(tick * TICK_MINUTES);
         clock.set(now);
+        world
+            .advance(now)
+            .map_err(|err| Failure::runtime(anyhow!(err)))?;
         let mut findings = Vec::new();
+        for (detector, due) in detectors.iter_mut().zip(&mut due) {
+            if now >= *due {
+                *due = now + chrono::Duration::from_std(detector.every()).unwrap_or_default();
+                // As in the daemon: a failing beat (one version in the logs so far: nothing
+                // to compare) is counted and tried again at the next.
+                let found = detector.check(now).await;
+                metrics.detector_run(detector.name(), found.is_ok());
+                findings.extend(found.into_iter().flatten().map(|finding| (finding, None)));
+            }
+        }
         for watch in &mut watches {
             let sample = week.series[watch.series][usize::try_from(tick).unwrap_or(0)];
             if let Some(breach) = watch.detector.observe(sample) {
@@ -258,7 +279,24 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
             tokio::time::sleep(Duration::from_millis(options.hour_ms)).await;
         }
     }
-    finish(format, &engine, &options.out, clock.now()).await
+    finish(format, &engine, &out, clock.now()).await
+}
+
+/// Creates `out` and clears what an earlier run left there (its store and simulated
+/// systems), so one seed gives one week; the absolute path.
+fn prepare(out: &Path) -> Result<PathBuf, Failure> {
+    let cannot = |err: std::io::Error| {
+        Failure::input(anyhow!("{}: cannot create directory: {err}", out.display()))
+    };
+    std::fs::create_dir_all(out).map_err(cannot)?;
+    let out = out.canonicalize().map_err(cannot)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", out.join("demo.db").display()));
+    }
+    for dir in ["world", "evidence", "drift-monitors"] {
+        let _ = std::fs::remove_dir_all(out.join(dir));
+    }
+    Ok(out)
 }
 
 /// The severity the runbook gives its incidents, as the daemon's detectors use it.
@@ -454,13 +492,8 @@ async fn finish(
             postmortem: path.display().to_string(),
         });
     }
-    // A configuration for exploring the demo's store with the incident commands.
+    // Written at the start: the configuration the demo's modules were assembled from.
     let config = out.join("warden.yaml");
-    std::fs::write(
-        &config,
-        "data_dir: .\nstore:\n  sqlite:\n    path: demo.db\n",
-    )
-    .map_err(|err| Failure::runtime(anyhow!("{}: {err}", config.display())))?;
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "incidents": summary, "store": out.join("demo.db"), "config": config,

@@ -1,4 +1,5 @@
-//! The demo's scripted on-call engineer, and its dry-run action handlers.
+//! The demo's scripted on-call engineer, and the plan-only handlers of the actions the demo
+//! has no simulator for.
 //!
 //! The responder (actor `demo-responder`) does what a person would: approves waiting actions,
 //! does the steps Warden does not automate yet, decides causes from the week's ground truth,
@@ -19,7 +20,7 @@ use warden_engine::executor::{
     ActionError, ActionHandler, ActionRequest, BoxFuture, Executor, GateEvaluator, GateVerdict,
     Progress,
 };
-use warden_engine::registry::Registries;
+use warden_engine::registry::{EntryKind, Registries};
 use warden_runbook::{Outcome, Phase, Runbook, StepKind, catalog};
 
 use super::Manager;
@@ -29,7 +30,8 @@ use crate::exit::Failure;
 /// How long the responder takes to react to a new incident.
 const RESPONSE_TIME: ChronoDuration = ChronoDuration::minutes(10);
 
-/// An action handler that can only plan: every catalogue action in the demo.
+/// An action handler that can only plan: every catalogue action the demo has no simulator
+/// for (executing it records the plan, saying so).
 struct PlanOnly {
     summary: &'static str,
 }
@@ -50,28 +52,34 @@ impl ActionHandler for PlanOnly {
 
     fn execute<'a>(
         &'a self,
-        _request: &'a ActionRequest,
+        request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<String, ActionError>> {
-        Box::pin(async {
-            Err(ActionError {
-                message: "the demo only plans actions".into(),
-                retryable: false,
-            })
+        Box::pin(async move {
+            let plan = self.plan(request).await?;
+            Ok(format!(
+                "not simulated in the demo, so only planned: {}",
+                plan.trim_start_matches("would ")
+            ))
         })
     }
 }
 
-/// The demo's registries, filled through the same registrar as the daemon's: plan-only
-/// handlers for every action of the catalogue and the replayed series behind the gates that
-/// have one, for every runbook.
-pub fn registries(
+/// Fills in what the runbook modules (assembled on the simulated systems) leave open, through
+/// the same registrar as the daemon's: plan-only handlers for the catalogue's actions in the
+/// common layer (a module's own handler wins for its runbook), the replayed series behind the
+/// gates that have one, the replayed week's impact estimators, and runbook 1's classification
+/// of the logs captured at detection.
+pub fn fill(
+    registries: &mut Registries,
     gates: &Arc<dyn GateEvaluator>,
     week: &Week,
     evidence: &Arc<warden_store::EvidenceStore>,
-) -> Result<Registries, warden_engine::registry::DuplicateEntry> {
-    let mut registries = Registries::new();
+) -> Result<(), warden_engine::registry::DuplicateEntry> {
     let mut common = registries.common();
     for entry in catalog::ACTIONS {
+        if common.has(EntryKind::Action, entry.name) {
+            continue;
+        }
         common.action(
             entry.name,
             Arc::new(PlanOnly {
@@ -82,9 +90,9 @@ pub fn registries(
     for check in REPLAYED_CHECKS {
         common.gate(check, gates.clone())?;
     }
-    super::impact::register(&mut registries, week);
-    super::classify::register(&mut registries, evidence)?;
-    Ok(registries.sealed())
+    super::impact::register(registries, week);
+    super::classify::register(registries, evidence)?;
+    Ok(())
 }
 
 /// When the incident's underlying problem ends in the generated week.
@@ -127,8 +135,7 @@ impl GateEvaluator for ReplayedGates {
             let (direction, threshold) = match (gate_step.below, gate_step.above) {
                 (Some(below), _) => (Direction::Below, below),
                 (_, Some(above)) => (Direction::Above, above),
-                // metrics_recovered: accuracy back within tolerance of the 0.08 baseline.
-                _ => (Direction::Below, 0.10),
+                _ => return Ok(None),
             };
             let verdict = gate::evaluate(
                 &self.series[series],
@@ -147,12 +154,7 @@ impl GateEvaluator for ReplayedGates {
 }
 
 /// The gate checks with a replayed series behind them.
-const REPLAYED_CHECKS: [&str; 4] = [
-    "latency_p95_ms",
-    "error_rate",
-    "feature_freshness_minutes",
-    "metrics_recovered",
-];
+const REPLAYED_CHECKS: [&str; 3] = ["latency_p95_ms", "error_rate", "feature_freshness_minutes"];
 
 /// The series behind a gate check.
 fn series_for(check: &str) -> Option<&'static str> {
@@ -160,7 +162,6 @@ fn series_for(check: &str) -> Option<&'static str> {
         "latency_p95_ms" => Some("latency_p95_ms"),
         "error_rate" => Some("error_rate"),
         "feature_freshness_minutes" => Some("feature_freshness_minutes"),
-        "metrics_recovered" => Some("mape"),
         _ => None,
     }
 }
@@ -189,12 +190,10 @@ pub async fn respond(
         if why.starts_with("waiting for") {
             continue;
         }
-        if let StepKind::Gate(gate_step) = &step.kind {
-            // Gates with a series are Warden's (ReplayedGates); the responder checks the rest.
-            if series_for(&gate_step.check).is_some() {
-                continue;
-            }
-            if over {
+        if let StepKind::Gate(_) = &step.kind {
+            // Gates Warden evaluates (a module's, or a replayed series) are Warden's; the
+            // responder checks only those it is asked to record.
+            if over && why.contains("a responder records it") {
                 executor
                     .complete_step(
                         &incident.id,

@@ -73,7 +73,6 @@ pub fn generate(seed: u64) -> Week {
     let mut rng = Rng(seed);
     let mut series: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
     let mut drift_alerts = 0.0;
-    let mut mape = 0.08;
     for tick in 0..TICKS {
         let at = start + Duration::minutes(tick * TICK_MINUTES);
         // Tuesday 10:00-11:10: a deployment makes the predictor slow and failing.
@@ -96,13 +95,6 @@ pub fn generate(seed: u64) -> Week {
             } else {
                 (rng.next() * 0.3).floor()
             };
-            // Saturday 08:00-12:00: model v8 degrades forecast accuracy until rolled back.
-            let regressed = between(at, start, 5, (8, 0), (12, 0));
-            mape = if regressed {
-                0.16 + 0.01 * rng.noise()
-            } else {
-                0.08 + 0.008 * rng.noise()
-            };
         }
         // Friday 14:00-16:30: materialization stops; freshness lag grows until it restarts.
         let stale_since = start + Duration::days(4) + Duration::hours(14);
@@ -121,7 +113,6 @@ pub fn generate(seed: u64) -> Week {
             ("error_rate", errors.max(0.0)),
             ("drift_alerts_per_hour", drift_alerts),
             ("feature_freshness_minutes", freshness),
-            ("mape", mape),
         ] {
             series.entry(name).or_default().push(Sample::new(at, value));
         }
@@ -189,12 +180,11 @@ mod tests {
             over("feature_freshness_minutes", 15.0) >= 20,
             "the Friday staleness"
         );
-        assert!(over("mape", 0.12) >= 40, "the Saturday regression");
         assert!(
             over("drift_alerts_per_hour", 3.0) >= 60,
             "the Thursday alert storm"
         );
         assert_eq!(a.runs.iter().filter(|run| run.error.is_some()).count(), 1);
-        assert_eq!(a.series["mape"].len() as i64, TICKS);
+        assert_eq!(a.series["latency_p95_ms"].len() as i64, TICKS);
     }
 }

@@ -48,7 +48,7 @@ impl Detector for RegressionDetector {
 
     fn check<'a>(&'a mut self, now: Timestamp) -> BoxFuture<'a, Result<Vec<Finding>, DetectError>> {
         Box::pin(async move {
-            let analysis = analyse_async(&self.models, &self.model)
+            let analysis = analyse_async(&self.models, &self.model, now)
                 .await
                 .map_err(DetectError::Invalid)?;
             Ok(finding(&self.model, &analysis, now).into_iter().collect())

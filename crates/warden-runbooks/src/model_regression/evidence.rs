@@ -94,7 +94,7 @@ impl Collector {
         request: &ActionRequest,
     ) -> Result<(warden_config::ModelConfig, Arc<Analysis>), ActionError> {
         let model = self.models.model(&request.incident.target)?.clone();
-        let analysis = super::analyse_async(&self.models, &model)
+        let analysis = super::analyse_async(&self.models, &model, request.now)
             .await
             .map_err(failed)?;
         Ok((model, analysis))

@@ -39,11 +39,12 @@ impl ModelGates {
     async fn previous_version_serving(
         &self,
         model: &ModelConfig,
+        now: warden_core::Timestamp,
     ) -> Result<Option<GateVerdict>, String> {
         let Some(client) = self.models.mlflow() else {
             return Ok(None);
         };
-        let analysis = super::analyse_async(&self.models, model).await?;
+        let analysis = super::analyse_async(&self.models, model, now).await?;
         let serving = Models::registry_serving_version(&client, model)
             .await
             .map_err(|e| e.to_string())?;
@@ -123,7 +124,7 @@ impl ModelGates {
         gate: &Gate,
         now: warden_core::Timestamp,
     ) -> Result<Option<GateVerdict>, String> {
-        let analysis = super::analyse_async(&self.models, model).await?;
+        let analysis = super::analyse_async(&self.models, model, now).await?;
         let scored = &analysis.scored;
         let Some(times) = &scored.timestamp else {
             return Ok(None);
@@ -234,7 +235,7 @@ impl GateEvaluator for ModelGates {
                 return Ok(None);
             };
             match gate.check.as_str() {
-                "previous_version_serving" => self.previous_version_serving(model).await,
+                "previous_version_serving" => self.previous_version_serving(model, now).await,
                 "metrics_recovered" => self.metrics_recovered(model, gate, now).await,
                 _ => Ok(None),
             }

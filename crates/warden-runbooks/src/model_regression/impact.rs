@@ -19,11 +19,15 @@ pub struct RegressionImpact {
 }
 
 impl RegressionImpact {
-    async fn figures(&self, incident: &Incident) -> Result<Vec<Figure>, String> {
+    async fn figures(
+        &self,
+        incident: &Incident,
+        window: ImpactWindow,
+    ) -> Result<Vec<Figure>, String> {
         let Ok(model) = self.models.model(&incident.target) else {
             return Ok(Vec::new());
         };
-        let analysis = analyse_async(&self.models, model).await?;
+        let analysis = analyse_async(&self.models, model, window.to).await?;
         let comparison = &analysis.comparison;
         let source = match &model.actuals {
             Some(actuals) => format!("{} joined to {actuals}", model.predictions),
@@ -83,8 +87,8 @@ impl ImpactEstimator for RegressionImpact {
     fn estimate<'a>(
         &'a self,
         incident: &'a Incident,
-        _window: ImpactWindow,
+        window: ImpactWindow,
     ) -> BoxFuture<'a, Result<Vec<Figure>, String>> {
-        Box::pin(self.figures(incident))
+        Box::pin(self.figures(incident, window))
     }
 }

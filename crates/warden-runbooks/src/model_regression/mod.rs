@@ -15,7 +15,7 @@ pub mod judges;
 use std::sync::Arc;
 
 use warden_config::{Config, ModelConfig};
-use warden_core::{Finding, RunbookId, Severity, Target, TargetKind};
+use warden_core::{Finding, RunbookId, Severity, Target, TargetKind, Timestamp};
 use warden_data::NULL_TIMESTAMP;
 use warden_engine::detect::Detector;
 use warden_engine::executor::{ActionError, ActionHandler, GateEvaluator};
@@ -40,8 +40,9 @@ pub struct Models {
     looks: std::collections::HashMap<String, tokio::sync::Mutex<Option<Look>>>,
 }
 
-/// One look at a model's logs and when it was taken.
-type Look = (std::time::Instant, Arc<Analysis>);
+/// One look at a model's logs, when it was taken and at which engine time (a replay's clock
+/// runs faster than the wall's: a look is reused only while both are close).
+type Look = (std::time::Instant, Timestamp, Arc<Analysis>);
 
 /// Longest a look is reused: the detector, five collectors and two gates ask within seconds of
 /// each other, and every look reads every log row (seconds at 10M rows).
@@ -223,25 +224,33 @@ pub fn analyse(
     })
 }
 
-/// [`look`] shared: a look younger than the model's `check_every` (at most [`LOOK_REUSE`]) is
-/// reused, and callers asking while one is being taken wait for it instead of reading the
-/// logs again.
+/// [`look`] shared: a look younger than the model's `check_every` (at most [`LOOK_REUSE`]),
+/// on the wall clock and on the engine's (`now`), is reused, and callers asking while one is
+/// being taken wait for it instead of reading the logs again.
 ///
 /// # Errors
 /// As [`look`].
-pub async fn analyse_async(models: &Models, model: &ModelConfig) -> Result<Arc<Analysis>, String> {
+pub async fn analyse_async(
+    models: &Models,
+    model: &ModelConfig,
+    now: Timestamp,
+) -> Result<Arc<Analysis>, String> {
     let reuse = model.check_every.unwrap_or(LOOK_REUSE).min(LOOK_REUSE);
     let Some(slot) = models.looks.get(&model.name) else {
         return look(models, model).await.map(Arc::new);
     };
     let mut slot = slot.lock().await;
-    if let Some((taken, analysis)) = slot.as_ref()
+    if let Some((taken, taken_at, analysis)) = slot.as_ref()
         && taken.elapsed() < reuse
+        && (now - *taken_at)
+            .abs()
+            .to_std()
+            .is_ok_and(|apart| apart < reuse)
     {
         return Ok(analysis.clone());
     }
     let analysis = Arc::new(look(models, model).await?);
-    *slot = Some((std::time::Instant::now(), analysis.clone()));
+    *slot = Some((std::time::Instant::now(), now, analysis.clone()));
     Ok(analysis)
 }
 
