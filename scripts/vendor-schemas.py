@@ -32,7 +32,7 @@ KINDS = [
     "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
     "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
 ]
-OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/warden-testkit/data"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/warden-sim/data"
 
 
 def strip(node):

@@ -776,14 +776,17 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             let cells: Vec<&str> = row.split(" | ").collect();
             assert!(cells[1].chars().any(|c| c.is_ascii_digit()), "{row}");
             assert!(
-                cells[2].contains("replayed") || cells[2].contains("prediction-logs"),
+                cells[2].contains("replayed")
+                    || cells[2].contains("prediction-logs")
+                    || cells[2].contains("demo_requests_per_second"),
                 "every figure names its source: {row}"
             );
         }
     }
     // Who decided the causes, per incident: Warden wherever the demo runs a module's judges
-    // on evidence its collectors captured (runbook 1 on the captured log, runbook 5 on the
-    // simulated registry and logs), the scripted person elsewhere.
+    // on evidence its collectors captured (runbook 1 on the captured log, runbook 2 on the
+    // simulated Kubernetes and Prometheus, runbook 5 on the simulated registry and logs), the
+    // scripted person elsewhere.
     let warden_causes: Vec<(String, u64, u64)> = incidents
         .iter()
         .map(|i| {
@@ -800,6 +803,11 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             .find(|(r, _, _)| r == runbook)
             .map(|(_, warden, person)| (*warden, *person))
     };
+    assert_eq!(
+        decided("serving-latency"),
+        Some((8, 0)),
+        "{warden_causes:?}"
+    );
     assert_eq!(
         decided("pipeline-failure"),
         Some((5, 0)),
@@ -830,7 +838,7 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     let serving_impact =
         std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
     assert!(
-        serving_impact.contains("| requests failed | "),
+        serving_impact.contains("| requests failed (5xx) | "),
         "{serving_impact}"
     );
     // Runbook 5 ran for real on the simulators: its detector found version 8 in the logs, the
@@ -856,14 +864,18 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         features.contains("< 15 at the latest sample") && !features.contains("for 0 min"),
         "{features}"
     );
+    // Runbook 2 ran for real: the rollback set the canary's traffic to 0 on the simulated
+    // Kubernetes, so the latency came back and the gates passed on Prometheus's series.
     let serving = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
+    for said in [
+        "canaryTrafficPercent 10 → 0 (read back)",
+        "step model-load-time confirmed by warden: score 0.80",
+        "step p95-within-sla passed by warden: evaluated from the data: < 200 for 30 min",
+    ] {
+        assert!(serving.contains(said), "{said}:\n{serving}");
+    }
     assert!(
-        serving
-            .contains("passed by warden: evaluated from the data: replayed latency_p95_ms series"),
-        "gates with data are judged by Warden, not by the scripted responder"
-    );
-    assert!(
-        serving.contains("not simulated in the demo, so only planned: "),
+        features.contains("not simulated in the demo, so only planned: "),
         "actions without a simulator are only planned, and say so"
     );
 

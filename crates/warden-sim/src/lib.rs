@@ -7,11 +7,19 @@
 //!
 //! - [`mlflow`]: an MLflow model registry (versions, aliases, training runs and their
 //!   metrics);
+//! - [`prometheus`]: a Prometheus answering instant and range queries from the scenario's
+//!   series (the small PromQL subset query overrides use);
 //! - [`demand`]: a demand-forecast service serving the version the registry names, writing
-//!   prediction logs and, later, the actuals.
+//!   prediction logs and, later, the actuals;
+//! - [`kube`]: a Kubernetes API server (a KServe predictor with its revisions, pods, logs,
+//!   events and HPA; CronJobs, StatefulSets, pipeline pods), every write held to the real
+//!   schemas ([`schema`]) — also the integration tests' fake.
 
 pub mod demand;
+pub mod kube;
 pub mod mlflow;
+pub mod prometheus;
+pub mod schema;
 
 /// A simulator's server could not start.
 #[derive(Debug)]
@@ -25,14 +33,25 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// Serves `app` on a free loopback port for the life of the process; its base URL.
+/// Serves `app` on loopback for the life of the process — on `port` when it is free (a
+/// scenario that names its systems' URLs in what it writes stays byte-identical run after
+/// run), else on any free port; its base URL.
 ///
 /// # Errors
 /// No port to bind.
-pub(crate) async fn serve(app: axum::Router) -> Result<String, StartError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(StartError)?;
+pub(crate) async fn serve(app: axum::Router, port: Option<u16>) -> Result<String, StartError> {
+    let preferred = match port {
+        Some(port) => tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .ok(),
+        None => None,
+    };
+    let listener = match preferred {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(StartError)?,
+    };
     let url = format!("http://{}", listener.local_addr().map_err(StartError)?);
     tokio::spawn(axum::serve(listener, app).into_future());
     Ok(url)

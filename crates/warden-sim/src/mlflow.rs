@@ -83,14 +83,14 @@ pub struct NewVersion<'a> {
 }
 
 impl MlflowSim {
-    /// Starts the registry's server on a free loopback port.
+    /// Starts the registry's server on loopback, on `port` when it is free.
     ///
     /// # Errors
     /// No port to bind.
-    pub async fn start() -> Result<Self, StartError> {
+    pub async fn start(port: Option<u16>) -> Result<Self, StartError> {
         let registry = Arc::new(Mutex::new(Registry::default()));
         let app = Router::new().fallback(answer).with_state(registry.clone());
-        let url = crate::serve(app).await?;
+        let url = crate::serve(app, port).await?;
         Ok(Self { url, registry })
     }
 
@@ -402,7 +402,7 @@ mod tests {
     use warden_connect::MlflowClient;
 
     async fn registry() -> (MlflowSim, MlflowClient) {
-        let sim = MlflowSim::start().await.unwrap();
+        let sim = MlflowSim::start(None).await.unwrap();
         for (version, run, val) in [(7, "run-7", 0.075), (8, "run-8", 0.04)] {
             sim.register(&NewVersion {
                 model: "demand-forecast",

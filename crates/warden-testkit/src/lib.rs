@@ -9,11 +9,14 @@
 //!
 //! [`fake_kube`] stands in for the Kubernetes API server and [`fake_kfp`] for Kubeflow
 //! Pipelines — the components that cannot run here: realistic answers, every request
-//! recorded; the KFP fake is held to the published API description ([`kfp_spec`]).
+//! recorded; the KFP fake is held to the published API description ([`kfp_spec`]). The
+//! Kubernetes fake lives in `warden-sim` (the demo runs Warden against it too) and is
+//! re-exported here under its test name, with the schemas it holds writes to ([`schema`]).
 
 pub mod fake_kfp;
-pub mod fake_kube;
 pub mod kfp_spec;
 pub mod rbac;
-pub mod schema;
 pub mod stack;
+
+pub use warden_sim::kube as fake_kube;
+pub use warden_sim::schema;

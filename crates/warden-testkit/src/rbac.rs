@@ -157,21 +157,6 @@ pub fn check(manifests: &[Value], log: &str) -> (Vec<(Access, String)>, Vec<Acce
     (refused, unused)
 }
 
-/// Appends one request to the suite-wide log, when the test command asked for one.
-pub(crate) fn log_request(method: &str, path: &str, query: &str) {
-    let Ok(file) = std::env::var("WARDEN_KUBE_REQUESTS") else {
-        return;
-    };
-    use std::io::Write;
-    if let Ok(mut out) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-    {
-        let _ = writeln!(out, "{method} {path} {query}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,8 +16,6 @@ use warden_engine::registry::Registries;
 
 use super::scenario::{PipelineRun, TICK_MINUTES, Week};
 
-/// The serving SLO the demo's latency detector watches.
-const LATENCY_SLO_MS: f64 = 200.0;
 /// The freshness SLA of the demo's feature view.
 const FRESHNESS_SLA_MINUTES: f64 = 15.0;
 
@@ -28,7 +26,6 @@ pub fn register(registries: &mut Registries, week: &Week) {
         runs: week.runs.clone(),
     });
     for runbook in [
-        RunbookId::SERVING_LATENCY,
         RunbookId::PIPELINE_FAILURE,
         RunbookId::DRIFT_DETECTOR,
         RunbookId::FEATURE_STORE,
@@ -96,39 +93,8 @@ impl ReplayedImpact {
         let data = &self.data;
         let (from, to) = (window.from, window.to);
         let requests = data.requests(from, to);
-        let served: f64 = requests.iter().map(|(_, n)| n).sum();
         let during = |name: &str| format!("replayed series {name}, {} – {}", day(from), day(to));
         match self.runbook {
-            RunbookId::SERVING_LATENCY => {
-                let failed: f64 = requests
-                    .iter()
-                    .map(|(at, n)| n * data.at("error_rate", *at).unwrap_or(0.0))
-                    .sum();
-                let slow: f64 = requests
-                    .iter()
-                    .filter(|(at, _)| {
-                        data.at("latency_p95_ms", *at).unwrap_or(0.0) > LATENCY_SLO_MS
-                    })
-                    .map(|(_, n)| n * 0.05)
-                    .sum();
-                vec![
-                    Figure::new(
-                        "requests served",
-                        count(served),
-                        during("requests_per_minute"),
-                    ),
-                    Figure::new(
-                        "requests failed",
-                        count(failed),
-                        during("requests_per_minute × error_rate"),
-                    ),
-                    Figure::new(
-                        "requests slower than the 200 ms SLO (at least the slowest 5% while p95 > SLO)",
-                        count(slow),
-                        during("requests_per_minute where latency_p95_ms > 200"),
-                    ),
-                ]
-            }
             RunbookId::FEATURE_STORE => {
                 let stale: f64 = requests
                     .iter()

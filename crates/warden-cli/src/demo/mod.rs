@@ -68,13 +68,6 @@ fn watches() -> Vec<Watch> {
     let minutes = |m: u64| Duration::from_secs(m * 60);
     vec![
         Watch {
-            series: "latency_p95_ms",
-            detector: SustainedThreshold::new(Direction::Above, 200.0, minutes(10)),
-            runbook: RunbookId::SERVING_LATENCY,
-            target: Target::new(TargetKind::Service, "demand-forecast").in_namespace("mlops"),
-            unit: "ms p95 latency (SLA 200 ms)",
-        },
-        Watch {
             series: "drift_alerts_per_hour",
             detector: SustainedThreshold::new(Direction::Above, 3.0, minutes(120)),
             runbook: RunbookId::DRIFT_DETECTOR,
@@ -172,7 +165,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     let week = scenario::generate(options.seed);
     let out = prepare(&options.out)?;
     let db = out.join("demo.db");
-    let mut world = world::World::start(&out.join("world"), week.start, options.seed)
+    let mut world = world::World::start(&out.join("world"), week.start, &week.series, options.seed)
         .await
         .map_err(|err| Failure::runtime(anyhow!(err)))?;
     // The configuration `warden up` would run with on these systems; the incident commands

@@ -154,13 +154,11 @@ impl GateEvaluator for ReplayedGates {
 }
 
 /// The gate checks with a replayed series behind them.
-const REPLAYED_CHECKS: [&str; 3] = ["latency_p95_ms", "error_rate", "feature_freshness_minutes"];
+const REPLAYED_CHECKS: [&str; 1] = ["feature_freshness_minutes"];
 
 /// The series behind a gate check.
 fn series_for(check: &str) -> Option<&'static str> {
     match check {
-        "latency_p95_ms" => Some("latency_p95_ms"),
-        "error_rate" => Some("error_rate"),
         "feature_freshness_minutes" => Some("feature_freshness_minutes"),
         _ => None,
     }

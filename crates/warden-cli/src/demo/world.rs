@@ -1,17 +1,26 @@
 //! The simulated systems of the demo's week that the real runbook modules act on, and the
-//! configuration pointing `warden up`'s assembly at them: an MLflow registry (versions 7 and
-//! 8 of demand-forecast with their training runs) and the forecast service that serves the
-//! version its `champion` alias names, logging predictions and, an hour later, actuals.
-//! Saturday 08:00 the scenario deploys version 8 (it overfitted: a training error far below
-//! what it does live); runbook 5's detector finds it in the logs, and when Warden rolls the
-//! alias back the service serves version 7 again from the next hour.
+//! configuration pointing `warden up`'s assembly at them:
+//! - an MLflow registry (versions 7 and 8 of demand-forecast with their training runs) and the
+//!   forecast service that serves the version its `champion` alias names, logging predictions
+//!   and, an hour later, actuals. Saturday 08:00 the scenario deploys version 8 (it overfitted:
+//!   a training error far below what it does live); runbook 5's detector finds it in the logs,
+//!   and when Warden rolls the alias back the service serves version 7 again from the next hour;
+//! - the predictor on Kubernetes (KServe: a canary revision rolled out Tuesday 09:56 whose pod
+//!   was OOM-killed while loading the model) and its metrics in Prometheus, from the week's
+//!   series. Runbook 2's detector sees the p95 breach; when Warden's rollback sets the canary's
+//!   traffic to 0, the latency and errors are back to normal from the next sample.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Timelike;
+use serde_json::json;
 use warden_core::Timestamp;
+use warden_detect::Sample;
 use warden_sim::demand::{DemandService, layout};
+use warden_sim::kube::Shared as Cluster;
 use warden_sim::mlflow::{MlflowSim, NewVersion};
+use warden_sim::prometheus::PrometheusSim;
 
 /// The registered model.
 pub const MODEL: &str = "demand-forecast";
@@ -28,9 +37,61 @@ const OVERFIT: u64 = 8;
 pub struct World {
     mlflow: MlflowSim,
     demand: DemandService,
+    prometheus: PrometheusSim,
+    cluster: Cluster,
+    kubeconfig: PathBuf,
+    /// The replayed series the predictor's metrics come from.
+    series: BTreeMap<&'static str, Vec<Sample>>,
     root: PathBuf,
+    /// Version 8: when it is registered, and when it is deployed.
+    registered_at: Timestamp,
+    registered: bool,
     deploy_at: Timestamp,
     deployed: bool,
+}
+
+/// The first of the ports the simulators of the demo writing under `root` ask for: from a
+/// hash of the path, in 40000–47999.
+fn preferred_ports(root: &Path) -> u16 {
+    let hash = root
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    40_000 + u16::try_from(hash % 1000).unwrap_or(0) * 8
+}
+
+/// Registers `version` of the model with its training run (version 8's validation error is
+/// far below what it does live: it overfitted).
+fn register(mlflow: &MlflowSim, version: u64, created: Timestamp) {
+    let val_mape = if version == OVERFIT { 0.035 } else { 0.075 };
+    mlflow.register(&NewVersion {
+        model: MODEL,
+        version,
+        created_ms: created.timestamp_millis(),
+        run_id: &format!("train-{MODEL}-v{version}"),
+        metrics: &[("val_mape", val_mape), ("train_mape", val_mape * 0.8)],
+    });
+}
+
+/// The demo's predictor scaled as it needs: two replicas of three, steady for an hour (the
+/// fixture's is pinned at its maximum), one replica at least (no scale-to-zero).
+fn settle_autoscaler(cluster: &Cluster, at: Timestamp) {
+    let mut cluster = cluster
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let serving = &mut cluster.serving;
+    serving.inference_service["spec"]["predictor"]["minReplicas"] = json!(1);
+    let hour_ago = (at - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    serving.hpa["status"] = json!({
+        "currentReplicas": 2, "desiredReplicas": 2, "lastScaleTime": hour_ago,
+        "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 64, "averageValue": "640m"}}}],
+        "conditions": [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size"}]
+    });
+    serving.deployment_replicas = 2;
 }
 
 impl World {
@@ -38,32 +99,45 @@ impl World {
     ///
     /// # Errors
     /// A simulator that cannot start or a file that cannot be written, named.
-    pub async fn start(root: &Path, start: Timestamp, seed: u64) -> Result<Self, String> {
-        let mlflow = MlflowSim::start().await.map_err(|e| e.to_string())?;
+    pub async fn start(
+        root: &Path,
+        start: Timestamp,
+        series: &BTreeMap<&'static str, Vec<Sample>>,
+        seed: u64,
+    ) -> Result<Self, String> {
+        // Ports of their own for each output directory, so the URLs the post-mortems name are
+        // the same run after run (any free port when one is taken).
+        let base = preferred_ports(root);
+        let mlflow = MlflowSim::start(Some(base))
+            .await
+            .map_err(|e| e.to_string())?;
         let deploy_at = start + chrono::Duration::days(5) + chrono::Duration::hours(8);
-        for (version, created, val_mape) in [
-            (GOOD, start - chrono::Duration::days(10), 0.075),
-            (OVERFIT, deploy_at - chrono::Duration::minutes(30), 0.035),
-        ] {
-            mlflow.register(&NewVersion {
-                model: MODEL,
-                version,
-                created_ms: created.timestamp_millis(),
-                run_id: &format!("train-{MODEL}-v{version}"),
-                metrics: &[("val_mape", val_mape), ("train_mape", val_mape * 0.8)],
-            });
-        }
+        register(&mlflow, GOOD, start - chrono::Duration::days(10));
         mlflow.set_alias(MODEL, ALIAS, GOOD);
+        let prometheus = PrometheusSim::start(Some(base + 1))
+            .await
+            .map_err(|e| e.to_string())?;
+        // The predictor as it stands at Tuesday 10:00, its canary four minutes old.
+        let spike = start + chrono::Duration::days(1) + chrono::Duration::hours(10);
+        let (kube_url, cluster) = warden_sim::kube::start_at(spike, Some(base + 2)).await;
+        settle_autoscaler(&cluster, spike);
         // Version 7 errs by 10% (MAPE ≈ 0.08), the overfitted version 8 by 20%.
         let demand = DemandService::new(root, STORES, seed, &[(GOOD, 0.10), (OVERFIT, 0.20)])?;
         let hours = || (0..7 * 24).map(move |h| start + chrono::Duration::hours(h));
         for version in [GOOD, OVERFIT] {
             demand.write_training(version, hours())?;
         }
+        let kubeconfig = warden_sim::kube::kubeconfig(root, &kube_url);
         Ok(Self {
             mlflow,
             demand,
+            prometheus,
+            cluster,
+            kubeconfig,
+            series: series.clone(),
             root: root.to_path_buf(),
+            registered_at: deploy_at - chrono::Duration::minutes(30),
+            registered: false,
             deploy_at,
             deployed: false,
         })
@@ -75,6 +149,11 @@ impl World {
     /// # Errors
     /// A log that cannot be written, named.
     pub fn advance(&mut self, now: Timestamp) -> Result<(), String> {
+        self.scrape(now);
+        if !self.registered && now >= self.registered_at {
+            register(&self.mlflow, OVERFIT, self.registered_at);
+            self.registered = true;
+        }
         if !self.deployed && now >= self.deploy_at {
             self.mlflow.set_alias(MODEL, ALIAS, OVERFIT);
             self.deployed = true;
@@ -84,6 +163,45 @@ impl World {
             self.demand.serve_hour(now, version)?;
         }
         Ok(())
+    }
+
+    /// Prometheus scrapes the predictor at `now`: the week's samples, unless Warden's rollback
+    /// took the canary's traffic away (then the spike's latency and errors are gone).
+    fn scrape(&self, now: Timestamp) {
+        let tick = self.series["latency_p95_ms"]
+            .iter()
+            .position(|s| s.at == now);
+        let Some(tick) = tick else {
+            return;
+        };
+        let value = |name: &str| self.series[name][tick].value;
+        let rolled_back = self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .serving
+            .inference_service["spec"]["predictor"]["canaryTrafficPercent"]
+            == json!(0);
+        let (mut p95, mut errors) = (value("latency_p95_ms"), value("error_rate"));
+        if rolled_back && p95 > 200.0 {
+            // The spike's own noise, scaled to the stable revision's level.
+            p95 = 115.0 + (p95 - 420.0) / 2.0;
+            errors = 0.002 + (errors - 0.03) / 10.0;
+        }
+        let at = now.timestamp();
+        self.prometheus.set_now(at);
+        for (name, sample) in [
+            ("demo_latency_p95_ms", p95),
+            ("demo_error_rate", errors.max(0.0)),
+            (
+                "demo_requests_per_second",
+                value("requests_per_minute") / 60.0,
+            ),
+            ("demo_slow_ratio", if p95 > 200.0 { 0.32 } else { 0.01 }),
+            ("demo_feature_latency_p95_ms", 8.0),
+        ] {
+            self.prometheus.record(name, at, sample);
+        }
     }
 
     /// The configuration of the demo's Warden: its store and data under `out`, runbook 5's
@@ -100,6 +218,27 @@ store:
 connectors:
   mlflow:
     url: {mlflow}
+  prometheus:
+    url: {prometheus}
+  kubernetes:
+    kubeconfig: {kubeconfig}
+    context: test
+    namespace: mlops
+serving:
+  - name: demand-forecast-api
+    model: {MODEL}
+    namespace: mlops
+    inference_service: demand-forecast
+    latency_p95_ms: 200
+    error_rate: 0.01
+    check_every: 5m
+    for: 10m
+    queries:
+      latency_p95_ms: 'demo_latency_p95_ms[{{window}}]'
+      error_rate: 'demo_error_rate[{{window}}]'
+      request_rate: 'demo_requests_per_second[{{window}}]'
+      slow_ratio: 'demo_slow_ratio[{{window}}]'
+      feature_latency_p95_ms: 'demo_feature_latency_p95_ms[{{window}}]'
 models:
   - name: {MODEL}
     alias: {ALIAS}
@@ -120,6 +259,8 @@ models:
             out = out.display(),
             db = out.join("demo.db").display(),
             mlflow = self.mlflow.url(),
+            prometheus = self.prometheus.url(),
+            kubeconfig = self.kubeconfig.display(),
             logs = at(layout::LOGS),
             actuals = at(layout::ACTUALS),
             training = at(layout::TRAINING),

@@ -35,6 +35,7 @@ impl PrometheusGates {
         let Some(query) = self.queries.get(&gate_step.check) else {
             return Ok(None);
         };
+        // The console's chart of the gate, drawn now (the engine's clock is not passed here).
         let now = SystemClock.now();
         let step = Duration::from_secs(u64::from(STEP_SECONDS));
         // The gate's window, and as much again before it for context (at least 10 minutes).
@@ -79,7 +80,7 @@ impl GateEvaluator for PrometheusGates {
         &'a self,
         _incident: &'a Incident,
         gate_step: &'a Gate,
-        _now: warden_core::Timestamp,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let Some(query) = self.queries.get(&gate_step.check) else {
@@ -91,7 +92,7 @@ impl GateEvaluator for PrometheusGates {
                 // A yes/no check: its query must be 1 (true) throughout.
                 _ => (Direction::Above, 0.5),
             };
-            let now = SystemClock.now();
+            // The engine's now: a replayed week's gate ends at the replayed moment.
             let step = Duration::from_secs(u64::from(STEP_SECONDS));
             let window =
                 chrono::Duration::from_std(gate_step.hold_for + step * 2).unwrap_or_default();

@@ -86,7 +86,7 @@ pub(crate) fn record(
         Some((path, query)) => (path.to_string(), query.to_string()),
         None => (path, String::new()),
     };
-    crate::rbac::log_request(method.as_str(), &path, &query);
+    log_request(method.as_str(), &path, &query);
     cluster.lock().unwrap().seen.push(Seen {
         method: method.to_string(),
         path,
@@ -269,13 +269,36 @@ async fn version(State(cluster): State<Shared>, method: Method, headers: HeaderM
     .into_response()
 }
 
+/// Appends one request to the suite-wide log when the test command asked for one
+/// (`WARDEN_KUBE_REQUESTS`): the RBAC test checks every request Warden made against the
+/// shipped rules.
+pub(crate) fn log_request(method: &str, path: &str, query: &str) {
+    let Ok(file) = std::env::var("WARDEN_KUBE_REQUESTS") else {
+        return;
+    };
+    use std::io::Write;
+    if let Ok(mut out) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = writeln!(out, "{method} {path} {query}");
+    }
+}
+
 /// Starts the fake API server on a free loopback port; returns its URL and its state.
 pub async fn start() -> (String, Shared) {
+    start_at(chrono::Utc::now(), None).await
+}
+
+/// [`start`] with the serving fixture's times relative to `now` (a replayed week's moment),
+/// on `port` when it is free.
+pub async fn start_at(now: chrono::DateTime<chrono::Utc>, port: Option<u16>) -> (String, Shared) {
     let cluster: Shared = Arc::new(Mutex::new(Cluster {
         suspended: false,
         replicas: 1,
         seen: Vec::new(),
-        serving: serving::Serving::fixture(chrono::Utc::now()),
+        serving: serving::Serving::fixture(now),
         secrets: std::collections::BTreeMap::new(),
         invalid: Vec::new(),
     }));
@@ -292,9 +315,7 @@ pub async fn start() -> (String, Shared) {
         .merge(serving::routes())
         .merge(pipelines::routes())
         .with_state(cluster.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
+    let url = crate::serve(app, port).await.unwrap();
     (url, cluster)
 }
 
