@@ -775,18 +775,18 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         for row in rows {
             let cells: Vec<&str> = row.split(" | ").collect();
             assert!(cells[1].chars().any(|c| c.is_ascii_digit()), "{row}");
+            // The replayed series, or the file, query or system a module read.
+            let source = cells[2].trim_end_matches(" |").trim();
             assert!(
-                cells[2].contains("replayed")
-                    || cells[2].contains("prediction-logs")
-                    || cells[2].contains("demo_requests_per_second"),
+                source.contains("replayed") || source.starts_with('`'),
                 "every figure names its source: {row}"
             );
         }
     }
     // Who decided the causes, per incident: Warden wherever the demo runs a module's judges
     // on evidence its collectors captured (runbook 1 on the captured log, runbook 2 on the
-    // simulated Kubernetes and Prometheus, runbook 5 on the simulated registry and logs), the
-    // scripted person elsewhere.
+    // simulated Kubernetes and Prometheus, runbook 3 on the monitor it runs on the simulated
+    // logs, runbook 5 on the simulated registry and logs), the scripted person elsewhere.
     let warden_causes: Vec<(String, u64, u64)> = incidents
         .iter()
         .map(|i| {
@@ -808,6 +808,9 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         Some((8, 0)),
         "{warden_causes:?}"
     );
+    assert_eq!(decided("drift-detector"), Some((5, 0)), "{warden_causes:?}");
+    let by_warden: u64 = warden_causes.iter().map(|(_, warden, _)| warden).sum();
+    assert!(by_warden >= 20, "{warden_causes:?}");
     assert_eq!(
         decided("pipeline-failure"),
         Some((5, 0)),
@@ -855,9 +858,18 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     ] {
         assert!(regression.contains(said), "{said}:\n{regression}");
     }
-    // Each incident has its runbook's severity (runbook 3 says medium).
+    // Each incident has its runbook's severity (runbook 3 says medium). Runbook 3 ran the
+    // monitor itself: the refreshed reference is judged unrepresentative, retraining was
+    // stopped through its webhook and the fix validated by a backtest.
     let drift = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-3.md")).unwrap();
-    assert!(drift.contains("| Severity | medium |"), "{drift}");
+    for said in [
+        "| Severity | medium |",
+        "step unrepresentative-reference confirmed by warden: score 0.70: the reference is not representative: its newest row is 125 days old",
+        "step retraining-churn confirmed by warden",
+        "step backtest-precision passed by warden",
+    ] {
+        assert!(drift.contains(said), "{said}:\n{drift}");
+    }
     // A gate without a duration says what it judged, not "for 0 min".
     let features = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-4.md")).unwrap();
     assert!(

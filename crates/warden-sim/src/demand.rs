@@ -143,6 +143,42 @@ impl DemandService {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Writes the features (`timestamp,store_id,price,promo`) of every store at every hour of
+    /// `hours` to `path` — a drift reference or history as a feature pipeline would snapshot
+    /// them — with `price` applied to each price (a sale's markdown, say).
+    ///
+    /// # Errors
+    /// The file cannot be written, named.
+    pub fn write_features(
+        &self,
+        path: &Path,
+        hours: impl Iterator<Item = DateTime<Utc>>,
+        price: impl Fn(f64) -> f64,
+    ) -> Result<(), String> {
+        let mut text = String::from("timestamp,store_id,price,promo\n");
+        for at in hours {
+            let stamp = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            for store in 1..=self.stores {
+                let r = Request::of(store, at);
+                let _ = writeln!(
+                    text,
+                    "{stamp},{},{:.2},{}",
+                    r.store,
+                    price(r.price),
+                    r.promo
+                );
+            }
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        // Written whole, then renamed: a monitor reading it mid-write sees the old or the new.
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, text)
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Serves the hour starting at `at` with `version`: logs its predictions, and the
     /// previous hour's actuals. Returns how many predictions it logged.
     ///

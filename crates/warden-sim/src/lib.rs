@@ -13,13 +13,15 @@
 //!   prediction logs and, later, the actuals;
 //! - [`kube`]: a Kubernetes API server (a KServe predictor with its revisions, pods, logs,
 //!   events and HPA; CronJobs, StatefulSets, pipeline pods), every write held to the real
-//!   schemas ([`schema`]) — also the integration tests' fake.
+//!   schemas ([`schema`]) — also the integration tests' fake;
+//! - [`webhook`]: an endpoint that keeps what it was told (a retraining trigger).
 
 pub mod demand;
 pub mod kube;
 pub mod mlflow;
 pub mod prometheus;
 pub mod schema;
+pub mod webhook;
 
 /// A simulator's server could not start.
 #[derive(Debug)]

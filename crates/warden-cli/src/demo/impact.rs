@@ -25,11 +25,7 @@ pub fn register(registries: &mut Registries, week: &Week) {
         series: week.series.clone(),
         runs: week.runs.clone(),
     });
-    for runbook in [
-        RunbookId::PIPELINE_FAILURE,
-        RunbookId::DRIFT_DETECTOR,
-        RunbookId::FEATURE_STORE,
-    ] {
+    for runbook in [RunbookId::PIPELINE_FAILURE, RunbookId::FEATURE_STORE] {
         registries.runbook(runbook).impact(Arc::new(ReplayedImpact {
             runbook,
             data: data.clone(),
@@ -121,18 +117,6 @@ impl ReplayedImpact {
                         during("feature_freshness_minutes"),
                     ),
                 ]
-            }
-            RunbookId::DRIFT_DETECTOR => {
-                let alerts: f64 = data
-                    .within("drift_alerts_per_hour", from, to)
-                    .iter()
-                    .map(|s| s.value * TICK_MINUTES as f64 / 60.0)
-                    .sum();
-                vec![Figure::new(
-                    "drift alerts raised while the incident was open",
-                    count(alerts),
-                    during("drift_alerts_per_hour"),
-                )]
             }
             _ => self.pipeline(window),
         }

@@ -66,23 +66,13 @@ struct Watch {
 
 fn watches() -> Vec<Watch> {
     let minutes = |m: u64| Duration::from_secs(m * 60);
-    vec![
-        Watch {
-            series: "drift_alerts_per_hour",
-            detector: SustainedThreshold::new(Direction::Above, 3.0, minutes(120)),
-            runbook: RunbookId::DRIFT_DETECTOR,
-            target: Target::new(TargetKind::DriftMonitor, "demand-forecast").in_namespace("mlops"),
-            unit: "drift alerts per hour (historical rate ≈ 0.1)",
-        },
-        Watch {
-            series: "feature_freshness_minutes",
-            detector: SustainedThreshold::new(Direction::Above, 15.0, minutes(10)),
-            runbook: RunbookId::FEATURE_STORE,
-            target: Target::new(TargetKind::FeatureView, "store_daily_features")
-                .in_namespace("demand"),
-            unit: "minutes feature freshness lag (SLA 15 min)",
-        },
-    ]
+    vec![Watch {
+        series: "feature_freshness_minutes",
+        detector: SustainedThreshold::new(Direction::Above, 15.0, minutes(10)),
+        runbook: RunbookId::FEATURE_STORE,
+        target: Target::new(TargetKind::FeatureView, "store_daily_features").in_namespace("demand"),
+        unit: "minutes feature freshness lag (SLA 15 min)",
+    }]
 }
 
 fn day_time(at: warden_core::Timestamp) -> String {
@@ -213,7 +203,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     }
     if verbose {
         println!(
-            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast; MLflow and the prediction logs simulated (Warden acts on them), the rest replayed (actions planned)\n"
+            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast: Kubernetes, Prometheus, MLflow, the prediction logs and the retraining webhook simulated (Warden acts on them); the pipeline's runs and the feature store replayed (actions planned)\n"
         );
     }
     let mut watches = watches();

@@ -144,11 +144,7 @@ pub fn generate(seed: u64) -> Week {
         ("pipeline-failure", vec!["missing_expired_secret"]),
         (
             "drift-detector",
-            vec![
-                "unrepresentative_reference",
-                "threshold_too_sensitive",
-                "false_positive_churn",
-            ],
+            vec!["unrepresentative_reference", "false_positive_churn"],
         ),
         ("feature-store", vec!["materialization_failed"]),
         ("model-regression", vec!["overfitting"]),

@@ -8,7 +8,11 @@
 //! - the predictor on Kubernetes (KServe: a canary revision rolled out Tuesday 09:56 whose pod
 //!   was OOM-killed while loading the model) and its metrics in Prometheus, from the week's
 //!   series. Runbook 2's detector sees the p95 breach; when Warden's rollback sets the canary's
-//!   traffic to 0, the latency and errors are back to normal from the next sample.
+//!   traffic to 0, the latency and errors are back to normal from the next sample;
+//! - the drift monitor of runbook 3, which Warden runs itself on the prediction logs' prices
+//!   and promotions against a reference, and the webhook that starts retraining on its alerts.
+//!   Thursday 08:00 a "refresh" replaces the reference with a July summer-sale snapshot
+//!   (mid-range prices marked down, 126 days old), and the monitor alerts every hour.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,7 @@ use warden_sim::demand::{DemandService, layout};
 use warden_sim::kube::Shared as Cluster;
 use warden_sim::mlflow::{MlflowSim, NewVersion};
 use warden_sim::prometheus::PrometheusSim;
+use warden_sim::webhook::WebhookSim;
 
 /// The registered model.
 pub const MODEL: &str = "demand-forecast";
@@ -40,6 +45,10 @@ pub struct World {
     prometheus: PrometheusSim,
     cluster: Cluster,
     kubeconfig: PathBuf,
+    retraining: WebhookSim,
+    /// When the drift reference is replaced, and whether it was.
+    refresh_at: Timestamp,
+    refreshed: bool,
     /// The replayed series the predictor's metrics come from.
     series: BTreeMap<&'static str, Vec<Sample>>,
     root: PathBuf,
@@ -48,6 +57,37 @@ pub struct World {
     registered: bool,
     deploy_at: Timestamp,
     deployed: bool,
+}
+
+/// Where the drift monitor's files are, under the world's root.
+const DRIFT: &str = "drift";
+
+/// The drift monitor's files: its reference (the 28 days before the week), a labelled history
+/// to backtest on (35 days, no drift) and its schema (prices and promotions are what it
+/// watches).
+fn write_drift_files(demand: &DemandService, dir: &Path, start: Timestamp) -> Result<(), String> {
+    let days_before = |days: i64| {
+        let from = start - chrono::Duration::days(days);
+        (0..days * 24).map(move |h| from + chrono::Duration::hours(h))
+    };
+    demand.write_features(&dir.join("reference.csv"), days_before(28), |p| p)?;
+    demand.write_features(&dir.join("history.csv"), days_before(35), |p| p)?;
+    let first = (start - chrono::Duration::days(35)).format("%Y-%m-%d");
+    let last = (start - chrono::Duration::days(1)).format("%Y-%m-%d");
+    for (name, text) in [
+        (
+            "labels.csv",
+            format!("start,end,label\n{first},{last},no_drift\n"),
+        ),
+        (
+            "schema.yaml",
+            "timestamp: timestamp\ncolumns: [price, promo]\n".to_string(),
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// The first of the ports the simulators of the demo writing under `root` ask for: from a
@@ -128,12 +168,19 @@ impl World {
             demand.write_training(version, hours())?;
         }
         let kubeconfig = warden_sim::kube::kubeconfig(root, &kube_url);
+        let retraining = WebhookSim::start(Some(base + 3))
+            .await
+            .map_err(|e| e.to_string())?;
+        write_drift_files(&demand, &root.join(DRIFT), start)?;
         Ok(Self {
             mlflow,
             demand,
             prometheus,
             cluster,
             kubeconfig,
+            retraining,
+            refresh_at: start + chrono::Duration::days(3) + chrono::Duration::hours(8),
+            refreshed: false,
             series: series.clone(),
             root: root.to_path_buf(),
             registered_at: deploy_at - chrono::Duration::minutes(30),
@@ -153,6 +200,24 @@ impl World {
         if !self.registered && now >= self.registered_at {
             register(&self.mlflow, OVERFIT, self.registered_at);
             self.registered = true;
+        }
+        if !self.refreshed && now >= self.refresh_at {
+            // The reference "refresh": a three-day July sale snapshot, mid-range prices cut.
+            let july = chrono::DateTime::parse_from_rfc3339("2026-07-14T00:00:00Z")
+                .map_err(|e| e.to_string())?
+                .with_timezone(&chrono::Utc);
+            self.demand.write_features(
+                &self.root.join(DRIFT).join("reference.csv"),
+                (0..72).map(|h| july + chrono::Duration::hours(h)),
+                |price| {
+                    if (5.0..8.0).contains(&price) {
+                        price - 2.0
+                    } else {
+                        price
+                    }
+                },
+            )?;
+            self.refreshed = true;
         }
         if !self.deployed && now >= self.deploy_at {
             self.mlflow.set_alias(MODEL, ALIAS, OVERFIT);
@@ -239,6 +304,19 @@ serving:
       request_rate: 'demo_requests_per_second[{{window}}]'
       slow_ratio: 'demo_slow_ratio[{{window}}]'
       feature_latency_p95_ms: 'demo_feature_latency_p95_ms[{{window}}]'
+drift_monitors:
+  - name: {MODEL}
+    predictions: {logs}
+    reference: {drift}/reference.csv
+    timestamp: timestamp
+    schema: {drift}/schema.yaml
+    window: 2d
+    check_every: 1h
+    alerts: {{window: 3h, history: 7d, factor: 3, min_alerts: 3}}
+    backtest:
+      labels: {drift}/labels.csv
+      history: {drift}/history.csv
+    retraining: {{webhook: {webhook}}}
 models:
   - name: {MODEL}
     alias: {ALIAS}
@@ -261,6 +339,8 @@ models:
             mlflow = self.mlflow.url(),
             prometheus = self.prometheus.url(),
             kubeconfig = self.kubeconfig.display(),
+            webhook = self.retraining.url(),
+            drift = at(DRIFT),
             logs = at(layout::LOGS),
             actuals = at(layout::ACTUALS),
             training = at(layout::TRAINING),
