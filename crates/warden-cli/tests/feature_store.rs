@@ -2,7 +2,8 @@
 //! the views stale and opens one incident, containment switches a real `warden
 //! feature-proxy` to fallback (read back from the proxy), and once Feast is materialized the
 //! freshness gate passes from the data and the proxy is switched back — nobody in between.
-//! The diagnostics (freshness table, Redis health and INFO, schema check) are evidence.
+//! The diagnostics (freshness table, Redis health and INFO, schema check) are evidence, and
+//! the causes are judged from them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -129,4 +130,20 @@ async fn the_daemon_contains_a_stale_feature_store_and_undoes_it_when_fresh() {
         assert!(evidence.contains(&name), "{name} missing from {evidence:?}");
     }
     assert!(text.contains("schema checks agree"), "{incident:#}");
+    // The store's causes are Warden's, from that evidence: Redis answered, has room and
+    // throttles nothing; the schema checks agree. The materialization causes wait for the
+    // materialization status, which is a person's here (no DAG or CronJob configured).
+    let step = |id: &str| common::step_result(&incident, id).1;
+    for refuted in [
+        "network-partition",
+        "store-throttled",
+        "store-capacity",
+        "schema-mismatch",
+    ] {
+        assert!(
+            step(refuted).starts_with("refuted by warden: "),
+            "{refuted}: {incident:#}"
+        );
+    }
+    assert!(step("materialization-failed").is_empty(), "{incident:#}");
 }

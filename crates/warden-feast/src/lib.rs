@@ -8,6 +8,7 @@
 //! `PRESENT` with `null` and a 1970 timestamp; an expired value is `PRESENT`), so every
 //! judgement here is made from event timestamps and the view's TTL.
 
+pub mod causes;
 pub mod closure;
 pub mod freshness;
 pub mod online;

@@ -444,6 +444,12 @@ pub const JUDGED_CAUSES: &[&str] = &[
     "threshold_too_sensitive",
     "seasonality",
     "feature_encoding_change",
+    "online_store_capacity",
+    "materialization_load",
+    "materialization_failed",
+    "online_store_throttled",
+    "network_partition",
+    "schema_mismatch",
 ];
 
 /// Gate checks Warden judges from data when their connector is configured (any check with a

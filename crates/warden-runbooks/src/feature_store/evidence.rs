@@ -1,6 +1,7 @@
 //! Runbook 4's diagnostics as evidence artifacts (R4.3): the freshness table per view with the
 //! ranked causes, the online store's health with its whole `INFO`, the schema check, and the
-//! materialization schedule's recent runs (Airflow DAG runs or the CronJob's last runs).
+//! materialization schedule's recent runs (Airflow DAG runs or the CronJob's last runs) — each
+//! JSON with the `kind` its judges look for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +63,10 @@ impl EvidenceCollector for MaterializationRuns {
                 name: "materialization-runs.json".into(),
                 media_type: "application/json".into(),
                 source: self.airflow.endpoint.url.to_string(),
-                bytes: serde_json::to_vec_pretty(&serde_json::json!({ "dag": dag, "runs": runs }))
-                    .unwrap_or_default(),
+                bytes: serde_json::to_vec_pretty(&serde_json::json!({
+                    "kind": "materialization_status", "dag": dag, "runs": runs,
+                }))
+                .unwrap_or_default(),
             })
         })
     }
@@ -98,7 +101,12 @@ impl EvidenceCollector for CronJobRuns {
                 name: "materialization-cronjob.json".into(),
                 media_type: "application/json".into(),
                 source: client.server().to_string(),
-                bytes: serde_json::to_vec_pretty(&state).unwrap_or_default(),
+                bytes: serde_json::to_vec_pretty(&{
+                    let mut body = serde_json::to_value(&state).unwrap_or_default();
+                    body["kind"] = serde_json::json!("materialization_status");
+                    body
+                })
+                .unwrap_or_default(),
             })
         })
     }
@@ -157,6 +165,7 @@ impl EvidenceCollector for FeastEvidence {
                             found.causes.first().map_or("none", |c| c.cause)
                         ),
                         serde_json::json!({
+                            "kind": "feature_freshness",
                             "checked_at": found.checked_at,
                             "views": found.views,
                             "causes": found.causes,
@@ -180,6 +189,7 @@ impl EvidenceCollector for FeastEvidence {
                             None => "no online store configured".into(),
                         },
                         serde_json::json!({
+                            "kind": "online_store_health",
                             "checked_at": found.checked_at,
                             "store": store,
                             "info": store.map(|s| &s.info),
@@ -222,7 +232,10 @@ impl EvidenceCollector for FeastEvidence {
                                 problems.join("; ")
                             )
                         },
-                        serde_json::json!({ "ok": problems.is_empty(), "checks": checks, "problems": problems }),
+                        serde_json::json!({
+                            "kind": "schema_check", "ok": problems.is_empty(), "checks": checks,
+                            "problems": problems,
+                        }),
                     )
                 }
             };

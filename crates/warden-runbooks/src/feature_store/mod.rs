@@ -1,14 +1,15 @@
 //! Runbook 4 ("Feature store outage or staleness") as a module: the scheduled feature-store
 //! check that opens incidents ([`detector`]: `feature_freshness`, `online_store_health`), its
-//! evidence collectors ([`evidence`]), action handlers ([`actions`]), closure gates
-//! ([`gates`]) and the ML impact from the registry's materialization history ([`impact`]), all
-//! reading Feast and Redis through `warden-feast`.
+//! evidence collectors ([`evidence`]), the cause judges ([`judges`]), action handlers
+//! ([`actions`]), closure gates ([`gates`]) and the ML impact from the registry's
+//! materialization history ([`impact`]), all reading Feast and Redis through `warden-feast`.
 
 pub mod actions;
 pub mod detector;
 pub mod evidence;
 pub mod gates;
 pub mod impact;
+pub mod judges;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -147,6 +148,7 @@ impl RunbookModule for Module {
         let Some(feast) = &config.connectors.feast else {
             let need = "needs connectors.feast";
             common::needs_all(registrar, EntryKind::Evidence, &evidence::NAMES, need);
+            common::needs_all(registrar, EntryKind::Cause, &judges::NAMES, need);
             common::needs_all(registrar, EntryKind::Gate, &gates::CHECKS, need);
             common::needs_all(registrar, EntryKind::Action, &actions::NAMES, need);
             return Ok(Vec::new());
@@ -197,6 +199,7 @@ impl RunbookModule for Module {
         if feast.registry_url.is_none() && feast.registry_path.is_none() {
             let need = "needs connectors.feast.registry_url or registry_path";
             common::needs_all(registrar, EntryKind::Evidence, &evidence::NAMES, need);
+            common::needs_all(registrar, EntryKind::Cause, &judges::NAMES, need);
             common::needs_all(registrar, EntryKind::Gate, &gates::CHECKS, need);
             return Ok(Vec::new());
         }
@@ -204,6 +207,7 @@ impl RunbookModule for Module {
             registrar,
             collectors(feast, airflow, kubernetes).map_err(key)?,
         )?;
+        common::register_judges(registrar, judges::judges())?;
         let gates: Arc<dyn GateEvaluator> = Arc::new(FeastGates::new(feast).map_err(key)?);
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
         registrar.impact(Arc::new(impact::FeastImpact {

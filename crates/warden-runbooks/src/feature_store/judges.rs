@@ -1,0 +1,91 @@
+//! Runbook 4's cause judges: each finds its artifacts among its `evidence_from` steps by their
+//! `kind` and applies the matching rule of `warden_feast::causes`. Evidence that cannot tell
+//! (an unreachable store's memory, a schema check with nothing to check) leaves the cause to a
+//! responder.
+
+use std::sync::Arc;
+
+use warden_engine::executor::BoxFuture;
+use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_feast::causes::{self, Verdict};
+
+use crate::common::artifacts::of_kind;
+
+/// Which cause.
+#[derive(Clone, Copy)]
+enum Cause {
+    OnlineStoreCapacity,
+    MaterializationLoad,
+    MaterializationFailed,
+    OnlineStoreThrottled,
+    NetworkPartition,
+    SchemaMismatch,
+}
+
+struct Judge {
+    cause: Cause,
+}
+
+impl Judge {
+    fn decide(&self, request: &JudgeRequest) -> Option<Verdict> {
+        let health = of_kind(request, "online_store_health");
+        let runs = of_kind(request, "materialization_status");
+        match self.cause {
+            Cause::OnlineStoreCapacity => causes::online_store_capacity(&health?),
+            Cause::OnlineStoreThrottled => causes::online_store_throttled(&health?),
+            Cause::NetworkPartition => causes::network_partition(&health?),
+            Cause::SchemaMismatch => causes::schema_mismatch(&of_kind(request, "schema_check")?),
+            Cause::MaterializationFailed => causes::materialization_failed(
+                runs.as_ref(),
+                of_kind(request, "feature_freshness").as_ref(),
+            ),
+            Cause::MaterializationLoad => {
+                causes::materialization_load(runs.as_ref(), health.as_ref())
+            }
+        }
+    }
+}
+
+impl CauseJudge for Judge {
+    fn judge<'a>(
+        &'a self,
+        request: &'a JudgeRequest,
+    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
+        Box::pin(async move {
+            Ok(self.decide(request).map(|v| {
+                if v.confirmed {
+                    Judgement::confirmed(v.score, v.explanation)
+                } else {
+                    Judgement::refuted(v.explanation)
+                }
+            }))
+        })
+    }
+}
+
+/// The catalogue causes this module judges.
+pub const NAMES: [&str; 6] = [
+    "online_store_capacity",
+    "materialization_load",
+    "materialization_failed",
+    "online_store_throttled",
+    "network_partition",
+    "schema_mismatch",
+];
+
+/// Runbook 4's judges by cause name.
+pub fn judges() -> JudgeRegistry {
+    let mut registry = JudgeRegistry::new();
+    for (name, cause) in NAMES.into_iter().zip([
+        Cause::OnlineStoreCapacity,
+        Cause::MaterializationLoad,
+        Cause::MaterializationFailed,
+        Cause::OnlineStoreThrottled,
+        Cause::NetworkPartition,
+        Cause::SchemaMismatch,
+    ]) {
+        let judge: Arc<dyn CauseJudge> = Arc::new(Judge { cause });
+        registry.insert(name.to_string(), judge);
+    }
+    registry
+}
