@@ -42,7 +42,8 @@ pub enum Command {
         advance_every: std::time::Duration,
     },
     /// Replay a week of a demand-forecast service in which each of the five incident types
-    /// happens once: incidents open, runbooks run (actions in dry-run), post-mortems drafted.
+    /// happens once, on simulated systems Warden really acts on: incidents open, runbooks run,
+    /// post-mortems drafted.
     #[command(
         after_help = "Examples:\n  warden demo\n  warden demo --hour-ms 0 --out /tmp/warden-demo\n  \
                             warden demo --listen 127.0.0.1:8181"
