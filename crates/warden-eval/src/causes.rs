@@ -7,31 +7,15 @@
 
 use serde_json::Value;
 
-/// A decision about one cause.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// Supported by the evidence.
-    pub confirmed: bool,
-    /// 0–1, for ranking.
-    pub score: f64,
-    /// Why, citing the evidence, and the fix it points to.
-    pub explanation: String,
-}
+/// A decision about one cause (the engine's judgement).
+pub use warden_core::Judgement as Verdict;
 
 fn confirmed(score: f64, explanation: String) -> Option<Verdict> {
-    Some(Verdict {
-        confirmed: true,
-        score,
-        explanation,
-    })
+    Some(Verdict::confirmed(score, explanation))
 }
 
 fn refuted(explanation: String) -> Option<Verdict> {
-    Some(Verdict {
-        confirmed: false,
-        score: 0.0,
-        explanation,
-    })
+    Some(Verdict::refuted(explanation))
 }
 
 fn skewed(validate: &Value) -> Option<Vec<String>> {

@@ -11,31 +11,15 @@ use serde_json::Value;
 
 use crate::freshness::MEMORY_PRESSURE;
 
-/// A rule's decision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// Confirmed or refuted.
-    pub confirmed: bool,
-    /// 0–1 when confirmed.
-    pub score: f64,
-    /// The facts, in a sentence.
-    pub explanation: String,
-}
+/// A rule's decision (the engine's judgement).
+pub use warden_core::Judgement as Verdict;
 
 fn confirmed(score: f64, explanation: String) -> Option<Verdict> {
-    Some(Verdict {
-        confirmed: true,
-        score,
-        explanation,
-    })
+    Some(Verdict::confirmed(score, explanation))
 }
 
 fn refuted(explanation: String) -> Option<Verdict> {
-    Some(Verdict {
-        confirmed: false,
-        score: 0.0,
-        explanation,
-    })
+    Some(Verdict::refuted(explanation))
 }
 
 /// The store's health of an `online_store_health` artifact, when one was configured.

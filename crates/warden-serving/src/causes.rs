@@ -66,31 +66,16 @@ pub struct FeatureLatency {
     pub source: String,
 }
 
-/// A verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    /// Supported by the evidence.
-    pub confirmed: bool,
-    /// 0–1.
-    pub score: f64,
-    /// Why, with the numbers.
-    pub explanation: String,
-}
+/// A verdict (the engine's judgement).
+pub use warden_core::Judgement as Verdict;
 
+/// A confirmed cause; its score never rounds to nothing, so it still ranks.
 fn confirmed(score: f64, explanation: String) -> Verdict {
-    Verdict {
-        confirmed: true,
-        score: score.clamp(0.05, 1.0),
-        explanation,
-    }
+    Verdict::confirmed(score.max(0.05), explanation)
 }
 
 fn refuted(explanation: String) -> Verdict {
-    Verdict {
-        confirmed: false,
-        score: 0.0,
-        explanation,
-    }
+    Verdict::refuted(explanation)
 }
 
 fn minutes(duration: chrono::Duration) -> String {

@@ -51,15 +51,7 @@ impl CauseJudge for Judge {
         &'a self,
         request: &'a JudgeRequest,
     ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move {
-            Ok(self.decide(request).map(|v| {
-                if v.confirmed {
-                    Judgement::confirmed(v.score, v.explanation)
-                } else {
-                    Judgement::refuted(v.explanation)
-                }
-            }))
-        })
+        Box::pin(async move { Ok(self.decide(request)) })
     }
 }
 

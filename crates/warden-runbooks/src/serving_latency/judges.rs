@@ -35,14 +35,6 @@ fn typed<T: serde::de::DeserializeOwned>(request: &JudgeRequest, kind: &str) -> 
     serde_json::from_value(of_kind(request, kind)?).ok()
 }
 
-fn judgement(verdict: Verdict) -> Judgement {
-    if verdict.confirmed {
-        Judgement::confirmed(verdict.score, verdict.explanation)
-    } else {
-        Judgement::refuted(verdict.explanation)
-    }
-}
-
 impl Judge {
     fn decide(&self, request: &JudgeRequest) -> Option<Verdict> {
         let spike_at = request.incident.opened_at;
@@ -95,11 +87,10 @@ impl CauseJudge for Judge {
         &'a self,
         request: &'a JudgeRequest,
     ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move { Ok(self.decide(request).map(judgement)) })
+        Box::pin(async move { Ok(self.decide(request)) })
     }
 }
 
-/// Runbook 2's judges by cause name.
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 8] = [
     "recent_deployment",
@@ -112,6 +103,7 @@ pub const NAMES: [&str; 8] = [
     "traffic_beyond_capacity",
 ];
 
+/// Runbook 2's judges by cause name.
 pub fn judges(serving: &Arc<Serving>) -> JudgeRegistry {
     let mut registry = JudgeRegistry::new();
     for (name, cause) in [
