@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod finding;
 pub mod incident;
 pub mod judgement;
+pub mod rng;
 pub mod runbook_kind;
 pub mod severity;
 pub mod signal;

@@ -208,25 +208,8 @@ pub fn bucket_sums(scored: &Scored, rows: &[u32]) -> Vec<Sums> {
     buckets
 }
 
-/// A small, seedable generator so every run of the same data gives the same intervals.
-#[derive(Debug, Clone)]
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform index below `n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
+/// The seedable generator: every run of the same data gives the same intervals.
+pub use warden_core::rng::SplitMix;
 
 /// `RESAMPLES` bootstrap resamples of the non-empty buckets.
 pub fn resample(buckets: &[Sums], rng: &mut SplitMix) -> Vec<Sums> {

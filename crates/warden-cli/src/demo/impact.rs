@@ -1,7 +1,7 @@
 //! The demo's ML-impact estimators for the incidents whose systems it replays as series (the
 //! model regression is measured by runbook 5's own estimator on the simulated prediction
 //! logs): what each cost, measured on the week's own data — requests and their errors and
-//! latency, feature freshness, drift alerts, the training runs — through the same estimator interface the
+//! latency, feature freshness, the training runs — through the same estimator interface the
 //! daemon's modules use on Prometheus, prediction logs and run history. Every figure names the
 //! replayed series or runs it came from.
 

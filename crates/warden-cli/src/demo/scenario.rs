@@ -1,11 +1,16 @@
-//! The demo's week: a demand-forecast service whose metrics, generated from a seed, contain
-//! each of the five incident types of the runbooks once, plus the ground truth the scripted
-//! responder uses (which causes are real). Deterministic: the same seed gives the same week.
+//! The demo's week: the series and training runs of a demand-forecast service, generated from a
+//! seed — the predictor's latency, errors and traffic (the Tuesday spike; the simulated
+//! Prometheus serves them), the feature view's freshness (the Friday staleness) and the daily
+//! training runs (Wednesday's failure) — plus the ground truth the scripted responder falls
+//! back on (which causes are real) where Warden leaves a cause open. The drift monitor's and
+//! the model's incidents come from the simulated systems themselves (`world`). Deterministic:
+//! the same seed gives the same week.
 
 use std::collections::BTreeMap;
 
 use chrono::{Duration, TimeZone, Utc};
 use warden_core::Timestamp;
+use warden_core::rng::SplitMix;
 use warden_detect::Sample;
 
 /// Minutes between samples.
@@ -13,25 +18,6 @@ pub const TICK_MINUTES: i64 = 5;
 
 /// Ticks in the replayed week.
 pub const TICKS: i64 = 7 * 24 * 60 / TICK_MINUTES;
-
-/// SplitMix64: a tiny, well-mixed generator, enough for plausible noise.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[-1, 1)`.
-    fn noise(&mut self) -> f64 {
-        self.next() * 2.0 - 1.0
-    }
-}
 
 /// One pipeline run.
 #[derive(Debug, Clone)]
@@ -70,9 +56,8 @@ pub fn generate(seed: u64) -> Week {
         .with_ymd_and_hms(2026, 11, 16, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let mut series: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
-    let mut drift_alerts = 0.0;
     for tick in 0..TICKS {
         let at = start + Duration::minutes(tick * TICK_MINUTES);
         // Tuesday 10:00-11:10: a deployment makes the predictor slow and failing.
@@ -87,21 +72,12 @@ pub fn generate(seed: u64) -> Week {
         } else {
             0.002 + 0.001 * rng.noise()
         };
-        // Thursday 08:00-14:00: a reference refresh makes the drift detector fire all day.
-        if tick % 12 == 0 {
-            let noisy = between(at, start, 3, (8, 0), (14, 0));
-            drift_alerts = if noisy {
-                6.0 + rng.noise().abs() * 2.0
-            } else {
-                (rng.next() * 0.3).floor()
-            };
-        }
         // Friday 14:00-16:30: materialization stops; freshness lag grows until it restarts.
         let stale_since = start + Duration::days(4) + Duration::hours(14);
         let freshness = if between(at, start, 4, (14, 0), (16, 30)) {
             ((at - stale_since).num_minutes() as f64) + 8.0
         } else {
-            (tick % 2) as f64 * 5.0 + 3.0 + rng.next()
+            (tick % 2) as f64 * 5.0 + 3.0 + rng.uniform()
         };
         // Requests to the predictor: a daily cycle between 300 and 900 a minute (no noise, so
         // the other series draw the same random numbers as before it existed).
@@ -111,7 +87,6 @@ pub fn generate(seed: u64) -> Week {
             ("requests_per_minute", requests),
             ("latency_p95_ms", p95),
             ("error_rate", errors.max(0.0)),
-            ("drift_alerts_per_hour", drift_alerts),
             ("feature_freshness_minutes", freshness),
         ] {
             series.entry(name).or_default().push(Sample::new(at, value));
@@ -175,10 +150,6 @@ mod tests {
         assert!(
             over("feature_freshness_minutes", 15.0) >= 20,
             "the Friday staleness"
-        );
-        assert!(
-            over("drift_alerts_per_hour", 3.0) >= 60,
-            "the Thursday alert storm"
         );
         assert_eq!(a.runs.iter().filter(|run| run.error.is_some()).count(), 1);
         assert_eq!(a.series["latency_p95_ms"].len() as i64, TICKS);
