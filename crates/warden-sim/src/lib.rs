@@ -11,12 +11,16 @@
 //!   series (the small PromQL subset query overrides use);
 //! - [`demand`]: a demand-forecast service serving the version the registry names, writing
 //!   prediction logs and, later, the actuals;
+//! - [`kfp`]: Kubeflow Pipelines (runs with their tasks and pods, recurring runs, `:retry`),
+//!   every request and answer held to the published API description ([`kfp_spec`]);
 //! - [`kube`]: a Kubernetes API server (a KServe predictor with its revisions, pods, logs,
 //!   events and HPA; CronJobs, StatefulSets, pipeline pods), every write held to the real
 //!   schemas ([`schema`]) — also the integration tests' fake;
 //! - [`webhook`]: an endpoint that keeps what it was told (a retraining trigger).
 
 pub mod demand;
+pub mod kfp;
+pub mod kfp_spec;
 pub mod kube;
 pub mod mlflow;
 pub mod prometheus;

@@ -9,14 +9,13 @@
 //!
 //! [`fake_kube`] stands in for the Kubernetes API server and [`fake_kfp`] for Kubeflow
 //! Pipelines — the components that cannot run here: realistic answers, every request
-//! recorded; the KFP fake is held to the published API description ([`kfp_spec`]). The
-//! Kubernetes fake lives in `warden-sim` (the demo runs Warden against it too) and is
-//! re-exported here under its test name, with the schemas it holds writes to ([`schema`]).
+//! recorded; the KFP fake is held to the published API description ([`kfp_spec`]). Both fakes
+//! live in `warden-sim` (the demo runs Warden against them too) and are re-exported here under
+//! their test names, with the schemas the Kubernetes fake holds writes to ([`schema`]).
 
-pub mod fake_kfp;
-pub mod kfp_spec;
 pub mod rbac;
 pub mod stack;
 
+pub use warden_sim::kfp as fake_kfp;
 pub use warden_sim::kube as fake_kube;
-pub use warden_sim::schema;
+pub use warden_sim::{kfp_spec, schema};

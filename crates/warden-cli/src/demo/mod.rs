@@ -8,8 +8,8 @@
 //! on-call responder (recorded as `demo-responder`) does what is a person's: approvals, fixes
 //! by hand, and the causes and checks Warden leaves open. Post-mortems are drafted at the end.
 
-mod classify;
 mod impact;
+mod pipeline;
 mod responder;
 mod scenario;
 mod world;
@@ -185,7 +185,7 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     let mut registries = Registries::new();
     let mut detectors =
         warden_runbooks::register(&config, &runbooks, &mut registries).map_err(Failure::runtime)?;
-    responder::fill(&mut registries, &gates, &week, &evidence).map_err(Failure::runtime)?;
+    responder::fill(&mut registries, &gates, &week).map_err(Failure::runtime)?;
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,
@@ -203,12 +203,11 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     }
     if verbose {
         println!(
-            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast: Kubernetes, Prometheus, MLflow, the prediction logs and the retraining webhook simulated (Warden acts on them); the pipeline's runs and the feature store replayed (actions planned)\n"
+            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast: Kubernetes, Kubeflow Pipelines, Prometheus, MLflow, the prediction logs and the retraining webhook simulated (Warden acts on them); the feature store replayed (actions planned)\n"
         );
     }
     let mut watches = watches();
     let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
-    let mut runs = week.runs.iter().peekable();
     let mut due = vec![week.start; detectors.len()];
     for tick in 0..TICKS {
         let now = week.start + chrono::Duration::minutes(tick * TICK_MINUTES);
@@ -232,12 +231,6 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
             if let Some(breach) = watch.detector.observe(sample) {
                 let severity = severity_of(engine.runbooks(), watch.runbook);
                 findings.push(metric_finding(watch, &breach, severity, now));
-            }
-        }
-        while let Some(run) = runs.next_if(|run| run.at <= now) {
-            if let Some((task, error)) = run.error {
-                let severity = severity_of(engine.runbooks(), RunbookId::PIPELINE_FAILURE);
-                findings.push(pipeline_finding(&run.run_id, task, error, severity, now));
             }
         }
         for (finding, evidence_bytes) in findings {
@@ -325,38 +318,6 @@ fn metric_finding(
             format!("{}-breach.json", watch.series),
             "application/json",
             evidence.to_string().into_bytes(),
-        )),
-    )
-}
-
-fn pipeline_finding(
-    run_id: &str,
-    task: &str,
-    error: &str,
-    severity: Severity,
-    now: warden_core::Timestamp,
-) -> FindingWithEvidence {
-    let finding = Finding {
-        runbook: RunbookId::new(RunbookId::PIPELINE_FAILURE),
-        target: Target::new(TargetKind::Pipeline, "demand_forecast_training"),
-        detector: "pipeline:failed-runs".into(),
-        severity,
-        summary: format!("run {run_id} failed in task {task}: {error}"),
-        detected_at: now,
-        measurements: BTreeMap::new(),
-        cause_key: Some(format!("task={task}")),
-        alert: None,
-    };
-    let log = format!(
-        "[{}] INFO - Running task {task}\nTraceback (most recent call last):\n  File \"validate.py\", line 12, in main\n    s3.list_objects_v2(Bucket=\"mlflow-artifacts\")\n{error}\n",
-        now.format("%Y-%m-%dT%H:%M:%S")
-    );
-    (
-        finding,
-        Some((
-            format!("{task}-attempt-1.log"),
-            "text/plain",
-            log.into_bytes(),
         )),
     )
 }

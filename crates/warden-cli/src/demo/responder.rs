@@ -67,13 +67,11 @@ impl ActionHandler for PlanOnly {
 /// Fills in what the runbook modules (assembled on the simulated systems) leave open, through
 /// the same registrar as the daemon's: plan-only handlers for the catalogue's actions in the
 /// common layer (a module's own handler wins for its runbook), the replayed series behind the
-/// gates that have one, the replayed week's impact estimators, and runbook 1's classification
-/// of the logs captured at detection.
+/// gates that have one and the replayed week's impact estimator.
 pub fn fill(
     registries: &mut Registries,
     gates: &Arc<dyn GateEvaluator>,
     week: &Week,
-    evidence: &Arc<warden_store::EvidenceStore>,
 ) -> Result<(), warden_engine::registry::DuplicateEntry> {
     let mut common = registries.common();
     for entry in catalog::ACTIONS {
@@ -91,7 +89,6 @@ pub fn fill(
         common.gate(check, gates.clone())?;
     }
     super::impact::register(registries, week);
-    super::classify::register(registries, evidence)?;
     Ok(())
 }
 

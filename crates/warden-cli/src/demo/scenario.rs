@@ -1,10 +1,9 @@
-//! The demo's week: the series and training runs of a demand-forecast service, generated from a
-//! seed — the predictor's latency, errors and traffic (the Tuesday spike; the simulated
-//! Prometheus serves them), the feature view's freshness (the Friday staleness) and the daily
-//! training runs (Wednesday's failure) — plus the ground truth the scripted responder falls
-//! back on (which causes are real) where Warden leaves a cause open. The drift monitor's and
-//! the model's incidents come from the simulated systems themselves (`world`). Deterministic:
-//! the same seed gives the same week.
+//! The demo's week: the series of a demand-forecast service, generated from a seed — the
+//! predictor's latency, errors and traffic (the Tuesday spike; the simulated Prometheus serves
+//! them) and the feature view's freshness (the Friday staleness) — plus the ground truth the
+//! scripted responder falls back on (which causes are real) where Warden leaves a cause open.
+//! The pipeline's, the drift monitor's and the model's incidents come from the simulated
+//! systems themselves (`world`). Deterministic: the same seed gives the same week.
 
 use std::collections::BTreeMap;
 
@@ -19,25 +18,12 @@ pub const TICK_MINUTES: i64 = 5;
 /// Ticks in the replayed week.
 pub const TICKS: i64 = 7 * 24 * 60 / TICK_MINUTES;
 
-/// One pipeline run.
-#[derive(Debug, Clone)]
-pub struct PipelineRun {
-    /// When it ended.
-    pub at: Timestamp,
-    /// Its id.
-    pub run_id: String,
-    /// The failed task and its error, if it failed.
-    pub error: Option<(&'static str, &'static str)>,
-}
-
 /// The generated week.
 pub struct Week {
     /// Monday 00:00 UTC.
     pub start: Timestamp,
     /// Metric name → samples, one per tick (hourly metrics repeat within the hour).
     pub series: BTreeMap<&'static str, Vec<Sample>>,
-    /// The daily training runs.
-    pub runs: Vec<PipelineRun>,
     /// Runbook id → the cause names that are true in this week.
     pub true_causes: BTreeMap<&'static str, Vec<&'static str>>,
 }
@@ -92,25 +78,6 @@ pub fn generate(seed: u64) -> Week {
             series.entry(name).or_default().push(Sample::new(at, value));
         }
     }
-    let mut runs = Vec::new();
-    for day in 0..7 {
-        let failed = day == 2;
-        runs.push(PipelineRun {
-            at: start + Duration::days(day) + Duration::hours(2) + Duration::minutes(35),
-            run_id: format!("scheduled__2026-11-{:02}T02:00:00", 16 + day),
-            error: failed.then_some((
-                "validate",
-                "botocore.exceptions.NoCredentialsError: Unable to locate credentials",
-            )),
-        });
-    }
-    // Wednesday 06:00: the rerun after the credentials were fixed.
-    runs.push(PipelineRun {
-        at: start + Duration::days(2) + Duration::hours(6),
-        run_id: "manual__2026-11-18T06:00:00".into(),
-        error: None,
-    });
-    runs.sort_by_key(|run| run.at);
     let true_causes = BTreeMap::from([
         (
             "serving-latency",
@@ -127,7 +94,6 @@ pub fn generate(seed: u64) -> Week {
     Week {
         start,
         series,
-        runs,
         true_causes,
     }
 }
@@ -151,7 +117,6 @@ mod tests {
             over("feature_freshness_minutes", 15.0) >= 20,
             "the Friday staleness"
         );
-        assert_eq!(a.runs.iter().filter(|run| run.error.is_some()).count(), 1);
         assert_eq!(a.series["latency_p95_ms"].len() as i64, TICKS);
     }
 }

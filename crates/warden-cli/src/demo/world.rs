@@ -12,7 +12,9 @@
 //! - the drift monitor of runbook 3, which Warden runs itself on the prediction logs' prices
 //!   and promotions against a reference, and the webhook that starts retraining on its alerts.
 //!   Thursday 08:00 a "refresh" replaces the reference with a July summer-sale snapshot
-//!   (mid-range prices marked down, 126 days old), and the monitor alerts every hour.
+//!   (mid-range prices marked down, 126 days old), and the monitor alerts every hour;
+//! - the nightly training pipeline on Kubeflow Pipelines and its task pods ([`super::pipeline`]):
+//!   Wednesday's run fails for want of credentials.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ pub struct World {
     cluster: Cluster,
     kubeconfig: PathBuf,
     retraining: WebhookSim,
+    kfp_url: String,
+    training: super::pipeline::Training,
     /// When the drift reference is replaced, and whether it was.
     refresh_at: Timestamp,
     refreshed: bool,
@@ -91,7 +95,9 @@ fn write_drift_files(demand: &DemandService, dir: &Path, start: Timestamp) -> Re
 }
 
 /// The first of the ports the simulators of the demo writing under `root` ask for: from a
-/// hash of the path, in 40000–47999.
+/// hash of the path, in 21000–28999 — below the ephemeral ranges (Linux 32768–60999, macOS
+/// and Windows from 49152), where outgoing connections, the demo's own included, would take
+/// them.
 fn preferred_ports(root: &Path) -> u16 {
     let hash = root
         .to_string_lossy()
@@ -99,7 +105,7 @@ fn preferred_ports(root: &Path) -> u16 {
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    40_000 + u16::try_from(hash % 1000).unwrap_or(0) * 8
+    21_000 + u16::try_from(hash % 1000).unwrap_or(0) * 8
 }
 
 /// Registers `version` of the model with its training run (version 8's validation error is
@@ -172,6 +178,8 @@ impl World {
             .await
             .map_err(|e| e.to_string())?;
         write_drift_files(&demand, &root.join(DRIFT), start)?;
+        let (kfp_url, kfp) = warden_sim::kfp::start_on(Some(base + 4)).await;
+        let training = super::pipeline::Training::new(kfp, cluster.clone(), start);
         Ok(Self {
             mlflow,
             demand,
@@ -179,6 +187,8 @@ impl World {
             cluster,
             kubeconfig,
             retraining,
+            kfp_url,
+            training,
             refresh_at: start + chrono::Duration::days(3) + chrono::Duration::hours(8),
             refreshed: false,
             series: series.clone(),
@@ -197,6 +207,7 @@ impl World {
     /// A log that cannot be written, named.
     pub fn advance(&mut self, now: Timestamp) -> Result<(), String> {
         self.scrape(now);
+        self.training.advance(now);
         if !self.registered && now >= self.registered_at {
             register(&self.mlflow, OVERFIT, self.registered_at);
             self.registered = true;
@@ -289,6 +300,13 @@ connectors:
     kubeconfig: {kubeconfig}
     context: test
     namespace: mlops
+  kfp:
+    url: {kfp}
+    namespace: {kfp_namespace}
+pipelines:
+  - name: demand_forecast_training
+    kfp: {{recurring_run_id: {recurring}}}
+    check_every: 5m
 serving:
   - name: demand-forecast-api
     model: {MODEL}
@@ -340,6 +358,9 @@ models:
             prometheus = self.prometheus.url(),
             kubeconfig = self.kubeconfig.display(),
             webhook = self.retraining.url(),
+            kfp = self.kfp_url,
+            kfp_namespace = super::pipeline::NAMESPACE,
+            recurring = super::pipeline::RECURRING,
             drift = at(DRIFT),
             logs = at(layout::LOGS),
             actuals = at(layout::ACTUALS),

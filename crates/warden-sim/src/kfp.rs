@@ -1,4 +1,5 @@
-//! A stateful fake of the Kubeflow Pipelines v2beta1 API for end-to-end tests of the daemon:
+//! A stateful fake of the Kubeflow Pipelines v2beta1 API, for end-to-end tests of the daemon
+//! and the demo's training pipeline:
 //! runs (listed newest first, filtered by experiment), one run with its task details,
 //! recurring runs (read, `:disable`, `:enable`) and `:retry`, which moves the run to the state
 //! the test chose. Every request must be an operation the API description declares, with
@@ -267,10 +268,13 @@ async fn answer(
 
 /// Starts the fake on a free loopback port; returns its URL and its state.
 pub async fn start() -> (String, Shared) {
+    start_on(None).await
+}
+
+/// [`start`] on `port` when it is free.
+pub async fn start_on(port: Option<u16>) -> (String, Shared) {
     let fake: Shared = Arc::new(Mutex::new(Kfp::default()));
     let app = Router::new().fallback(answer).with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
+    let url = crate::serve(app, port).await.unwrap();
     (url, fake)
 }
