@@ -1,8 +1,14 @@
 //! One HTTP client configuration for every connector: base URL, timeout, optional bearer
 //! token, JSON in and out, and the mapping of every failure to a [`ConnectError`] that names
 //! the URL. Connectors build on [`HttpClient`] rather than on reqwest directly, so timeouts and
-//! error reporting behave the same everywhere.
+//! error reporting behave the same everywhere. Clients with one timeout share one reqwest
+//! client: building one loads the system's root certificates, which cost more than the call an
+//! action or collector makes with it. The shared client keeps no idle connections, so none
+//! outlives the runtime that opened it (tests run one runtime each; before sharing, every
+//! client was new per call and kept none across calls either).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -42,15 +48,33 @@ impl HttpClient {
     /// # Errors
     /// [`ConnectError::InvalidRequest`] if the HTTP client cannot be built (TLS set-up).
     pub fn new(endpoint: &HttpEndpoint) -> Result<Self, ConnectError> {
-        let client = reqwest::Client::builder()
-            .timeout(endpoint.timeout)
-            .connect_timeout(endpoint.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| ConnectError::InvalidRequest {
-                url: endpoint.url.to_string(),
-                message: format!("cannot build HTTP client: {err}"),
-            })?;
+        static SHARED: OnceLock<Mutex<HashMap<Duration, reqwest::Client>>> = OnceLock::new();
+        let shared = SHARED.get_or_init(|| Mutex::new(HashMap::new()));
+        let cached = shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&endpoint.timeout)
+            .cloned();
+        let client = match cached {
+            Some(client) => client,
+            None => {
+                let client = reqwest::Client::builder()
+                    .timeout(endpoint.timeout)
+                    .connect_timeout(endpoint.timeout.min(Duration::from_secs(5)))
+                    .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+                    .pool_max_idle_per_host(0)
+                    .build()
+                    .map_err(|err| ConnectError::InvalidRequest {
+                        url: endpoint.url.to_string(),
+                        message: format!("cannot build HTTP client: {err}"),
+                    })?;
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(endpoint.timeout, client.clone());
+                client
+            }
+        };
         Ok(Self {
             client,
             base: endpoint.url.clone(),

@@ -1,6 +1,7 @@
 //! A simulated demand-forecast service's serving and its logs: every hour it answers one
 //! request per store with the model version the registry's alias names, logs each prediction
-//! with its features and version (CSV parts, as a serving platform's log shipper writes
+//! with its features and version (one CSV part per day, rewritten whole each hour, as a
+//! serving platform's log shipper writes them),
 //! them), and an hour later logs the demand that really happened (the actuals). Each
 //! version errs by its own relative spread, so a worse version shows in the logs only through
 //! its predictions — which is all Warden reads. The offline features of each version's
@@ -58,7 +59,8 @@ pub struct DemandService {
     spreads: Vec<(u64, f64)>,
     /// The last hour's actuals, logged at the next hour.
     due: Vec<(usize, String, f64)>,
-    part: usize,
+    /// The day being written and its rows so far: `(date, log, actuals)`.
+    today: (String, String, String),
 }
 
 /// Where a [`DemandService`] writes, under its root.
@@ -93,7 +95,7 @@ impl DemandService {
             rng: SplitMix(seed),
             spreads: spreads.to_vec(),
             due: Vec::new(),
-            part: 0,
+            today: (String::new(), String::new(), String::new()),
         })
     }
 
@@ -175,8 +177,15 @@ impl DemandService {
             .iter()
             .find(|(v, _)| *v == version)
             .map_or(0.1, |(_, s)| *s);
-        let mut log = format!("{LOG_HEADER}\n");
-        let mut actuals = String::from("store_id,hour,actual\n");
+        let date = at.format("%Y-%m-%d").to_string();
+        if self.today.0 != date {
+            self.today = (
+                date,
+                format!("{LOG_HEADER}\n"),
+                String::from("store_id,hour,actual\n"),
+            );
+        }
+        let (date, log, actuals) = &mut self.today;
         for (store, hour, actual) in self.due.drain(..) {
             let _ = writeln!(actuals, "{store},{hour},{actual:.3}");
         }
@@ -192,21 +201,19 @@ impl DemandService {
             );
             self.due.push((r.store, r.hour, actual));
         }
-        self.write_part(layout::LOGS, &log)?;
-        self.write_part(layout::ACTUALS, &actuals)?;
-        self.part += 1;
+        write_part(&self.root.join(layout::LOGS), date, log)?;
+        write_part(&self.root.join(layout::ACTUALS), date, actuals)?;
         Ok(self.stores)
     }
+}
 
-    /// Written whole, then renamed, so a reader never sees half a part.
-    fn write_part(&self, dir: &str, text: &str) -> Result<(), String> {
-        let dir = self.root.join(dir);
-        let temporary = dir.join(format!(".part-{:05}.tmp", self.part));
-        let path = dir.join(format!("part-{:05}.csv", self.part));
-        std::fs::write(&temporary, text)
-            .and_then(|()| std::fs::rename(&temporary, &path))
-            .map_err(|e| format!("{}: {e}", path.display()))
-    }
+/// The day's part, written whole, then renamed, so a reader never sees half of it.
+fn write_part(dir: &Path, date: &str, text: &str) -> Result<(), String> {
+    let temporary = dir.join(format!(".part-{date}.tmp"));
+    let path = dir.join(format!("part-{date}.csv"));
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -224,28 +231,38 @@ mod tests {
         service
             .serve_hour(at + chrono::Duration::hours(1), 8)
             .unwrap();
-        let read = |sub: &str, part: usize| {
-            std::fs::read_to_string(dir.join(sub).join(format!("part-{part:05}.csv"))).unwrap()
-        };
-        let first = read(layout::LOGS, 0);
-        assert_eq!(first.lines().count(), 4, "{first}");
+        let read =
+            |sub: &str| std::fs::read_to_string(dir.join(sub).join("part-2026-11-21.csv")).unwrap();
+        let logs = read(layout::LOGS);
+        assert_eq!(logs.lines().count(), 7, "{logs}");
         assert!(
-            first
-                .lines()
+            logs.lines()
                 .nth(1)
                 .unwrap()
                 .contains(",2026-11-21T08:00,7,")
         );
-        assert_eq!(read(layout::ACTUALS, 0).lines().count(), 1, "none due yet");
-        let actuals = read(layout::ACTUALS, 1);
-        assert_eq!(actuals.lines().count(), 4, "{actuals}");
+        assert!(
+            logs.lines()
+                .nth(4)
+                .unwrap()
+                .contains(",2026-11-21T09:00,8,")
+        );
+        let actuals = read(layout::ACTUALS);
+        assert_eq!(
+            actuals.lines().count(),
+            4,
+            "the 08:00 hour's, logged at 09:00: {actuals}"
+        );
         assert!(actuals.contains(",2026-11-21T08:00,"));
-        assert!(read(layout::LOGS, 1).contains(",8,"));
         service
             .write_training(8, std::iter::once(at + chrono::Duration::hours(1)))
             .unwrap();
         let training = std::fs::read_to_string(dir.join("training/v8.csv")).unwrap();
-        let logged = read(layout::LOGS, 1);
+        let logged: String = read(layout::LOGS)
+            .lines()
+            .skip(3)
+            .collect::<Vec<_>>()
+            .join("\n");
         let features = |line: &str| {
             line.split(',')
                 .skip(1)
