@@ -858,6 +858,7 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
         "MLflow demand-forecast@champion: version 8 → 7 (read back)",
         "Overfitting to recent training data; poor generalization** — confirmed by warden: score 0.70",
         "refuted by warden: version 8: the same",
+        "the version changed, not the relationship",
         "step metrics-recovered passed by warden: evaluated from the data: mape of version 7",
         "| predictions by 8 with actuals |",
         "| mape of 8 vs 7 before it |",

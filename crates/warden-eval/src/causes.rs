@@ -105,11 +105,9 @@ fn training_value(registry: &Value, side: &str, metric: &str) -> Option<(String,
 
 /// Overfitting, from `registry_metadata`'s run metrics and `evaluate_model`'s live accuracy
 /// (and `validate_data`, when given: skew explains a gap too).
-pub fn overfitting(
-    registry: &Value,
-    evaluate: &Value,
-    validate: Option<&Value>,
-) -> Option<Verdict> {
+/// The new version's generalisation gap (live error ÷ its training run's), stated with the
+/// previous version's, and whether it is unusual: at least 2× and 1.5× the previous one's.
+fn generalisation_gap(registry: &Value, evaluate: &Value) -> Option<(String, bool)> {
     let metric = evaluate["metric"].as_str()?;
     let (key, trained) = training_value(registry, "candidate", metric)?;
     let live = metric_value(evaluate, "candidate")?;
@@ -128,7 +126,17 @@ pub fn overfitting(
             " (the previous version's gap: {g:.1}×)"
         ))
     );
-    if gap < 2.0 || previous_gap.is_some_and(|previous| gap < 1.5 * previous) {
+    let unusual = gap >= 2.0 && previous_gap.is_none_or(|previous| gap >= 1.5 * previous);
+    Some((stated, unusual))
+}
+
+pub fn overfitting(
+    registry: &Value,
+    evaluate: &Value,
+    validate: Option<&Value>,
+) -> Option<Verdict> {
+    let (stated, unusual) = generalisation_gap(registry, evaluate)?;
+    if !unusual {
         return refuted(format!("{stated}: no unusual generalisation gap"));
     }
     match validate.and_then(skewed).filter(|s| !s.is_empty()) {
@@ -149,11 +157,14 @@ pub fn overfitting(
 }
 
 /// Concept drift, from `compare_predictions` (inputs stable?), `evaluate_model` (error up?)
-/// and, when given, `validate_data` (skew would explain the error instead).
+/// and, when given, `validate_data` (skew would explain the error instead) and
+/// `registry_metadata` (the new version's own generalisation gap would: a relationship that
+/// changed would have raised the previous version's error as much, not only the new one's).
 pub fn concept_drift(
     compare: &Value,
     evaluate: &Value,
     validate: Option<&Value>,
+    registry: Option<&Value>,
 ) -> Option<Verdict> {
     let drifted: Vec<&str> = compare["features_drifted"]
         .as_array()?
@@ -181,6 +192,12 @@ pub fn concept_drift(
             "inputs are stable and the error rose {:+.0}%, but training/serving skew ({}) explains it",
             100.0 * change,
             features.join(", ")
+        ));
+    }
+    if let Some((stated, true)) = registry.and_then(|r| generalisation_gap(r, evaluate)) {
+        return refuted(format!(
+            "inputs are stable and the error rose {:+.0}%, but with the new version's own generalisation gap ({stated}): the version changed, not the relationship",
+            100.0 * change
         ));
     }
     confirmed(
@@ -293,23 +310,38 @@ mod tests {
         let stable = json!({"features_drifted": []});
         let moved = json!({"features_drifted": ["price"]});
         assert!(
-            concept_drift(&stable, &evaluate("worse", 0.2, 0.1), None)
+            concept_drift(&stable, &evaluate("worse", 0.2, 0.1), None, None)
                 .expect("decides")
                 .confirmed
         );
         assert!(
-            !concept_drift(&moved, &evaluate("worse", 0.2, 0.1), None)
+            !concept_drift(&moved, &evaluate("worse", 0.2, 0.1), None, None)
                 .expect("decides")
                 .confirmed
         );
         assert!(
-            !concept_drift(&stable, &evaluate("equivalent", 0.1, 0.1), None)
+            !concept_drift(&stable, &evaluate("equivalent", 0.1, 0.1), None, None)
                 .expect("decides")
                 .confirmed
         );
         let skew = validate(&["price"], &[]);
         assert!(
-            !concept_drift(&stable, &evaluate("worse", 0.2, 0.1), Some(&skew))
+            !concept_drift(&stable, &evaluate("worse", 0.2, 0.1), Some(&skew), None)
+                .expect("decides")
+                .confirmed
+        );
+        // The new version's own generalisation gap explains the rise: overfitting, not drift.
+        let overfit = registry(0.03, 0.09);
+        let v = concept_drift(&stable, &evaluate("worse", 0.2, 0.1), None, Some(&overfit))
+            .expect("decides");
+        assert!(
+            !v.confirmed && v.explanation.contains("generalisation gap"),
+            "{v:?}"
+        );
+        // A usual gap leaves concept drift standing.
+        let usual = registry(0.15, 0.09);
+        assert!(
+            concept_drift(&stable, &evaluate("worse", 0.2, 0.1), None, Some(&usual))
                 .expect("decides")
                 .confirmed
         );

@@ -36,6 +36,7 @@ impl Judge {
                 &of_kind(request, "compare_predictions")?,
                 &of_kind(request, "evaluate_model")?,
                 validate.as_ref(),
+                of_kind(request, "registry_metadata").as_ref(),
             ),
         }
     }
