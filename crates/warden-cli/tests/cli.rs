@@ -192,6 +192,12 @@ fn the_demo_gives_the_same_post_mortems_for_the_same_seed() {
             dir.path(),
         );
         assert_eq!(code(&output), 0, "{}", stderr(&output));
+        // Who did what is said as each incident resolves, not only in the summary.
+        let text = stdout(&output);
+        assert!(
+            text.contains("INC-1 resolved\n           done by Warden: 18 steps (8 causes decided)"),
+            "{text}"
+        );
         let drafts: Vec<Vec<u8>> = (1..=5)
             .map(|n| {
                 std::fs::read(dir.path().join(format!("demo/postmortems/INC-{n}.md"))).unwrap()

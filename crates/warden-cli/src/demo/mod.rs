@@ -382,6 +382,23 @@ async fn step_incidents(
                     })
                     .collect();
                 println!("{}  {:<6} {}", day_time(now), incident.id, path.join(" → "));
+                if state == IncidentState::Resolved {
+                    // Who did what, as soon as it is settled (the summary repeats it).
+                    let store = manager.store();
+                    let records = store
+                        .actions_for(&incident.id)
+                        .await
+                        .map_err(Failure::runtime)?;
+                    let approvals = store
+                        .approvals_for(&incident.id)
+                        .await
+                        .map_err(Failure::runtime)?
+                        .len();
+                    println!(
+                        "           {}",
+                        Tally::of(Some(runbook), &records, approvals).line()
+                    );
+                }
             }
             states.insert(incident.id.clone(), state);
         }
