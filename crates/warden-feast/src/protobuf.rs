@@ -1,5 +1,6 @@
-//! The protobuf wire format, read by hand: Warden decodes a handful of Feast messages (online
-//! values, timestamps, the registry file) and a reader of tags and payloads is all that takes.
+//! The protobuf wire format, by hand: Warden decodes a handful of Feast messages (online
+//! values, timestamps, the registry file) and a reader of tags and payloads is all that takes;
+//! the writer serves the simulated online store of the demo and tests.
 
 /// A protobuf field: number and payload.
 pub(crate) enum Field<'a> {
@@ -20,6 +21,20 @@ fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+/// Appends `value` as a varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Appends a field's tag.
+pub(crate) fn put_tag(out: &mut Vec<u8>, number: u32, wire_type: u8) {
+    put_varint(out, (u64::from(number) << 3) | u64::from(wire_type));
 }
 
 pub(crate) fn fields(bytes: &[u8]) -> Option<Vec<Field<'_>>> {

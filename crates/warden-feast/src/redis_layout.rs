@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::protobuf::{Field, fields};
+use crate::protobuf::{Field, fields, put_tag, put_varint};
 
 /// An entity's key value, as Feast serializes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +198,66 @@ pub fn decode_timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(seconds, nanos)
 }
 
+/// Serializes `at` as a `google.protobuf.Timestamp`, as Feast writes `_ts:<view>`.
+pub fn encode_timestamp(at: DateTime<Utc>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if at.timestamp() != 0 {
+        put_tag(&mut out, 1, 0);
+        put_varint(&mut out, at.timestamp() as u64);
+    }
+    if at.timestamp_subsec_nanos() != 0 {
+        put_tag(&mut out, 2, 0);
+        put_varint(&mut out, u64::from(at.timestamp_subsec_nanos()));
+    }
+    out
+}
+
+/// Serializes a scalar JSON value as the `feast.types.Value` of Feast type `value_type`
+/// (`null` as `null_val`); the inverse of [`decode_value`].
+///
+/// # Errors
+/// A value that does not fit the type, or a type Warden does not write (lists, bytes).
+pub fn encode_value(value: &Value, value_type: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let wrong = || format!("{value} is not a {value_type}");
+    match (value_type, value) {
+        (_, Value::Null) => {
+            put_tag(&mut out, 19, 0);
+            put_varint(&mut out, 0);
+        }
+        ("STRING", Value::String(text)) => {
+            put_tag(&mut out, 2, 2);
+            put_varint(&mut out, text.len() as u64);
+            out.extend_from_slice(text.as_bytes());
+        }
+        ("INT32" | "INT64" | "UNIX_TIMESTAMP", _) => {
+            let number = value.as_i64().ok_or_else(wrong)?;
+            let field = match value_type {
+                "INT32" => 3,
+                "INT64" => 4,
+                _ => 8,
+            };
+            put_tag(&mut out, field, 0);
+            // Negative int32 values are sign-extended to ten bytes, as protobuf does.
+            put_varint(&mut out, number as u64);
+        }
+        ("DOUBLE", _) => {
+            put_tag(&mut out, 5, 1);
+            out.extend_from_slice(&value.as_f64().ok_or_else(wrong)?.to_le_bytes());
+        }
+        ("FLOAT", _) => {
+            put_tag(&mut out, 6, 5);
+            out.extend_from_slice(&(value.as_f64().ok_or_else(wrong)? as f32).to_le_bytes());
+        }
+        ("BOOL", Value::Bool(flag)) => {
+            put_tag(&mut out, 7, 0);
+            put_varint(&mut out, u64::from(*flag));
+        }
+        _ => return Err(format!("cannot write {value} as a {value_type}")),
+    }
+    Ok(out)
+}
+
 /// Decodes a serialized scalar `feast.types.Value` into JSON (`null` for an empty or null
 /// value); `Err` names what Warden does not decode (lists, unknown fields).
 pub fn decode_value(bytes: &[u8]) -> Result<Value, String> {
@@ -290,6 +350,33 @@ mod tests {
         assert!(decode_value(b"\xff").is_err());
         let ts = decode_timestamp(b"\x08\xb0\xe0\x9c\xd8\x06").expect("timestamp");
         assert_eq!(ts.to_rfc3339(), "2026-11-25T19:00:00+00:00");
+    }
+
+    #[test]
+    fn encoded_values_and_timestamps_read_back_and_match_feasts_bytes() {
+        assert_eq!(
+            encode_value(&Value::from(40.0), "DOUBLE").unwrap(),
+            b")\x00\x00\x00\x00\x00\x00D@"
+        );
+        assert_eq!(
+            encode_value(&Value::from("ab"), "STRING").unwrap(),
+            b"\x12\x02ab"
+        );
+        for (value, value_type) in [
+            (Value::from(-3), "INT32"),
+            (Value::from(1_234_567_890_123_i64), "INT64"),
+            (Value::from(2.5), "FLOAT"),
+            (Value::from(true), "BOOL"),
+            (Value::Null, "DOUBLE"),
+        ] {
+            let bytes = encode_value(&value, value_type).unwrap();
+            assert_eq!(decode_value(&bytes), Ok(value), "{value_type}");
+        }
+        assert!(encode_value(&Value::from("x"), "INT64").is_err());
+        assert_eq!(
+            encode_timestamp("2026-11-25T19:00:00Z".parse().unwrap()),
+            b"\x08\xb0\xe0\x9c\xd8\x06"
+        );
     }
 
     #[test]

@@ -99,13 +99,14 @@ pub struct FeastStatus {
 /// Entity → feature → value.
 pub type OnlineRows = BTreeMap<String, BTreeMap<String, Value>>;
 
-/// Reads and judges.
+/// Reads and judges at `now` (the caller's clock: the daemon's, or a replay's).
 ///
 /// # Errors
 /// Only when the registry cannot be read (nothing can be judged without the views).
 pub async fn collect(
     sources: &FeastSources,
     options: &StatusOptions,
+    now: DateTime<Utc>,
 ) -> Result<FeastStatus, ConnectError> {
     let views = sources.registry.feature_views().await?;
     let project = sources.registry.project().to_string();
@@ -126,7 +127,6 @@ pub async fn collect(
     } else {
         options.entities.clone()
     };
-    let now = Utc::now();
     let mut assessed = Vec::new();
     let mut sampled_values = BTreeMap::new();
     let mut sampled_rows = BTreeMap::new();

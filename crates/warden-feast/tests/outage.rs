@@ -296,7 +296,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
 
     // 1. Materialized: fresh, healthy, and the proxy passes Feast's values through.
     materialize(&bin, &repo);
-    let fresh = status::collect(&sources, &options).await.unwrap();
+    let fresh = status::collect(&sources, &options, Utc::now())
+        .await
+        .unwrap();
     assert!(fresh.ok, "{fresh:#?}");
     assert_eq!(
         fresh.views[0].sampled_entities, 10,
@@ -313,7 +315,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
     if let Ok(wait) = (due - Utc::now()).to_std() {
         tokio::time::sleep(wait).await;
     }
-    let stale = status::collect(&sources, &options).await.unwrap();
+    let stale = status::collect(&sources, &options, Utc::now())
+        .await
+        .unwrap();
     assert!(!stale.ok);
     assert_eq!(
         stale.views[0].status,
@@ -330,7 +334,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
     // 3. Redis goes away: an outage, the network is the suspect, and the proxy answers from
     //    its cache — first automatically, then in fallback mode (the containment action).
     redis.stop();
-    let outage = status::collect(&sources, &options).await.unwrap();
+    let outage = status::collect(&sources, &options, Utc::now())
+        .await
+        .unwrap();
     let store = outage.store.as_ref().unwrap();
     assert!(!store.reachable, "{store:?}");
     assert_eq!(
@@ -362,7 +368,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
     let _redis = start_redis(redis_port, dir.path());
     materialize(&bin, &repo);
     let views = sources.registry.feature_views().await.unwrap();
-    let recovered = status::collect(&sources, &options).await.unwrap();
+    let recovered = status::collect(&sources, &options, Utc::now())
+        .await
+        .unwrap();
     let gates = closure::evaluate(&recovered, &views, &repo, WINDOW, SLA);
     let by_name: BTreeMap<&str, &closure::GateResult> = gates.iter().map(|g| (g.gate, g)).collect();
     assert!(by_name["freshness_within_sla"].passed, "{gates:#?}");
@@ -377,7 +385,9 @@ async fn staleness_then_outage_then_recovery_on_real_feast_and_redis() {
         tokio::time::sleep(wait).await;
     }
     let views = sources.registry.feature_views().await.unwrap();
-    let closing = status::collect(&sources, &options).await.unwrap();
+    let closing = status::collect(&sources, &options, Utc::now())
+        .await
+        .unwrap();
     let gates = closure::evaluate(&closing, &views, &repo, WINDOW, SLA);
     assert!(gates.iter().all(|g| g.passed), "{gates:#?}");
 

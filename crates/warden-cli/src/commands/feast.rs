@@ -186,6 +186,7 @@ async fn collect(source: &SourceArgs, options: StatusOptions) -> Result<FeastSta
             sample_size: source.sample,
             ..options
         },
+        chrono::Utc::now(),
     )
     .await
     .map_err(|err| Failure::runtime(anyhow!("cannot read the Feast registry: {err}")))

@@ -47,7 +47,7 @@ impl Detector for FeastDetector {
 
     fn check<'a>(&'a mut self, now: Timestamp) -> BoxFuture<'a, Result<Vec<Finding>, DetectError>> {
         Box::pin(async move {
-            let found = status::collect(&self.sources, &self.options)
+            let found = status::collect(&self.sources, &self.options, now)
                 .await
                 .map_err(|err| DetectError::Unavailable(err.to_string()))?;
             Ok(finding(&found, now).into_iter().collect())

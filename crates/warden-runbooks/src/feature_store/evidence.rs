@@ -139,14 +139,14 @@ fn collect_error(err: impl std::fmt::Display) -> ActionError {
 impl EvidenceCollector for FeastEvidence {
     fn collect<'a>(
         &'a self,
-        _request: &'a ActionRequest,
+        request: &'a ActionRequest,
     ) -> BoxFuture<'a, Result<Collected, ActionError>> {
         Box::pin(async move {
             let options = StatusOptions {
                 sla: self.sla,
                 ..StatusOptions::default()
             };
-            let found = status::collect(&self.sources, &options)
+            let found = status::collect(&self.sources, &options, request.now)
                 .await
                 .map_err(collect_error)?;
             let source = self.sources.registry.project().to_string();

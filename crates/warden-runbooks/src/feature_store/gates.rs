@@ -41,7 +41,7 @@ impl GateEvaluator for FeastGates {
         &'a self,
         _incident: &'a Incident,
         gate: &'a Gate,
-        _now: warden_core::Timestamp,
+        now: warden_core::Timestamp,
     ) -> BoxFuture<'a, Result<Option<GateVerdict>, String>> {
         Box::pin(async move {
             let check = gate.check.as_str();
@@ -65,7 +65,7 @@ impl GateEvaluator for FeastGates {
                 sla,
                 ..StatusOptions::default()
             };
-            let found = status::collect(&self.sources, &options)
+            let found = status::collect(&self.sources, &options, now)
                 .await
                 .map_err(|err| err.to_string())?;
             let views = self
