@@ -45,6 +45,9 @@ pub struct Seen {
 pub struct Cluster {
     /// The CronJob's `spec.suspend`.
     pub suspended: bool,
+    /// The CronJob's last scheduled and last successful Job, when a scenario runs it (`None`:
+    /// the fixture's times).
+    pub cronjob_runs: Option<CronJobRuns>,
     /// The StatefulSet's replicas.
     pub replicas: i64,
     /// Requests, in order.
@@ -55,6 +58,16 @@ pub struct Cluster {
     pub secrets: std::collections::BTreeMap<String, String>,
     /// Writes refused because the object they would make breaks its schema (422 `Invalid`).
     pub invalid: Vec<String>,
+}
+
+/// When a CronJob last started a Job and when one last succeeded (RFC 3339), as its status
+/// reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CronJobRuns {
+    /// `status.lastScheduleTime`.
+    pub last_schedule: Option<String>,
+    /// `status.lastSuccessfulTime`.
+    pub last_successful: Option<String>,
 }
 
 /// The cluster, shared with the server.
@@ -157,7 +170,28 @@ pub(crate) fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-fn cronjob_object(namespace: &str, name: &str, suspended: bool) -> Value {
+fn cronjob_object(
+    namespace: &str,
+    name: &str,
+    suspended: bool,
+    runs: Option<&CronJobRuns>,
+) -> Value {
+    let status = match runs {
+        Some(runs) => {
+            let mut status = serde_json::Map::new();
+            if let Some(at) = &runs.last_schedule {
+                status.insert("lastScheduleTime".into(), json!(at));
+            }
+            if let Some(at) = &runs.last_successful {
+                status.insert("lastSuccessfulTime".into(), json!(at));
+            }
+            Value::Object(status)
+        }
+        None => json!({
+            "lastScheduleTime": "2026-11-25T10:00:00Z",
+            "lastSuccessfulTime": "2026-11-25T09:50:12Z"
+        }),
+    };
     json!({
         "apiVersion": "batch/v1", "kind": "CronJob",
         "metadata": {"name": name, "namespace": namespace, "resourceVersion": "42"},
@@ -168,10 +202,7 @@ fn cronjob_object(namespace: &str, name: &str, suspended: bool) -> Value {
                 "containers": [{"name": "materialize", "image": "feastdev/feature-server:0.67.0"}]
             }}}}
         },
-        "status": {
-            "lastScheduleTime": "2026-11-25T10:00:00Z",
-            "lastSuccessfulTime": "2026-11-25T09:50:12Z"
-        }
+        "status": status
     })
 }
 
@@ -197,7 +228,12 @@ async fn cronjob(
         return not_found(&format!("cronjobs.batch \"{name}\""));
     }
     let mut state = cluster.lock().unwrap();
-    let current = cronjob_object(&namespace, &name, state.suspended);
+    let current = cronjob_object(
+        &namespace,
+        &name,
+        state.suspended,
+        state.cronjob_runs.as_ref(),
+    );
     if method == Method::PATCH {
         let what = format!("CronJob.batch \"{name}\"");
         match patched("io.k8s.api.batch.v1.CronJob", &current, &body) {
@@ -296,6 +332,7 @@ pub async fn start() -> (String, Shared) {
 pub async fn start_at(now: chrono::DateTime<chrono::Utc>, port: Option<u16>) -> (String, Shared) {
     let cluster: Shared = Arc::new(Mutex::new(Cluster {
         suspended: false,
+        cronjob_runs: None,
         replicas: 1,
         seen: Vec::new(),
         serving: serving::Serving::fixture(now),
@@ -380,7 +417,20 @@ mod tests {
         .unwrap();
         check_kubernetes(
             "io.k8s.api.batch.v1.CronJob",
-            &cronjob_object("feast", "feast-materialize", true),
+            &cronjob_object("feast", "feast-materialize", true, None),
+        )
+        .unwrap();
+        check_kubernetes(
+            "io.k8s.api.batch.v1.CronJob",
+            &cronjob_object(
+                "feast",
+                "feast-materialize",
+                false,
+                Some(&CronJobRuns {
+                    last_schedule: Some("2026-11-20T14:00:00Z".into()),
+                    last_successful: None,
+                }),
+            ),
         )
         .unwrap();
         check_kubernetes(

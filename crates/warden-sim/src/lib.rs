@@ -16,9 +16,12 @@
 //! - [`kube`]: a Kubernetes API server (a KServe predictor with its revisions, pods, logs,
 //!   events and HPA; CronJobs, StatefulSets, pipeline pods), every write held to the real
 //!   schemas ([`schema`]) — also the integration tests' fake;
+//! - [`feast`]: a Feast registry, feature server and Redis online store in Feast's layout,
+//!   materialized by the scenario;
 //! - [`webhook`]: an endpoint that keeps what it was told (a retraining trigger).
 
 pub mod demand;
+pub mod feast;
 pub mod kfp;
 pub mod kfp_spec;
 pub mod kube;
@@ -46,19 +49,27 @@ impl std::error::Error for StartError {}
 /// # Errors
 /// No port to bind.
 pub(crate) async fn serve(app: axum::Router, port: Option<u16>) -> Result<String, StartError> {
+    let listener = bind(port).await?;
+    let url = format!("http://{}", listener.local_addr().map_err(StartError)?);
+    tokio::spawn(axum::serve(listener, app).into_future());
+    Ok(url)
+}
+
+/// A loopback listener on `port` when it is free, else on any free port.
+///
+/// # Errors
+/// No port to bind.
+pub(crate) async fn bind(port: Option<u16>) -> Result<tokio::net::TcpListener, StartError> {
     let preferred = match port {
         Some(port) => tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .ok(),
         None => None,
     };
-    let listener = match preferred {
-        Some(listener) => listener,
+    match preferred {
+        Some(listener) => Ok(listener),
         None => tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(StartError)?,
-    };
-    let url = format!("http://{}", listener.local_addr().map_err(StartError)?);
-    tokio::spawn(axum::serve(listener, app).into_future());
-    Ok(url)
+            .map_err(StartError),
+    }
 }
