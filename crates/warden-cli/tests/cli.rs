@@ -179,9 +179,54 @@ fn every_command_help_has_an_example() {
     }
 }
 
+/// A post-mortem without the one thing a run measures on the machine: the online store's PING
+/// round trip (runbook 4 reports it, and it is in the evidence its health and freshness
+/// artifacts hash).
+fn without_round_trips(draft: &[u8]) -> String {
+    let text = String::from_utf8_lossy(draft);
+    let mut out = String::new();
+    for line in text.lines() {
+        let measured =
+            line.contains("online-store-health.json") || line.contains("feature-freshness.json");
+        let mut rest = line;
+        while let Some(at) = rest.find("PING ") {
+            out.push_str(&rest[..at + 5]);
+            rest = &rest[at + 5..];
+            if let Some(after) = rest.strip_prefix("in ") {
+                out.push_str("in ");
+                rest = after;
+            }
+            let digits = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            out.push('#');
+            rest = &rest[digits..];
+        }
+        if measured {
+            // The evidence hashes and sizes of the artifacts holding the round trip.
+            let mut run = String::new();
+            for c in rest.chars().chain(std::iter::once(' ')) {
+                if c.is_ascii_hexdigit() {
+                    run.push(c);
+                    continue;
+                }
+                out.push_str(if run.len() >= 3 { "HASH" } else { &run });
+                run.clear();
+                out.push(c);
+            }
+            out.pop();
+        } else {
+            out.push_str(rest);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The same seed gives byte-identical post-mortems: the demo's numbers are the scenario's, not
-/// the machine's or the moment's (the simulators' ports, the wall clock). Run twice into one
-/// directory, as a user reruns it: the second run starts from a clean world.
+/// the machine's or the moment's (the simulators' ports, the wall clock) — save the online
+/// store's measured round trip. Run twice into one directory, as a user reruns it: the second
+/// run starts from a clean world.
 #[test]
 fn the_demo_gives_the_same_post_mortems_for_the_same_seed() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,11 +252,17 @@ fn the_demo_gives_the_same_post_mortems_for_the_same_seed() {
     }
     for (n, (first, second)) in runs[0].iter().zip(&runs[1]).enumerate() {
         assert!(
-            first == second,
+            without_round_trips(first) == without_round_trips(second),
             "INC-{} differs between two runs with seed 7",
             n + 1
         );
     }
+    let store = without_round_trips(&runs[0][3]);
+    assert!(
+        store.contains("PING # ms") && store.contains("online-store-health.json shHASH:HASH)"),
+        "the round trips are masked, nothing else: {store}"
+    );
+    assert!(store.contains("captured materialization-cronjob.json from http://127.0.0.1:"));
 }
 
 #[test]
@@ -789,11 +840,11 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             );
         }
     }
-    // Who decided the causes, per incident: Warden wherever the demo runs a module's judges
-    // on evidence its collectors captured (runbook 1 on Kubeflow Pipelines, runbook 2 on the
-    // simulated Kubernetes and Prometheus, runbook 3 on the monitor it runs on the simulated
-    // logs, runbook 5 on the simulated registry and logs), the scripted person elsewhere.
-    let warden_causes: Vec<(String, u64, u64)> = incidents
+    // Who decided the causes, per incident: Warden, everywhere — each module's judges on the
+    // evidence its collectors captured from the simulated systems (runbook 1 on Kubeflow
+    // Pipelines, 2 on Kubernetes and Prometheus, 3 on the monitor it runs on the logs, 4 on
+    // Feast and its Redis, 5 on the registry and logs); the scripted person decides none.
+    let decided: Vec<(String, u64, u64)> = incidents
         .iter()
         .map(|i| {
             (
@@ -803,29 +854,19 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
             )
         })
         .collect();
-    let decided = |runbook: &str| {
-        warden_causes
-            .iter()
-            .find(|(r, _, _)| r == runbook)
-            .map(|(_, warden, person)| (*warden, *person))
-    };
+    let by_runbook: Vec<(&str, u64, u64)> = decided
+        .iter()
+        .map(|(runbook, warden, person)| (runbook.as_str(), *warden, *person))
+        .collect();
     assert_eq!(
-        decided("serving-latency"),
-        Some((8, 0)),
-        "{warden_causes:?}"
-    );
-    assert_eq!(decided("drift-detector"), Some((5, 0)), "{warden_causes:?}");
-    let by_warden: u64 = warden_causes.iter().map(|(_, warden, _)| warden).sum();
-    assert!(by_warden >= 20, "{warden_causes:?}");
-    assert_eq!(
-        decided("pipeline-failure"),
-        Some((5, 0)),
-        "{warden_causes:?}"
-    );
-    assert_eq!(
-        decided("model-regression"),
-        Some((4, 0)),
-        "{warden_causes:?}"
+        by_runbook,
+        [
+            ("serving-latency", 8, 0),
+            ("pipeline-failure", 5, 0),
+            ("drift-detector", 5, 0),
+            ("feature-store", 6, 0),
+            ("model-regression", 4, 0),
+        ]
     );
     // Runbook 1's causes are Warden's: the captured log classified, the module's judges.
     let pipeline = &incidents[1]["done_by"];
@@ -883,12 +924,23 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     ] {
         assert!(drift.contains(said), "{said}:\n{drift}");
     }
-    // A gate without a duration says what it judged, not "for 0 min".
+    // Runbook 4 ran on the simulated Feast: its detector read the registry's materialization
+    // intervals, the CronJob's status showed the failed Jobs, the feature proxy really switched
+    // to fallback and back, and the gates judged freshness and 24 h of runs from the registry.
     let features = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-4.md")).unwrap();
-    assert!(
-        features.contains("< 15 at the latest sample") && !features.contains("for 0 min"),
-        "{features}"
-    );
+    for said in [
+        "step materialization-failed confirmed by warden: score 0.90: CronJob (*/10 * * * *): the Job scheduled 2026-11-20T14:10:00Z failed",
+        "step schema-mismatch refuted by warden: the 6 schema checks agree",
+        "in fallback mode (was auto;",
+        "in auto mode (was fallback;",
+        "step freshness-within-sla passed by warden: evaluated from the data: store_daily_features: fresh",
+        "step correct-values passed by warden: evaluated from the data: store_daily_features: 40 sampled values over 20 entities equal the offline latest",
+        "step materialization-24h passed by warden: evaluated from the data",
+        "| time store_daily_features's online features were older than the 15m SLA (longest lag) | 2h20m (2h40m) |",
+    ] {
+        assert!(features.contains(said), "{said}:\n{features}");
+    }
+    assert!(!features.contains("for 0 min"), "{features}");
     // Runbook 2 ran for real: the rollback set the canary's traffic to 0 on the simulated
     // Kubernetes, so the latency came back and the gates passed on Prometheus's series.
     let serving = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-1.md")).unwrap();
@@ -899,10 +951,12 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     ] {
         assert!(serving.contains(said), "{said}:\n{serving}");
     }
-    assert!(
-        features.contains("not simulated in the demo, so only planned: "),
-        "actions without a simulator are only planned, and say so"
-    );
+    // Every action ran against a simulator: none is only planned.
+    for incident in &incidents {
+        let path = dir.path().join(incident["postmortem"].as_str().unwrap());
+        let markdown = std::fs::read_to_string(&path).unwrap();
+        assert!(!markdown.contains("only planned"), "{markdown}");
+    }
 
     // The demo's store is a normal store.
     let list = warden(

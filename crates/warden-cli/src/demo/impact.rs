@@ -1,8 +1,8 @@
-//! The demo's ML-impact estimator for the one incident whose system it replays as a series,
-//! the feature view's staleness (the other incidents are measured by their modules' own
-//! estimators on the simulators): the predictions served with features older than the SLA and
-//! the oldest features served, through the same estimator interface the daemon's modules use.
-//! Every figure names the replayed series it came from.
+//! The demo's ML-impact estimator for the feature-store incident, next to runbook 4's own
+//! (which measures from the Feast registry how long the view was older than its SLA): the
+//! predictions the predictor served meanwhile, from the week's traffic series — a figure the
+//! daemon's module cannot give yet, as its configuration does not tie a feature view to the
+//! traffic that reads it. The figure names the series it came from.
 
 use std::collections::BTreeMap;
 
@@ -59,20 +59,12 @@ impl ReplayedStaleness {
             .filter(|s| stale_ticks.contains(&s.at))
             .map(|s| s.value * TICK_MINUTES as f64)
             .sum();
-        let worst = freshness.iter().map(|s| s.value).fold(0.0, f64::max);
         let during = |name: &str| format!("replayed series {name}, {} – {}", day(from), day(to));
-        vec![
-            Figure::new(
-                "predictions served with features older than the 15 min SLA",
-                count(stale),
-                during("requests_per_minute where feature_freshness_minutes > 15"),
-            ),
-            Figure::new(
-                "oldest features served",
-                format!("{worst:.0} min"),
-                during("feature_freshness_minutes"),
-            ),
-        ]
+        vec![Figure::new(
+            "predictions served with features older than the 15 min SLA",
+            count(stale),
+            during("requests_per_minute where feature_freshness_minutes > 15"),
+        )]
     }
 }
 

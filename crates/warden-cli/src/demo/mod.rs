@@ -1,12 +1,12 @@
 //! `warden demo`: a week of a demand-forecast service replayed on an accelerated clock. Each
-//! of the five incident types happens once. Where the demo simulates the systems themselves
-//! ([`world`]: the MLflow registry, the service's prediction logs and actuals), `warden up`'s
-//! own runbook modules are assembled on them from a configuration — their detectors open the
-//! incident, their collectors, judges, actions and gates work it, and actions really change
-//! the simulators; the other incidents come from replayed series, with runbook 1's classifier
-//! and judges on the captured log, plan-only actions and gates on the series. A scripted
-//! on-call responder (recorded as `demo-responder`) does what is a person's: approvals, fixes
-//! by hand, and the causes and checks Warden leaves open. Post-mortems are drafted at the end.
+//! of the five incident types happens once, on systems the demo simulates in process
+//! ([`world`]: Kubernetes with KServe, Kubeflow Pipelines, Prometheus, MLflow, Feast with its
+//! Redis, the service's prediction logs and actuals). `warden up`'s own runbook modules are
+//! assembled on them from a configuration: their detectors open the incidents, their
+//! collectors, judges, actions and gates work them, and actions really change the simulators.
+//! A scripted on-call responder (recorded as `demo-responder`) does what is a person's:
+//! approvals, fixes by hand, and the causes and checks Warden leaves open. Post-mortems are
+//! drafted at the end.
 
 mod impact;
 mod pipeline;
@@ -22,13 +22,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use serde::Serialize;
 use warden_config::StoreConfig;
-use warden_core::{
-    Clock, Finding, Incident, IncidentId, IncidentState, ManualClock, RunbookId, Severity, Target,
-    TargetKind,
-};
-use warden_detect::Direction;
-use warden_detect::threshold::SustainedThreshold;
-use warden_engine::executor::{GateEvaluator, Mode};
+use warden_core::{Clock, Incident, IncidentId, IncidentState, ManualClock};
+use warden_engine::executor::Mode;
 use warden_engine::postmortem;
 use warden_engine::registry::Registries;
 use warden_engine::{Engine, EngineParts, IncidentManager};
@@ -53,26 +48,6 @@ pub struct DemoOptions {
     pub listen: Option<std::net::SocketAddr>,
     /// The generator's seed.
     pub seed: u64,
-}
-
-/// A metric detector of the demo: which series, which threshold, which runbook and target.
-struct Watch {
-    series: &'static str,
-    detector: SustainedThreshold,
-    runbook: &'static str,
-    target: Target,
-    unit: &'static str,
-}
-
-fn watches() -> Vec<Watch> {
-    let minutes = |m: u64| Duration::from_secs(m * 60);
-    vec![Watch {
-        series: "feature_freshness_minutes",
-        detector: SustainedThreshold::new(Direction::Above, 15.0, minutes(10)),
-        runbook: RunbookId::FEATURE_STORE,
-        target: Target::new(TargetKind::FeatureView, "store_daily_features").in_namespace("demand"),
-        unit: "minutes feature freshness lag (SLA 15 min)",
-    }]
 }
 
 fn day_time(at: warden_core::Timestamp) -> String {
@@ -138,6 +113,24 @@ impl Tally {
         tally
     }
 
+    /// The tally of `incident` from the store's action records and approvals.
+    async fn read(
+        store: &Store,
+        runbook: Option<&Runbook>,
+        incident: &IncidentId,
+    ) -> Result<Self, Failure> {
+        let records = store
+            .actions_for(incident)
+            .await
+            .map_err(Failure::runtime)?;
+        let approvals = store
+            .approvals_for(incident)
+            .await
+            .map_err(Failure::runtime)?
+            .len();
+        Ok(Self::of(runbook, &records, approvals))
+    }
+
     fn line(&self) -> String {
         format!(
             "done by Warden: {} steps ({} causes decided); by the scripted person: {} steps ({} causes decided), approvals: {}",
@@ -178,14 +171,11 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
         config.data_dir.join("evidence"),
         warden_store::evidence::DEFAULT_MAX_BYTES,
     ));
-    let gates: Arc<dyn GateEvaluator> = Arc::new(responder::ReplayedGates {
-        series: week.series.clone(),
-        clock: clock.clone(),
-    });
     let mut registries = Registries::new();
     let mut detectors =
         warden_runbooks::register(&config, &runbooks, &mut registries).map_err(Failure::runtime)?;
-    responder::fill(&mut registries, &gates, &week).map_err(Failure::runtime)?;
+    // Next to runbook 4's own estimator: the predictions served meanwhile.
+    impact::register(&mut registries, &week);
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,
@@ -203,10 +193,9 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     }
     if verbose {
         println!(
-            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast: Kubernetes, Kubeflow Pipelines, Prometheus, MLflow, the prediction logs and the retraining webhook simulated (Warden acts on them); the feature store replayed (actions planned)\n"
+            "replaying Mon 16 – Sun 22 Nov 2026 of demand-forecast: Kubernetes, Kubeflow Pipelines, Prometheus, MLflow, Feast with its Redis, the prediction logs and the retraining webhook simulated (Warden acts on them)\n"
         );
     }
-    let mut watches = watches();
     let mut states: BTreeMap<IncidentId, IncidentState> = BTreeMap::new();
     let mut due = vec![week.start; detectors.len()];
     for tick in 0..TICKS {
@@ -223,32 +212,12 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
                 // to compare) is counted and tried again at the next.
                 let found = detector.check(now).await;
                 metrics.detector_run(detector.name(), found.is_ok());
-                findings.extend(found.into_iter().flatten().map(|finding| (finding, None)));
+                findings.extend(found.into_iter().flatten());
             }
         }
-        for watch in &mut watches {
-            let sample = week.series[watch.series][usize::try_from(tick).unwrap_or(0)];
-            if let Some(breach) = watch.detector.observe(sample) {
-                let severity = severity_of(engine.runbooks(), watch.runbook);
-                findings.push(metric_finding(watch, &breach, severity, now));
-            }
-        }
-        for (finding, evidence_bytes) in findings {
+        for finding in findings {
             let ingested = manager.ingest(&finding).await.map_err(Failure::runtime)?;
             metrics.finding(&ingested);
-            if let Some((name, media_type, bytes)) = evidence_bytes {
-                manager
-                    .capture_evidence(
-                        ingested.incident(),
-                        &evidence,
-                        &name,
-                        media_type,
-                        &finding.detector,
-                        &bytes,
-                    )
-                    .await
-                    .map_err(Failure::runtime)?;
-            }
         }
         step_incidents(&engine, &week, now, &mut states, verbose).await?;
         if options.hour_ms > 0 && (tick + 1) % (60 / TICK_MINUTES) == 0 {
@@ -273,53 +242,6 @@ fn prepare(out: &Path) -> Result<PathBuf, Failure> {
         let _ = std::fs::remove_dir_all(out.join(dir));
     }
     Ok(out)
-}
-
-/// The severity the runbook gives its incidents, as the daemon's detectors use it.
-fn severity_of(runbooks: &[Runbook], id: &str) -> Severity {
-    runbooks
-        .iter()
-        .find(|runbook| runbook.id.as_str() == id)
-        .map_or(Severity::High, |runbook| runbook.severity)
-}
-
-type FindingWithEvidence = (Finding, Option<(String, &'static str, Vec<u8>)>);
-
-fn metric_finding(
-    watch: &Watch,
-    breach: &warden_detect::threshold::Breach,
-    severity: Severity,
-    now: warden_core::Timestamp,
-) -> FindingWithEvidence {
-    let value = match breach.latest.abs() {
-        v if v >= 100.0 => format!("{:.0}", breach.latest),
-        v if v >= 1.0 => format!("{:.1}", breach.latest),
-        _ => format!("{:.3}", breach.latest),
-    };
-    let summary = format!("{value} {} since {}", watch.unit, day_time(breach.since));
-    let finding = Finding {
-        runbook: RunbookId::new(watch.runbook),
-        target: watch.target.clone(),
-        detector: format!("threshold:{}", watch.series),
-        severity,
-        summary,
-        detected_at: now,
-        measurements: BTreeMap::from([
-            (watch.series.to_string(), breach.latest),
-            ("worst".to_string(), breach.worst),
-        ]),
-        cause_key: None,
-        alert: None,
-    };
-    let evidence = serde_json::json!({ "metric": watch.series, "breach_since": breach.since, "worst": breach.worst, "latest": breach.latest });
-    (
-        finding,
-        Some((
-            format!("{}-breach.json", watch.series),
-            "application/json",
-            evidence.to_string().into_bytes(),
-        )),
-    )
 }
 
 async fn step_incidents(
@@ -384,20 +306,8 @@ async fn step_incidents(
                 println!("{}  {:<6} {}", day_time(now), incident.id, path.join(" → "));
                 if state == IncidentState::Resolved {
                     // Who did what, as soon as it is settled (the summary repeats it).
-                    let store = manager.store();
-                    let records = store
-                        .actions_for(&incident.id)
-                        .await
-                        .map_err(Failure::runtime)?;
-                    let approvals = store
-                        .approvals_for(&incident.id)
-                        .await
-                        .map_err(Failure::runtime)?
-                        .len();
-                    println!(
-                        "           {}",
-                        Tally::of(Some(runbook), &records, approvals).line()
-                    );
+                    let tally = Tally::read(manager.store(), Some(runbook), &incident.id).await?;
+                    println!("           {}", tally.line());
                 }
             }
             states.insert(incident.id.clone(), state);
@@ -433,17 +343,8 @@ async fn finish(
         let path = directory.join(format!("{}.md", incident.id));
         std::fs::write(&path, markdown)
             .map_err(|err| Failure::runtime(anyhow!("{}: {err}", path.display())))?;
-        let records = store
-            .actions_for(&incident.id)
-            .await
-            .map_err(Failure::runtime)?;
-        let approvals = store
-            .approvals_for(&incident.id)
-            .await
-            .map_err(Failure::runtime)?
-            .len();
         summary.push(DemoIncident {
-            done_by: Tally::of(runbook, &records, approvals),
+            done_by: Tally::read(store, runbook, &incident.id).await?,
             id: incident.id.0.clone(),
             runbook: incident.runbook.to_string(),
             target: incident.target.to_string(),

@@ -1,7 +1,8 @@
 //! The demo's week: the series of a demand-forecast service, generated from a seed — the
 //! predictor's latency, errors and traffic (the Tuesday spike; the simulated Prometheus serves
-//! them) and the feature view's freshness (the Friday staleness) — plus the ground truth the
-//! scripted responder falls back on (which causes are real) where Warden leaves a cause open.
+//! them), when the feature materialization job fails (Friday afternoon) and the freshness lag
+//! that follows — plus the ground truth the scripted responder falls back on (which causes
+//! are real) where Warden leaves a cause open.
 //! The pipeline's, the drift monitor's and the model's incidents come from the simulated
 //! systems themselves (`world`). Deterministic: the same seed gives the same week.
 
@@ -36,6 +37,12 @@ fn between(at: Timestamp, start: Timestamp, day: i64, from: (u32, u32), to: (u32
     at >= begin && at < end
 }
 
+/// Whether the feature materialization job fails at `at` (Friday 14:00–16:30: its source is
+/// unreadable until the on-call fixes it) in the week starting `start`.
+pub fn materialization_down(start: Timestamp, at: Timestamp) -> bool {
+    between(at, start, 4, (14, 0), (16, 30))
+}
+
 /// Generates the week from `seed`.
 pub fn generate(seed: u64) -> Week {
     let start = Utc
@@ -60,7 +67,7 @@ pub fn generate(seed: u64) -> Week {
         };
         // Friday 14:00-16:30: materialization stops; freshness lag grows until it restarts.
         let stale_since = start + Duration::days(4) + Duration::hours(14);
-        let freshness = if between(at, start, 4, (14, 0), (16, 30)) {
+        let freshness = if materialization_down(start, at) {
             ((at - stale_since).num_minutes() as f64) + 8.0
         } else {
             (tick % 2) as f64 * 5.0 + 3.0 + rng.uniform()

@@ -14,7 +14,12 @@
 //!   Thursday 08:00 a "refresh" replaces the reference with a July summer-sale snapshot
 //!   (mid-range prices marked down, 126 days old), and the monitor alerts every hour;
 //! - the nightly training pipeline on Kubeflow Pipelines and its task pods ([`super::pipeline`]):
-//!   Wednesday's run fails for want of credentials.
+//!   Wednesday's run fails for want of credentials;
+//! - Feast: the registry, the feature server behind Warden's feature proxy, and the Redis
+//!   online store of the `store_daily_features` view, materialized every 10 minutes by the
+//!   CronJob `feast-materialize` — whose Jobs fail Friday 14:00–16:30, so the view goes stale
+//!   (unless Warden suspended the CronJob, a Job runs and its outcome is in the CronJob's
+//!   status).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use serde_json::json;
 use warden_core::Timestamp;
 use warden_detect::Sample;
 use warden_sim::demand::{DemandService, layout};
+use warden_sim::feast::{FeastSim, Row, ViewSpec};
 use warden_sim::kube::Shared as Cluster;
 use warden_sim::mlflow::{MlflowSim, NewVersion};
 use warden_sim::prometheus::PrometheusSim;
@@ -50,6 +56,11 @@ pub struct World {
     retraining: WebhookSim,
     kfp_url: String,
     training: super::pipeline::Training,
+    feast: FeastSim,
+    proxy_url: String,
+    /// The view's rows, as its offline source holds them.
+    feature_rows: Vec<Row>,
+    start: Timestamp,
     /// When the drift reference is replaced, and whether it was.
     refresh_at: Timestamp,
     refreshed: bool,
@@ -65,6 +76,94 @@ pub struct World {
 
 /// Where the drift monitor's files are, under the world's root.
 const DRIFT: &str = "drift";
+
+/// The Feast repository, under the world's root.
+const FEAST_REPO: &str = "feast";
+/// The Feast project.
+const FEAST_PROJECT: &str = "demand";
+/// The offline source of the feature view, in the repository.
+const FEATURE_SOURCE: &str = "data/store_daily_features.csv";
+/// Minutes between materialization Jobs.
+const MATERIALIZE_EVERY: u32 = 10;
+
+fn feature_view() -> ViewSpec {
+    ViewSpec {
+        project: FEAST_PROJECT.into(),
+        name: "store_daily_features".into(),
+        entity: "store_id".into(),
+        features: vec![
+            ("price".into(), "DOUBLE".into()),
+            ("promo".into(), "INT64".into()),
+        ],
+        ttl_seconds: 8 * 24 * 3600,
+        source_uri: FEATURE_SOURCE.into(),
+        timestamp_field: "timestamp".into(),
+    }
+}
+
+/// Writes the view's offline source (each store's prices and promotions as of the Sunday
+/// before the week) and returns its rows, as materialization writes them online.
+fn write_feature_source(
+    demand: &DemandService,
+    repo: &Path,
+    start: Timestamp,
+) -> Result<Vec<Row>, String> {
+    let path = repo.join(FEATURE_SOURCE);
+    demand.write_features(
+        &path,
+        std::iter::once(start - chrono::Duration::days(1)),
+        |p| p,
+    )?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .map(|(index, line)| {
+            let bad = || format!("{}:{}: not a feature row", path.display(), index + 2);
+            let fields: Vec<&str> = line.split(',').collect();
+            let [stamp, store, price, promo] = fields[..] else {
+                return Err(bad());
+            };
+            Ok(Row {
+                entity: store.parse().map_err(|_| bad())?,
+                event_time: chrono::DateTime::parse_from_rfc3339(stamp)
+                    .map_err(|_| bad())?
+                    .with_timezone(&chrono::Utc),
+                values: vec![
+                    json!(price.parse::<f64>().map_err(|_| bad())?),
+                    json!(promo.parse::<i64>().map_err(|_| bad())?),
+                ],
+            })
+        })
+        .collect()
+}
+
+/// Serves Warden's feature proxy in front of the feature server, as a team would deploy it
+/// (`warden feature-proxy`); its URL.
+async fn start_proxy(upstream: &str, port: u16) -> Result<String, String> {
+    let client = warden_feast::FeatureServerClient::new(&warden_config::HttpEndpoint {
+        url: upstream.parse().map_err(|e| format!("{upstream}: {e}"))?,
+        timeout: std::time::Duration::from_secs(5),
+    })
+    .map_err(|e| e.to_string())?;
+    let proxy = std::sync::Arc::new(warden_feast::proxy::FeatureProxy::new(
+        client,
+        warden_feast::proxy::ProxySettings::default(),
+        warden_feast::proxy::ProxyMode::Auto,
+    ));
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot start the feature proxy on 127.0.0.1: {e}"))?,
+    };
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(axum::serve(listener, proxy.router()).into_future());
+    Ok(url)
+}
 
 /// The drift monitor's files: its reference (the 28 days before the week), a labelled history
 /// to backtest on (35 days, no drift) and its schema (prices and promotions are what it
@@ -180,6 +279,18 @@ impl World {
         write_drift_files(&demand, &root.join(DRIFT), start)?;
         let (kfp_url, kfp) = warden_sim::kfp::start_on(Some(base + 4)).await;
         let training = super::pipeline::Training::new(kfp, cluster.clone(), start);
+        let feast = FeastSim::start(feature_view(), Some((base + 5, base + 6)))
+            .await
+            .map_err(|e| e.to_string())?;
+        let proxy_url = start_proxy(feast.url(), base + 7).await?;
+        let feature_rows = write_feature_source(&demand, &root.join(FEAST_REPO), start)?;
+        // The materializations of the day before the week.
+        let mut at = start - chrono::Duration::days(1);
+        while at < start {
+            let next = at + chrono::Duration::minutes(i64::from(MATERIALIZE_EVERY));
+            feast.materialize(at, next, &feature_rows)?;
+            at = next;
+        }
         Ok(Self {
             mlflow,
             demand,
@@ -189,6 +300,10 @@ impl World {
             retraining,
             kfp_url,
             training,
+            feast,
+            proxy_url,
+            feature_rows,
+            start,
             refresh_at: start + chrono::Duration::days(3) + chrono::Duration::hours(8),
             refreshed: false,
             series: series.clone(),
@@ -208,6 +323,7 @@ impl World {
     pub fn advance(&mut self, now: Timestamp) -> Result<(), String> {
         self.scrape(now);
         self.training.advance(now);
+        self.materialize(now)?;
         if !self.registered && now >= self.registered_at {
             register(&self.mlflow, OVERFIT, self.registered_at);
             self.registered = true;
@@ -238,6 +354,33 @@ impl World {
             let version = self.mlflow.alias(MODEL, ALIAS).unwrap_or(GOOD);
             self.demand.serve_hour(now, version)?;
         }
+        Ok(())
+    }
+
+    /// The materialization CronJob's schedule: unless suspended, a Job every 10 minutes that
+    /// materializes up to its start, or fails while the scenario's source is down; the
+    /// CronJob's status says which, as Kubernetes would.
+    fn materialize(&self, now: Timestamp) -> Result<(), String> {
+        if !now.minute().is_multiple_of(MATERIALIZE_EVERY) {
+            return Ok(());
+        }
+        let mut cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cluster.suspended {
+            return Ok(());
+        }
+        let stamp = |at: Timestamp| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let runs = cluster.cronjob_runs.get_or_insert_with(Default::default);
+        runs.last_schedule = Some(stamp(now));
+        if super::scenario::materialization_down(self.start, now) {
+            return Ok(());
+        }
+        let from = self.feast.materialized_until().unwrap_or(now);
+        self.feast.materialize(from, now, &self.feature_rows)?;
+        // The Job takes under a minute.
+        runs.last_successful = Some(stamp(now + chrono::Duration::seconds(40)));
         Ok(())
     }
 
@@ -303,6 +446,17 @@ connectors:
   kfp:
     url: {kfp}
     namespace: {kfp_namespace}
+  feast:
+    url: {feast}
+    registry_url: {feast}
+    project: {FEAST_PROJECT}
+    redis_url: {redis}
+    proxy_url: {proxy}
+    repo: {feast_repo}
+    sla: 15m
+    check_every: 5m
+    materialization_cronjob: feast-materialize
+    online_store_workload: statefulset/redis
 pipelines:
   - name: demand_forecast_training
     kfp: {{recurring_run_id: {recurring}}}
@@ -360,6 +514,10 @@ models:
             webhook = self.retraining.url(),
             kfp = self.kfp_url,
             kfp_namespace = super::pipeline::NAMESPACE,
+            feast = self.feast.url(),
+            redis = self.feast.redis_url(),
+            proxy = self.proxy_url,
+            feast_repo = at(FEAST_REPO),
             recurring = super::pipeline::RECURRING,
             drift = at(DRIFT),
             logs = at(layout::LOGS),
