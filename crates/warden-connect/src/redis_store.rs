@@ -147,6 +147,28 @@ impl RedisClient {
             .map_err(|err| classify(&self.display_url, self.timeout, &err))
     }
 
+    /// Runs `commands` as one pipeline (one round trip), each reply as a `T`.
+    ///
+    /// # Errors
+    /// As [`RedisClient::query`].
+    pub async fn query_pipelined<T: redis::FromRedisValue>(
+        &self,
+        commands: Vec<redis::Cmd>,
+    ) -> Result<Vec<T>, ConnectError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for command in commands {
+            pipeline.add_command(command);
+        }
+        let mut connection = self.connection.clone();
+        pipeline
+            .query_async(&mut connection)
+            .await
+            .map_err(|err| classify(&self.display_url, self.timeout, &err))
+    }
+
     /// `PING`.
     ///
     /// # Errors

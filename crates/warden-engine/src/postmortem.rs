@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use warden_core::{
-    ActionRecord, ActionStatus, Approval, AuditEntry, Incident, TimelineKind, Timestamp,
+    ActionRecord, ActionStatus, Approval, AuditEntry, Incident, TimelineEvent, TimelineKind,
+    Timestamp,
 };
 use warden_runbook::{Phase, Runbook, StepKind};
 
@@ -87,6 +88,63 @@ fn one_line(text: &str) -> String {
 
 fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
+}
+
+/// Runs of at least this many findings from one detector, one after another, are shown as
+/// their first and a summary row.
+const FOLDED_RUN: usize = 3;
+
+/// The timeline's rows (time, who, what). A detector that keeps finding the same problem
+/// every few minutes attaches a finding each time; a run of them is shown as its first and
+/// one row at the last's time that counts the rest and quotes the last, so the actions
+/// stay readable between them (the store, and `incidents show`, keep every one).
+fn timeline_rows(timeline: &[TimelineEvent]) -> Vec<(Timestamp, String, String)> {
+    let attached = |event: &TimelineEvent| match &event.kind {
+        TimelineKind::FindingAttached { detector } => Some(detector.clone()),
+        _ => None,
+    };
+    let mut rows = Vec::new();
+    let mut index = 0;
+    while index < timeline.len() {
+        let event = &timeline[index];
+        if let Some(detector) = attached(event) {
+            let run = timeline[index..]
+                .iter()
+                .take_while(|next| attached(next).as_ref() == Some(&detector))
+                .count();
+            if run >= FOLDED_RUN {
+                let last = &timeline[index + run - 1];
+                rows.push((
+                    event.at,
+                    event.actor.name().to_string(),
+                    event.message.clone(),
+                ));
+                rows.push((
+                    last.at,
+                    last.actor.name().to_string(),
+                    format!(
+                        "… {} more findings from {detector} since {}; the last: {}",
+                        run - 1,
+                        event.at.format("%H:%M"),
+                        last.message
+                    ),
+                ));
+                index += run;
+                continue;
+            }
+        }
+        let what = match &event.kind {
+            TimelineKind::StateChanged { from, to } => format!("{from} → {to}: {}", event.message),
+            TimelineKind::EvidenceCaptured { hash, .. } => {
+                format!("{} (`{}`)", event.message, &hash.as_str()[..12])
+            }
+            TimelineKind::Reopened { count } => format!("reopened (#{count}): {}", event.message),
+            _ => event.message.clone(),
+        };
+        rows.push((event.at, event.actor.name().to_string(), what));
+        index += 1;
+    }
+    rows
 }
 
 /// Reads the incident's actions, approvals and audit log from `store` and renders the draft.
@@ -186,22 +244,8 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
     write_impact(&mut out, input.impact);
 
     let _ = writeln!(out, "## Timeline\n\n| time | who | what |\n|---|---|---|");
-    for event in &incident.timeline {
-        let what = match &event.kind {
-            TimelineKind::StateChanged { from, to } => format!("{from} → {to}: {}", event.message),
-            TimelineKind::EvidenceCaptured { hash, .. } => {
-                format!("{} (`{}`)", event.message, &hash.as_str()[..12])
-            }
-            TimelineKind::Reopened { count } => format!("reopened (#{count}): {}", event.message),
-            _ => event.message.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            time(&event.at),
-            event.actor.name(),
-            cell(&what)
-        );
+    for (at, who, what) in timeline_rows(&incident.timeline) {
+        let _ = writeln!(out, "| {} | {who} | {} |", time(&at), cell(&what));
     }
 
     let _ = writeln!(out, "\n## Evidence\n");
@@ -341,4 +385,63 @@ pub fn render(input: &PostmortemInput<'_>) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use warden_core::Actor;
+
+    fn event(minute: u32, kind: TimelineKind, message: &str) -> TimelineEvent {
+        TimelineEvent {
+            at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 20, 14, minute, 0)
+                .single()
+                .unwrap_or_default(),
+            actor: Actor::System,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn finding(minute: u32, detector: &str) -> TimelineEvent {
+        event(
+            minute,
+            TimelineKind::FindingAttached {
+                detector: detector.into(),
+            },
+            &format!("{minute} min behind"),
+        )
+    }
+
+    #[test]
+    fn a_run_of_one_detectors_findings_is_folded_and_other_events_are_kept() {
+        let note = event(12, TimelineKind::Note, "paged the on-call");
+        let timeline = vec![
+            finding(5, "feature_store"),
+            finding(10, "feature_store"),
+            note,
+            finding(15, "feature_store"),
+            finding(20, "feature_store"),
+            finding(25, "feature_store"),
+            finding(30, "feature_store"),
+            finding(35, "other"),
+        ];
+        let rows: Vec<String> = timeline_rows(&timeline)
+            .into_iter()
+            .map(|(at, who, what)| format!("{} {who} {what}", at.format("%H:%M")))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "14:05 warden 5 min behind",
+                "14:10 warden 10 min behind",
+                "14:12 warden paged the on-call",
+                "14:15 warden 15 min behind",
+                "14:30 warden … 3 more findings from feature_store since 14:15; the last: 30 min behind",
+                "14:35 warden 35 min behind",
+            ]
+        );
+    }
 }

@@ -16,7 +16,7 @@ use warden_connect::{ConnectError, RedisClient};
 use crate::freshness::{
     self, EntitySample, FreshnessStatus, RankedCause, StoreHealth, ViewFreshness,
 };
-use crate::online::{FeatureServerClient, OnlineRequest, is_missing_timestamp, read_stored_row};
+use crate::online::{FeatureServerClient, OnlineRequest, is_missing_timestamp, read_stored_rows};
 use crate::redis_layout::{self, EntityValue};
 use crate::registry::{FeatureView, RegistrySource};
 
@@ -292,12 +292,14 @@ async fn sample_from_redis(
     rows: &mut OnlineRows,
 ) -> Vec<EntitySample> {
     let features: Vec<String> = view.features.iter().map(|f| f.name.clone()).collect();
+    let keys: Vec<&[(String, EntityValue)]> = entities.iter().map(|e| e.as_slice()).collect();
+    // One round trip for the whole sample.
+    let Ok(stored) = read_stored_rows(redis, project, &view.name, &keys, &features).await else {
+        // A store that fails mid-sample is reported by its health check.
+        return Vec::new();
+    };
     let mut samples = Vec::new();
-    for entity in entities {
-        let Ok(row) = read_stored_row(redis, project, &view.name, entity, &features).await else {
-            // A store that fails mid-sample is reported by its health check.
-            return Vec::new();
-        };
+    for (entity, row) in entities.iter().zip(stored) {
         let nulls = row.values.values().filter(|v| v.is_null()).count();
         values.extend(row.values.clone());
         if row.event_time.is_some_and(|t| t.timestamp() > 0) {

@@ -25,6 +25,9 @@ pub(crate) async fn serve(listener: TcpListener, online: Shared) {
 }
 
 async fn connection(socket: TcpStream, online: Shared) {
+    // As Redis does: a pipeline's replies are written one by one, and Nagle's algorithm would
+    // hold each behind the client's delayed acknowledgement.
+    let _ = socket.set_nodelay(true);
     let (reader, mut writer) = socket.into_split();
     let mut reader = BufReader::new(reader);
     while let Some(command) = read_command(&mut reader).await {
