@@ -3,7 +3,7 @@
 //! and a business metric (PromQL or a data file) tested before vs since the deployment with
 //! the same statistics as accuracy.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use warden_config::{BusinessSource, ModelConfig};
 use warden_data::{ColumnKind, ColumnValues, Dataset, NULL_TIMESTAMP};
 use warden_eval::Scored;
@@ -75,7 +75,7 @@ fn split(points: impl Iterator<Item = (i64, f64)>, deployed_ms: i64) -> (Vec<f64
 }
 
 /// The business metric before vs since `deployed_ms`, over equal spans (at most 7 days
-/// each), if the model has one.
+/// each) ending at `now` (the engine's), if the model has one.
 ///
 /// # Errors
 /// Prometheus or the data unreadable.
@@ -83,11 +83,12 @@ pub async fn business(
     models: &Models,
     model: &ModelConfig,
     deployed_ms: i64,
+    now: warden_core::Timestamp,
 ) -> Result<Option<Comparison>, String> {
     let Some(metric) = &model.business else {
         return Ok(None);
     };
-    let now = Utc::now().timestamp_millis();
+    let now = now.timestamp_millis();
     let span = (now - deployed_ms).clamp(60_000, 7 * 86_400_000);
     let (before, after) = match &metric.source {
         BusinessSource::Query(query) => {
@@ -144,7 +145,10 @@ pub async fn business(
                     times
                         .into_iter()
                         .zip(values)
-                        .filter(|(t, _)| *t != NULL_TIMESTAMP && *t >= deployed_ms - span),
+                        // Up to `now`: rows after it are a replayed moment's future.
+                        .filter(|(t, _)| {
+                            *t != NULL_TIMESTAMP && *t >= deployed_ms - span && *t <= now
+                        }),
                     deployed_ms,
                 ))
             })
@@ -170,6 +174,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use chrono::Utc;
     use warden_eval::regression::Verdict;
 
     /// `Models` for one model whose business metric is `business` (YAML flow mapping).
@@ -181,10 +186,16 @@ mod tests {
         Models::from_config(&config).unwrap()
     }
 
-    /// The business comparison of `models`' model for a deployment at `deployed`, checked to
-    /// have found `verdict` with means near `before` and `after`.
-    async fn compared(models: &Models, deployed: i64, verdict: Verdict, before: f64, after: f64) {
-        let comparison = super::business(models, &models.models[0], deployed)
+    /// The business comparison of `models`' model at `now` for a deployment at `deployed`,
+    /// checked to have found `verdict` with means near `before` and `after`.
+    async fn compared(
+        models: &Models,
+        (deployed, now): (i64, DateTime<Utc>),
+        verdict: Verdict,
+        before: f64,
+        after: f64,
+    ) {
+        let comparison = super::business(models, &models.models[0], deployed, now)
             .await
             .unwrap()
             .expect("a comparison");
@@ -194,11 +205,16 @@ mod tests {
         assert!(near(comparison.candidate_value, after), "{comparison:?}");
     }
 
-    /// Conversion read from a data file: 5% for two days before the deployment, 4% since.
+    /// Conversion read from a data file: 5% for two days before the deployment, 4% since —
+    /// judged at the engine's `now`, a replayed moment: what the file holds after it (the
+    /// moment's future) is not counted.
     #[tokio::test]
     async fn a_business_metric_from_a_data_file_is_tested_before_vs_since_the_deployment() {
         let dir = tempfile::tempdir().unwrap();
-        let now = Utc::now().timestamp_millis();
+        let moment = DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let now = moment.timestamp_millis();
         let deployed = now - 2 * 86_400_000;
         let mut text = String::from("hour,conversion\n");
         for hour in 0..96_i64 {
@@ -206,6 +222,12 @@ mod tests {
             let base = if at < deployed { 0.050 } else { 0.040 };
             let time = DateTime::from_timestamp_millis(at).unwrap().to_rfc3339();
             text.push_str(&format!("{time},{}\n", base + (hour % 5) as f64 * 0.001));
+        }
+        for hour in 1..=48_i64 {
+            let time = DateTime::from_timestamp_millis(now + hour * 3_600_000)
+                .unwrap()
+                .to_rfc3339();
+            text.push_str(&format!("{time},0.9\n"));
         }
         // An hour before the span and a row without a value are not counted.
         text.push_str("2020-01-01T00:00:00Z,0.9\n2026-11-30T00:00:00Z,\n");
@@ -216,7 +238,7 @@ mod tests {
             data.display()
         );
         let models = models_with(dir.path(), "", &business);
-        compared(&models, deployed, Verdict::Worse, 0.052, 0.042).await;
+        compared(&models, (deployed, moment), Verdict::Worse, 0.052, 0.042).await;
 
         // A misnamed column is an error naming it, not "no comparison".
         let business = format!(
@@ -224,7 +246,7 @@ mod tests {
             data.display()
         );
         let models = models_with(dir.path(), "", &business);
-        let err = super::business(&models, &models.models[0], deployed)
+        let err = super::business(&models, &models.models[0], deployed, moment)
             .await
             .unwrap_err();
         assert!(err.contains("revenue"), "{err}");
@@ -246,11 +268,25 @@ mod tests {
         let connectors = format!("connectors:\n  prometheus:\n    url: {url}\n");
         let business = format!("{{query: '{query}', higher_is_better: true}}");
         let models = models_with(dir.path(), &connectors, &business);
-        compared(&models, deployed, Verdict::Worse, 0.0505, 0.0405).await;
+        compared(
+            &models,
+            (deployed, Utc::now()),
+            Verdict::Worse,
+            0.0505,
+            0.0405,
+        )
+        .await;
         // Lower is better (an error rate): the same drop is an improvement, not a finding.
         let business = format!("{{query: '{query}'}}");
         let models = models_with(dir.path(), &connectors, &business);
-        compared(&models, deployed, Verdict::Better, 0.0505, 0.0405).await;
+        compared(
+            &models,
+            (deployed, Utc::now()),
+            Verdict::Better,
+            0.0505,
+            0.0405,
+        )
+        .await;
     }
 
     #[test]

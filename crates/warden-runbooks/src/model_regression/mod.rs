@@ -237,7 +237,7 @@ pub async fn analyse_async(
 ) -> Result<Arc<Analysis>, String> {
     let reuse = model.check_every.unwrap_or(LOOK_REUSE).min(LOOK_REUSE);
     let Some(slot) = models.looks.get(&model.name) else {
-        return look(models, model).await.map(Arc::new);
+        return look(models, model, now).await.map(Arc::new);
     };
     let mut slot = slot.lock().await;
     if let Some((taken, taken_at, analysis)) = slot.as_ref()
@@ -249,7 +249,7 @@ pub async fn analyse_async(
     {
         return Ok(analysis.clone());
     }
-    let analysis = Arc::new(look(models, model).await?);
+    let analysis = Arc::new(look(models, model, now).await?);
     *slot = Some((std::time::Instant::now(), now, analysis.clone()));
     Ok(analysis)
 }
@@ -259,7 +259,7 @@ pub async fn analyse_async(
 ///
 /// # Errors
 /// As [`analyse`], the worker dying, or the business metric unreadable.
-async fn look(models: &Models, model: &ModelConfig) -> Result<Analysis, String> {
+async fn look(models: &Models, model: &ModelConfig, now: Timestamp) -> Result<Analysis, String> {
     let worker = |e: tokio::task::JoinError| format!("analysis worker failed: {e}");
     let config = model.clone();
     let scored = tokio::task::spawn_blocking(move || load(&config))
@@ -287,7 +287,7 @@ async fn look(models: &Models, model: &ModelConfig) -> Result<Analysis, String> 
                 .min()
         });
         if let Some(deployed) = deployed {
-            analysis.business = deployment::business(models, model, deployed).await?;
+            analysis.business = deployment::business(models, model, deployed, now).await?;
         }
     }
     Ok(analysis)
