@@ -244,6 +244,8 @@ pub struct FeastConfig {
     pub materialization_cronjob: Option<String>,
     /// The online store's workload (`statefulset/NAME` or `deployment/NAME`).
     pub online_store_workload: Option<String>,
+    /// PromQL of the request rate (per second) of the traffic that reads these features.
+    pub requests_query: Option<String>,
 }
 
 /// Airflow 3.

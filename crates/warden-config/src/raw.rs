@@ -243,6 +243,10 @@ pub struct RawFeast {
     /// The online store's workload, `statefulset/NAME` or `deployment/NAME` (scaled by
     /// runbook 4; needs `connectors.kubernetes`).
     pub online_store_workload: Option<Spanned<String>>,
+    /// PromQL of the request rate (per second) of the serving traffic that reads these
+    /// features, for the predictions served with stale features (needs
+    /// `connectors.prometheus`).
+    pub requests_query: Option<Spanned<String>>,
 }
 
 /// `connectors.airflow:`

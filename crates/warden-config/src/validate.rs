@@ -602,6 +602,16 @@ impl Checker<'_> {
                     self.error(value, field, "needs connectors.kubernetes");
                 }
             }
+            let requests_query = feast.requests_query.as_ref().map(|query| {
+                if raw.prometheus.is_none() {
+                    self.error(
+                        query,
+                        "connectors.feast.requests_query",
+                        "needs connectors.prometheus",
+                    );
+                }
+                self.text("connectors.feast.requests_query", query)
+            });
             connectors.feast = endpoint.map(|endpoint| FeastConfig {
                 endpoint,
                 registry_url,
@@ -617,6 +627,7 @@ impl Checker<'_> {
                 materialization_dag,
                 materialization_cronjob,
                 online_store_workload,
+                requests_query,
             });
         }
         if let Some(airflow) = &raw.airflow {

@@ -581,4 +581,13 @@ fn feast_settings_are_checked_where_they_are_written() {
         only_error("connectors:\n  feast:\n    url: http://f:6566\n    project: p\n    sla: 3d\n");
     assert_eq!((sla.field.as_str(), sla.line), ("connectors.feast.sla", 5));
     assert!(sla.message.contains("at most 1d"), "{}", sla.message);
+
+    let no_prometheus = only_error(
+        "connectors:\n  feast:\n    url: http://f:6566\n    project: p\n    requests_query: sum(rate(requests_total[5m]))\n",
+    );
+    assert_eq!(
+        (no_prometheus.field.as_str(), no_prometheus.line),
+        ("connectors.feast.requests_query", 5)
+    );
+    assert!(no_prometheus.message.contains("connectors.prometheus"));
 }

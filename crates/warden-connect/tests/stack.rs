@@ -192,6 +192,7 @@ async fn every_stack_component_passes_its_probe() {
             materialization_dag: None,
             materialization_cronjob: None,
             online_store_workload: None,
+            requests_query: None,
         }),
         airflow: Some(AirflowConfig {
             endpoint: endpoint(&urls[7]),

@@ -8,7 +8,6 @@
 //! approvals, fixes by hand, and the causes and checks Warden leaves open. Post-mortems are
 //! drafted at the end.
 
-mod impact;
 mod pipeline;
 mod responder;
 mod scenario;
@@ -174,8 +173,6 @@ pub async fn run(format: Format, options: DemoOptions) -> Result<Code, Failure> 
     let mut registries = Registries::new();
     let mut detectors =
         warden_runbooks::register(&config, &runbooks, &mut registries).map_err(Failure::runtime)?;
-    // Next to runbook 4's own estimator: the predictions served meanwhile.
-    impact::register(&mut registries, &week);
     let engine = Arc::new(Engine::new(EngineParts {
         manager: manager.clone(),
         runbooks,

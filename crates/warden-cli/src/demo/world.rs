@@ -457,6 +457,7 @@ connectors:
     check_every: 5m
     materialization_cronjob: feast-materialize
     online_store_workload: statefulset/redis
+    requests_query: demo_requests_per_second
 pipelines:
   - name: demand_forecast_training
     kfp: {{recurring_run_id: {recurring}}}
