@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,20 +74,14 @@ pub struct CronJobRuns {
 pub type Shared = Arc<Mutex<Cluster>>;
 
 /// `path` with its query string, as [`record`] takes it.
-pub(crate) fn with_query(path: String, query: Option<String>) -> String {
+fn with_query(path: String, query: Option<String>) -> String {
     match query {
         Some(query) if !query.is_empty() => format!("{path}?{query}"),
         _ => path,
     }
 }
 
-pub(crate) fn record(
-    cluster: &Shared,
-    method: &Method,
-    path: String,
-    headers: &HeaderMap,
-    body: &Bytes,
-) {
+fn record(cluster: &Shared, method: &Method, path: String, headers: &HeaderMap, body: &Bytes) {
     let header = |name: &str| {
         headers
             .get(name)
@@ -109,6 +103,29 @@ pub(crate) fn record(
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
         at: std::time::Instant::now(),
     });
+}
+
+/// Records every request as it arrived, before its handler answers it (the handlers need
+/// not, and none can forget to).
+async fn recorded(
+    State(cluster): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB").into_response();
+    };
+    let path = with_query(
+        parts.uri.path().to_string(),
+        parts.uri.query().map(str::to_string),
+    );
+    record(&cluster, &parts.method, path, &parts.headers, &bytes);
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// The API server's answer to an object its schema refuses (`fieldValidation=Strict`): 422
@@ -209,21 +226,9 @@ fn cronjob_object(
 async fn cronjob(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
     method: Method,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(
-        &cluster,
-        &method,
-        with_query(
-            format!("/apis/batch/v1/namespaces/{namespace}/cronjobs/{name}"),
-            query,
-        ),
-        &headers,
-        &body,
-    );
     if name != "feast-materialize" {
         return not_found(&format!("cronjobs.batch \"{name}\""));
     }
@@ -250,21 +255,9 @@ async fn cronjob(
 async fn scale(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
     method: Method,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(
-        &cluster,
-        &method,
-        with_query(
-            format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"),
-            query,
-        ),
-        &headers,
-        &body,
-    );
     let mut state = cluster.lock().unwrap();
     let current = scale_object(&namespace, &name, state.replicas, "app=redis");
     if method == Method::PATCH {
@@ -289,14 +282,7 @@ pub(crate) fn scale_object(namespace: &str, name: &str, replicas: i64, selector:
 }
 
 /// `GET /version`: the API server's build, as a real one answers it (the probe's request).
-async fn version(State(cluster): State<Shared>, method: Method, headers: HeaderMap) -> Response {
-    record(
-        &cluster,
-        &method,
-        "/version".into(),
-        &headers,
-        &Bytes::new(),
-    );
+async fn version() -> Response {
     axum::Json(json!({
         "major": "1", "minor": "31", "gitVersion": "v1.31.0", "gitCommit": "fake",
         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.0",
@@ -351,6 +337,10 @@ pub async fn start_at(now: chrono::DateTime<chrono::Utc>, port: Option<u16>) -> 
         )
         .merge(serving::routes())
         .merge(pipelines::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            cluster.clone(),
+            recorded,
+        ))
         .with_state(cluster.clone());
     let url = crate::serve(app, port).await.unwrap();
     (url, cluster)

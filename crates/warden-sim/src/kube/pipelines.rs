@@ -4,24 +4,14 @@
 //! `Status` 404s, as the real API server answers.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::{Shared, not_found, record};
+use super::{Shared, not_found};
 
-async fn pod(
-    State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = format!("/api/v1/namespaces/{namespace}/pods/{name}");
-    record(&cluster, &method, path, &headers, &body);
+async fn pod(State(cluster): State<Shared>, Path((_, name)): Path<(String, String)>) -> Response {
     let state = cluster.lock().unwrap();
     match state
         .serving
@@ -37,12 +27,7 @@ async fn pod(
 async fn secret(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
 ) -> Response {
-    let path = format!("/api/v1/namespaces/{namespace}/secrets/{name}");
-    record(&cluster, &method, path, &headers, &body);
     let state = cluster.lock().unwrap();
     match state.secrets.get(&name) {
         Some(created) => axum::Json(json!({

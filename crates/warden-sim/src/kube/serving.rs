@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Shared, invalid, merge_patch, not_found, patched, record, scale_object, with_query};
+use super::{Shared, invalid, merge_patch, not_found, patched, scale_object};
 
 /// The serving objects; tests may change any of them.
 #[derive(Debug, Clone, Default)]
@@ -227,17 +227,8 @@ fn query_value(query: &str, key: &str) -> Option<String> {
     })
 }
 
-async fn pods(
-    State(cluster): State<Shared>,
-    Path(namespace): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn pods(State(cluster): State<Shared>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    let path = format!("/api/v1/namespaces/{namespace}/pods?{query}");
-    record(&cluster, &method, path, &headers, &body);
     let selector = query_value(&query, "labelSelector").unwrap_or_default();
     let state = cluster.lock().unwrap();
     let items = state
@@ -258,15 +249,10 @@ async fn pods(
 
 async fn logs(
     State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let path = format!("/api/v1/namespaces/{namespace}/pods/{name}/log?{query}");
-    record(&cluster, &method, path, &headers, &body);
     let previous = query_value(&query, "previous").as_deref() == Some("true");
     let key = if previous {
         format!("{name}/previous")
@@ -297,17 +283,8 @@ async fn logs(
     }
 }
 
-async fn events(
-    State(cluster): State<Shared>,
-    Path(namespace): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn events(State(cluster): State<Shared>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    let path = format!("/api/v1/namespaces/{namespace}/events?{query}");
-    record(&cluster, &method, path, &headers, &body);
     let wanted = query_value(&query, "fieldSelector")
         .and_then(|s| s.strip_prefix("involvedObject.name=").map(str::to_string));
     let state = cluster.lock().unwrap();
@@ -325,16 +302,7 @@ async fn events(
     list("EventList", "v1", items)
 }
 
-async fn hpa(
-    State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path =
-        format!("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}");
-    record(&cluster, &method, path, &headers, &body);
+async fn hpa(State(cluster): State<Shared>, Path((_, name)): Path<(String, String)>) -> Response {
     let state = cluster.lock().unwrap();
     if state.serving.hpa["metadata"]["name"].as_str() != Some(name.as_str()) {
         return not_found(&format!("horizontalpodautoscalers.autoscaling \"{name}\""));
@@ -344,15 +312,10 @@ async fn hpa(
 
 async fn inference_service(
     State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    Path((_, name)): Path<(String, String)>,
     method: Method,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path =
-        format!("/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices/{name}");
-    record(&cluster, &method, with_query(path, query), &headers, &body);
     let mut state = cluster.lock().unwrap();
     if state.serving.inference_service["metadata"]["name"].as_str() != Some(name.as_str()) {
         return not_found(&format!("inferenceservices.serving.kserve.io \"{name}\""));
@@ -379,17 +342,7 @@ async fn inference_service(
     axum::Json(state.serving.inference_service.clone()).into_response()
 }
 
-async fn revisions(
-    State(cluster): State<Shared>,
-    Path(namespace): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let query = query.unwrap_or_default();
-    let path = format!("/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions?{query}");
-    record(&cluster, &method, path, &headers, &body);
+async fn revisions(State(cluster): State<Shared>) -> Response {
     let state = cluster.lock().unwrap();
     list(
         "RevisionList",
@@ -401,13 +354,9 @@ async fn revisions(
 async fn deployment_scale(
     State(cluster): State<Shared>,
     Path((namespace, name)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
     method: Method,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale");
-    record(&cluster, &method, with_query(path, query), &headers, &body);
     let mut state = cluster.lock().unwrap();
     let selector = "app=demand-forecast";
     let current = scale_object(
@@ -430,15 +379,7 @@ async fn deployment_scale(
     axum::Json(scale_object(&namespace, &name, replicas, selector)).into_response()
 }
 
-async fn envoy_filters(
-    State(cluster): State<Shared>,
-    Path(namespace): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = format!("/apis/networking.istio.io/v1alpha3/namespaces/{namespace}/envoyfilters");
-    record(&cluster, &method, path, &headers, &body);
+async fn envoy_filters(State(cluster): State<Shared>, body: Bytes) -> Response {
     let mut object: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let name = object["metadata"]["name"]
         .as_str()
@@ -460,14 +401,10 @@ async fn envoy_filters(
 
 async fn envoy_filter(
     State(cluster): State<Shared>,
-    Path((namespace, name)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
     method: Method,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path =
-        format!("/apis/networking.istio.io/v1alpha3/namespaces/{namespace}/envoyfilters/{name}");
-    record(&cluster, &method, path, &headers, &body);
     let mut state = cluster.lock().unwrap();
     let missing = || not_found(&format!("envoyfilters.networking.istio.io \"{name}\""));
     match method {
