@@ -2,6 +2,7 @@
 //!
 //! - [`actions`]: `notify`, the plan-equals-execution macro, connector error mapping;
 //! - [`artifacts`]: the JSON evidence artifact convention judges read;
+//! - [`judges`]: the registry of judges that decide from evidence alone;
 //! - [`kube`]: the Kubernetes client for actions and collectors, typed errors;
 //! - [`schedule`]: pausing and resuming an Airflow DAG or a CronJob, left as found;
 //! - [`prometheus_gates`]: gates judged from `gate_queries:` range queries;
@@ -10,6 +11,7 @@
 
 pub mod actions;
 pub mod artifacts;
+pub mod judges;
 pub mod kserve_rollback;
 pub mod kube;
 pub mod prometheus_gates;

@@ -16,10 +16,10 @@
 use serde_json::Value;
 // Below `warden drift`'s default minimum effects a difference is negligible.
 use warden_drift::options::{DEFAULT_CATEGORICAL_MIN_EFFECT, DEFAULT_NUMERIC_MIN_EFFECT};
-use warden_engine::executor::BoxFuture;
-use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_engine::judge::{JudgeRegistry, JudgeRequest, Judgement};
 
 use crate::common::artifacts::of_kind;
+use crate::common::judges::from_evidence;
 
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 5] = [
@@ -442,39 +442,33 @@ pub fn encoding(report: &Value) -> Option<Judgement> {
     })
 }
 
-impl CauseJudge for Judge {
-    fn judge<'a>(
-        &'a self,
-        request: &'a JudgeRequest,
-    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move {
-            let report = of_kind(request, "drift_report");
-            let history = of_kind(request, "alert_history");
-            Ok(match self.cause {
-                Cause::Churn => history.as_ref().and_then(churn),
-                Cause::Reference => report.as_ref().and_then(reference),
-                Cause::Threshold => threshold(report.as_ref(), history.as_ref()),
-                Cause::Seasonality => report.as_ref().and_then(seasonality),
-                Cause::Encoding => report.as_ref().and_then(encoding),
-            })
-        })
+impl Judge {
+    fn decide(&self, request: &JudgeRequest) -> Option<Judgement> {
+        let report = of_kind(request, "drift_report");
+        let history = of_kind(request, "alert_history");
+        match self.cause {
+            Cause::Churn => history.as_ref().and_then(churn),
+            Cause::Reference => report.as_ref().and_then(reference),
+            Cause::Threshold => threshold(report.as_ref(), history.as_ref()),
+            Cause::Seasonality => report.as_ref().and_then(seasonality),
+            Cause::Encoding => report.as_ref().and_then(encoding),
+        }
     }
 }
 
 /// Runbook 3's judges by cause name.
 pub fn judges() -> JudgeRegistry {
-    let mut registry = JudgeRegistry::new();
-    for (name, cause) in NAMES.into_iter().zip([
+    let causes = [
         Cause::Churn,
         Cause::Reference,
         Cause::Threshold,
         Cause::Seasonality,
         Cause::Encoding,
-    ]) {
-        let judge: std::sync::Arc<dyn CauseJudge> = std::sync::Arc::new(Judge { cause });
-        registry.insert(name.to_string(), judge);
-    }
-    registry
+    ];
+    from_evidence(
+        NAMES.into_iter().zip(causes.map(|cause| Judge { cause })),
+        Judge::decide,
+    )
 }
 
 #[cfg(test)]

@@ -3,13 +3,11 @@
 //! (an unreachable store's memory, a schema check with nothing to check) leaves the cause to a
 //! responder.
 
-use std::sync::Arc;
-
-use warden_engine::executor::BoxFuture;
-use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_engine::judge::{JudgeRegistry, JudgeRequest};
 use warden_feast::causes::{self, Verdict};
 
 use crate::common::artifacts::of_kind;
+use crate::common::judges::from_evidence;
 
 /// Which cause.
 #[derive(Clone, Copy)]
@@ -46,15 +44,6 @@ impl Judge {
     }
 }
 
-impl CauseJudge for Judge {
-    fn judge<'a>(
-        &'a self,
-        request: &'a JudgeRequest,
-    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move { Ok(self.decide(request)) })
-    }
-}
-
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 6] = [
     "online_store_capacity",
@@ -67,17 +56,16 @@ pub const NAMES: [&str; 6] = [
 
 /// Runbook 4's judges by cause name.
 pub fn judges() -> JudgeRegistry {
-    let mut registry = JudgeRegistry::new();
-    for (name, cause) in NAMES.into_iter().zip([
+    let causes = [
         Cause::OnlineStoreCapacity,
         Cause::MaterializationLoad,
         Cause::MaterializationFailed,
         Cause::OnlineStoreThrottled,
         Cause::NetworkPartition,
         Cause::SchemaMismatch,
-    ]) {
-        let judge: Arc<dyn CauseJudge> = Arc::new(Judge { cause });
-        registry.insert(name.to_string(), judge);
-    }
-    registry
+    ];
+    from_evidence(
+        NAMES.into_iter().zip(causes.map(|cause| Judge { cause })),
+        Judge::decide,
+    )
 }

@@ -2,11 +2,11 @@
 //! their `kind` and applies the rule of `warden_eval::causes`. Missing evidence (a collector
 //! failed, no training data configured) leaves the cause to a responder.
 
-use warden_engine::executor::BoxFuture;
-use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_engine::judge::{JudgeRegistry, JudgeRequest};
 use warden_eval::causes::{self, Verdict};
 
 use crate::common::artifacts::of_kind;
+use crate::common::judges::from_evidence;
 
 /// Which cause.
 #[derive(Clone, Copy)]
@@ -42,15 +42,6 @@ impl Judge {
     }
 }
 
-impl CauseJudge for Judge {
-    fn judge<'a>(
-        &'a self,
-        request: &'a JudgeRequest,
-    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move { Ok(self.decide(request)) })
-    }
-}
-
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 4] = [
     "training_serving_skew",
@@ -61,15 +52,14 @@ pub const NAMES: [&str; 4] = [
 
 /// Runbook 5's judges by cause name.
 pub fn judges() -> JudgeRegistry {
-    let mut registry = JudgeRegistry::new();
-    for (name, cause) in [
-        ("training_serving_skew", Cause::TrainingServingSkew),
-        ("overfitting", Cause::Overfitting),
-        ("concept_drift", Cause::ConceptDrift),
-        ("data_quality", Cause::DataQuality),
-    ] {
-        let judge: std::sync::Arc<dyn CauseJudge> = std::sync::Arc::new(Judge { cause });
-        registry.insert(name.to_string(), judge);
-    }
-    registry
+    let causes = [
+        Cause::TrainingServingSkew,
+        Cause::Overfitting,
+        Cause::ConceptDrift,
+        Cause::DataQuality,
+    ];
+    from_evidence(
+        NAMES.into_iter().zip(causes.map(|cause| Judge { cause })),
+        Judge::decide,
+    )
 }

@@ -4,13 +4,11 @@
 //! secret confirms its cause whatever the logs say); a confirmed cause's fix carries the values
 //! read off the cluster ([`super::fixes`]).
 
-use std::sync::Arc;
-
 use serde_json::Value;
-use warden_engine::executor::BoxFuture;
-use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_engine::judge::{JudgeRegistry, JudgeRequest, Judgement};
 
 use crate::common::artifacts::of_kind;
+use crate::common::judges::from_evidence;
 
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 5] = [
@@ -122,29 +120,9 @@ impl Judge {
     }
 }
 
-impl CauseJudge for Judge {
-    fn judge<'a>(
-        &'a self,
-        request: &'a JudgeRequest,
-    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move { Ok(self.decide(request)) })
-    }
-}
-
 /// Runbook 1's judges by cause name.
 pub fn judges() -> JudgeRegistry {
-    let mut registry = JudgeRegistry::new();
-    for cause in [
-        "missing_expired_secret",
-        "artifact_storage_unreachable",
-        "resource_limit",
-        "incompatible_version_missing_dependency",
-        "transient_failure",
-    ] {
-        let judge: Arc<dyn CauseJudge> = Arc::new(Judge { cause });
-        registry.insert(cause.to_string(), judge);
-    }
-    registry
+    from_evidence(NAMES.map(|cause| (cause, Judge { cause })), Judge::decide)
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use warden_engine::executor::BoxFuture;
-use warden_engine::judge::{CauseJudge, JudgeRegistry, JudgeRequest, Judgement};
+use warden_engine::judge::{JudgeRegistry, JudgeRequest};
 use warden_serving::causes::{self, DeploymentHistory, FeatureLatency, TrafficRate, Verdict};
 
 use super::Serving;
 use crate::common::artifacts::of_kind;
+use crate::common::judges::from_evidence;
 
 /// Which cause.
 #[derive(Clone, Copy)]
@@ -82,15 +82,6 @@ impl Judge {
     }
 }
 
-impl CauseJudge for Judge {
-    fn judge<'a>(
-        &'a self,
-        request: &'a JudgeRequest,
-    ) -> BoxFuture<'a, Result<Option<Judgement>, String>> {
-        Box::pin(async move { Ok(self.decide(request)) })
-    }
-}
-
 /// The catalogue causes this module judges.
 pub const NAMES: [&str; 8] = [
     "recent_deployment",
@@ -105,22 +96,19 @@ pub const NAMES: [&str; 8] = [
 
 /// Runbook 2's judges by cause name.
 pub fn judges(serving: &Arc<Serving>) -> JudgeRegistry {
-    let mut registry = JudgeRegistry::new();
-    for (name, cause) in [
-        ("recent_deployment", Cause::RecentDeployment),
-        ("autoscaler_lagging", Cause::AutoscalerLagging),
-        ("traffic_spike", Cause::TrafficSpike),
-        ("cold_start", Cause::ColdStart),
-        ("feature_store_latency", Cause::FeatureStoreLatency),
-        ("model_load_time", Cause::ModelLoadTime),
-        ("downstream_timeout", Cause::DownstreamTimeout),
-        ("traffic_beyond_capacity", Cause::TrafficBeyondCapacity),
-    ] {
-        let judge: Arc<dyn CauseJudge> = Arc::new(Judge {
-            serving: serving.clone(),
-            cause,
-        });
-        registry.insert(name.to_string(), judge);
-    }
-    registry
+    let causes = [
+        Cause::RecentDeployment,
+        Cause::AutoscalerLagging,
+        Cause::TrafficSpike,
+        Cause::ColdStart,
+        Cause::FeatureStoreLatency,
+        Cause::ModelLoadTime,
+        Cause::DownstreamTimeout,
+        Cause::TrafficBeyondCapacity,
+    ];
+    let judges = causes.map(|cause| Judge {
+        serving: serving.clone(),
+        cause,
+    });
+    from_evidence(NAMES.into_iter().zip(judges), Judge::decide)
 }
