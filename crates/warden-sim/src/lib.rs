@@ -48,7 +48,7 @@ impl std::error::Error for StartError {}
 ///
 /// # Errors
 /// No port to bind.
-pub(crate) async fn serve(app: axum::Router, port: Option<u16>) -> Result<String, StartError> {
+pub async fn serve(app: axum::Router, port: Option<u16>) -> Result<String, StartError> {
     let listener = bind(port).await?;
     let url = format!("http://{}", listener.local_addr().map_err(StartError)?);
     tokio::spawn(axum::serve(listener, app).into_future());

@@ -151,18 +151,9 @@ async fn start_proxy(upstream: &str, port: u16) -> Result<String, String> {
         warden_feast::proxy::ProxySettings::default(),
         warden_feast::proxy::ProxyMode::Auto,
     ));
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(listener) => listener,
-        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("cannot start the feature proxy on 127.0.0.1: {e}"))?,
-    };
-    let url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    tokio::spawn(axum::serve(listener, proxy.router()).into_future());
-    Ok(url)
+    warden_sim::serve(proxy.router(), Some(port))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The drift monitor's files: its reference (the 28 days before the week), a labelled history

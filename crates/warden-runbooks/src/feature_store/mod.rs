@@ -210,13 +210,8 @@ impl RunbookModule for Module {
         common::register_judges(registrar, judges::judges())?;
         let gates: Arc<dyn GateEvaluator> = Arc::new(FeastGates::new(feast).map_err(key)?);
         common::register_gates(registrar, &gates::CHECKS, &gates)?;
-        let requests = match (&feast.requests_query, &config.connectors.prometheus) {
-            (Some(query), Some(prometheus)) => Some((
-                warden_connect::PrometheusClient::from_config(prometheus).map_err(|err| {
-                    AssemblyError::config("connectors.prometheus", err.to_string())
-                })?,
-                query.clone(),
-            )),
+        let requests = match (&feast.requests_query, common::prometheus(config)?) {
+            (Some(query), Some(prometheus)) => Some((prometheus, query.clone())),
             _ => None,
         };
         registrar.impact(Arc::new(impact::FeastImpact {
