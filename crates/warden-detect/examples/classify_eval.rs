@@ -25,11 +25,11 @@ fn main() -> Result<(), String> {
         let mut learners: Vec<Learner> = [0.1, 0.5, 1.0]
             .map(|smoothing| Learner::Bayes { smoothing })
             .to_vec();
-        for l2 in [1e-5, 1e-4, 1e-3] {
+        for l2 in [2e-5, 5e-5, 1e-4] {
             learners.push(Learner::Logistic { l2, steps: 1000 });
         }
         for learner in learners {
-            for rule_weight in [0.0, 0.5, 1.0, 2.0] {
+            for rule_weight in [0.5, 1.0, 2.0] {
                 for likely in [0.3, 0.4, 0.5] {
                     let tuning = Tuning {
                         rule_weight,

@@ -18,13 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const BUILTIN_RULES: &str = include_str!("../rules/pipeline-failures.yaml");
 
 /// The causes the runbook names.
-pub const CAUSES: [&str; 5] = [
-    "missing_expired_secret",
-    "artifact_storage_unreachable",
-    "resource_limit",
-    "incompatible_version_missing_dependency",
-    "other",
-];
+pub use crate::learn::CAUSES;
 
 /// How many of the last lines of a log (and of the events) the model reads.
 const MODEL_LINES: usize = 200;
@@ -283,8 +277,8 @@ pub struct Tuning {
 /// The shipped tuning, chosen by leave-projects-out cross-validation on the training projects
 /// (`cargo run -p warden-detect --example classify_eval`), never on the held-out ones.
 pub const TUNING: Tuning = Tuning {
-    rule_weight: 1.0,
-    likely: 0.5,
+    rule_weight: 2.0,
+    likely: 0.4,
 };
 
 /// Classifies a task log and its pod events with the rules and the shipped model.
@@ -391,7 +385,15 @@ pub fn classify_with(
     let total: f64 = scores.values().sum();
     let decided: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.cause == cause).collect();
     let transient_hits: Vec<&Hit<'_>> = hits.iter().filter(|h| h.rule.raw.transient).collect();
-    let transient = !transient_hits.is_empty() && decided.iter().all(|h| h.rule.raw.transient);
+    // A rule of the cause on the very line a transient rule matched only names what was
+    // throttled or timed out (`SlowDown … when calling the PutObject operation`): still transient.
+    let transient = !transient_hits.is_empty()
+        && decided.iter().all(|h| {
+            h.rule.raw.transient
+                || transient_hits
+                    .iter()
+                    .any(|t| t.source == h.source && t.line == h.line)
+        });
     let mut evidence: Vec<EvidenceLine> = Vec::new();
     for hit in decided.iter().chain(transient_hits.iter()) {
         if evidence.len() >= MAX_EVIDENCE {

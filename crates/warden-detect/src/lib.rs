@@ -11,6 +11,7 @@
 pub mod classify;
 pub mod evaluate;
 pub mod gate;
+pub mod learn;
 pub mod model;
 pub mod threshold;
 
