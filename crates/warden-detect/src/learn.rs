@@ -430,7 +430,10 @@ mod tests {
             },
         );
         let terms: Vec<&str> = weights.terms.iter().map(|(t, _, _)| t.as_str()).collect();
-        assert!(terms.contains(&"137") && terms.contains(&"bucket"), "{terms:?}");
+        assert!(
+            terms.contains(&"137") && terms.contains(&"bucket"),
+            "{terms:?}"
+        );
         assert!(!terms.contains(&"torch"), "{terms:?}");
         // A term in every other failure is worth less than a rarer one.
         let value = |term: &str| weights.terms.iter().find(|t| t.0 == term).map(|t| t.2);
