@@ -576,6 +576,26 @@ mod tests {
     }
 
     #[test]
+    fn a_service_account_without_its_role_is_a_credential_fix_with_the_verb_and_resource() {
+        let events = r#"Error creating: pods "train-1" is forbidden: User "system:serviceaccount:ml:runner" cannot create resource "pods" in API group "" in the namespace "ml""#;
+        let c = classify(&rules(), "", events);
+        assert_eq!(c.cause, "missing_expired_secret", "{c:?}");
+        assert_eq!(c.evidence[0].rule, "k8s-rbac-forbidden", "{c:?}");
+        assert!(
+            c.fixes[0].contains("system:serviceaccount:ml:runner the right to create pods"),
+            "{c:?}"
+        );
+        assert!(!c.transient);
+    }
+
+    #[test]
+    fn an_image_for_another_platform_is_a_version_mismatch() {
+        let c = classify(&rules(), "exec /usr/bin/python: exec format error", "");
+        assert_eq!(c.cause, "incompatible_version_missing_dependency", "{c:?}");
+        assert_eq!(c.evidence[0].rule, "wrong-platform", "{c:?}");
+    }
+
+    #[test]
     fn a_specific_cause_wins_over_a_timeout_and_is_not_retried() {
         let log = "urllib3.exceptions.ReadTimeoutError: Read timed out\nModuleNotFoundError: No module named 'lightgbm'";
         let c = classify(&rules(), log, "");
