@@ -128,7 +128,7 @@ const MIN_DOCUMENTS: usize = 2;
 /// The shipped learner, chosen by leave-projects-out cross-validation on the training
 /// projects (`cargo run --release -p warden-detect --example classify_eval -- --tune`).
 pub const LEARNER: Learner = Learner::Logistic {
-    l2: 5e-5,
+    l2: 2e-5,
     steps: 1000,
 };
 
