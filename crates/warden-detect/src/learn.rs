@@ -109,8 +109,8 @@ pub enum Learner {
         /// The additive smoothing.
         smoothing: f64,
     },
-    /// Multinomial logistic regression over length-normalised present-or-absent terms, L2
-    /// regularised, each cause weighted by the inverse of its share of the corpus (so the
+    /// Multinomial logistic regression over present-or-absent terms valued by their inverse
+    /// document frequency and scaled to unit length per failure (TF-IDF), L2 regularised, each cause weighted by the inverse of its share of the corpus (so the
     /// smallest cause is not drowned), fitted by full-batch gradient descent: deterministic,
     /// and it learns which terms separate causes that share vocabulary (a 403 from a store
     /// against a 403 for a missing identity) where naive Bayes only counts.
