@@ -1,6 +1,7 @@
 // Warden console: keeps a page live. The server sends `changed` on /ui/events when what the
 // page shows changed; the page then fetches itself and swaps its <main>, unless the person is
-// typing in a form (their input would be lost) — then it says an update is waiting.
+// typing in a form (their input would be lost) — then it says an update is waiting. It also
+// fetches itself whenever the stream (re)opens, for changes made while it was not listening.
 (function () {
   "use strict";
   var url = document.body.getAttribute("data-live");
@@ -34,6 +35,11 @@
   document.addEventListener("keydown", function (event) { if (event.key === "Escape" && pending) { refresh(); } });
   var source = new EventSource(url);
   source.addEventListener("changed", refresh);
-  source.onopen = function () { if (status) { status.textContent = "live"; } };
+  // A change between this page's render and the stream's (re)opening sent no event this page
+  // saw: fetch once on every open so nothing is missed.
+  source.onopen = function () {
+    if (status) { status.textContent = "live"; }
+    refresh();
+  };
   source.onerror = function () { if (status) { status.textContent = "reconnecting…"; } };
 })();
