@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
 /// The built-in rules file.
@@ -91,7 +91,12 @@ pub struct RulesError(pub String);
 
 /// The rule set: the built-in rules, then each user file's (same id: replaced).
 #[derive(Debug, Clone)]
-pub struct Rules(Vec<Rule>);
+pub struct Rules {
+    rules: Vec<Rule>,
+    /// Every rule's pattern in one automaton: a line is scanned once to learn which rules match
+    /// it, and only those are run for their captures (a 200 MB log has millions of lines).
+    any: RegexSet,
+}
 
 impl Rules {
     /// The built-in rules.
@@ -129,23 +134,32 @@ impl Rules {
                 .map_err(|e| RulesError(format!("{name}: rule {}: pattern: {e}", raw.id)))?;
             rules.push(Rule { raw, regex });
         }
-        Ok(Self(rules))
+        Self::new(rules).map_err(|e| RulesError(format!("{name}: {e}")))
+    }
+
+    fn new(rules: Vec<Rule>) -> Result<Self, regex::Error> {
+        let any = RegexSet::new(rules.iter().map(|r| r.raw.pattern.as_str()))?;
+        Ok(Self { rules, any })
     }
 
     /// These rules with `other`'s added: a rule of `other` with an id already here replaces it.
-    pub fn extended(mut self, other: Rules) -> Self {
-        for rule in other.0 {
-            match self.0.iter_mut().find(|r| r.raw.id == rule.raw.id) {
+    ///
+    /// # Errors
+    /// The rules together exceed the regex engine's size limit (each compiled on its own).
+    pub fn extended(self, other: Rules) -> Result<Self, RulesError> {
+        let mut rules = self.rules;
+        for rule in other.rules {
+            match rules.iter_mut().find(|r| r.raw.id == rule.raw.id) {
                 Some(existing) => *existing = rule,
-                None => self.0.push(rule),
+                None => rules.push(rule),
             }
         }
-        self
+        Self::new(rules).map_err(|e| RulesError(format!("the rules together: {e}")))
     }
 
     /// The rules.
     pub fn rules(&self) -> &[Rule] {
-        &self.0
+        &self.rules
     }
 }
 
@@ -298,7 +312,8 @@ pub fn classify_with(
     let mut hits: Vec<Hit<'_>> = Vec::new();
     for (source, text) in [("log", log), ("events", events)] {
         for (number, line) in text.lines().enumerate() {
-            for rule in rules.rules() {
+            for index in rules.any.matches(line).iter() {
+                let rule = &rules.rules[index];
                 if let Some(captures) = rule.regex.captures(line) {
                     hits.push(Hit {
                         rule,
@@ -627,7 +642,7 @@ mod tests {
             "rules:\n  - id: vault-sealed\n    cause: missing_expired_secret\n    pattern: 'Vault is sealed'\n    weight: 3\n  - id: exit-137\n    cause: other\n    pattern: 'never matches this'\n",
         )
         .expect("valid");
-        let merged = rules().extended(user);
+        let merged = rules().extended(user).expect("small sets");
         assert_eq!(
             classify(&merged, "Error: Vault is sealed", "").cause,
             "missing_expired_secret"

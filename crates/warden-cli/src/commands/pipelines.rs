@@ -65,7 +65,9 @@ pub fn rules(files: &[PathBuf]) -> Result<Rules, Failure> {
             .map_err(|err| Failure::input(anyhow!("{}: {err}", file.display())))?;
         let more = Rules::parse(&file.display().to_string(), &text)
             .map_err(|e| Failure::input(anyhow!(e)))?;
-        rules = rules.extended(more);
+        rules = rules
+            .extended(more)
+            .map_err(|e| Failure::input(anyhow!(e)))?;
     }
     Ok(rules)
 }

@@ -69,7 +69,9 @@ impl Pipelines {
                     .map_err(|e| AssemblyError::config(&key, format!("{}: {e}", file.display())))?;
                 let more = Rules::parse(&file.display().to_string(), &text)
                     .map_err(|e| AssemblyError::config(&key, e.to_string()))?;
-                set = set.extended(more);
+                set = set
+                    .extended(more)
+                    .map_err(|e| AssemblyError::config(&key, e.to_string()))?;
             }
             rules.insert(pipeline.name.clone(), set);
         }
