@@ -28,8 +28,7 @@ fn main() {
                 field("cause")
             )
         });
-        let text = format!("{}\n{}", field("log"), field("events"));
-        failures.push((learn::sorted_terms(&text), cause));
+        failures.push((learn::failure_terms(field("log"), field("events")), cause));
     }
     let weights = learn::learn(&failures, learn::LEARNER);
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");

@@ -882,9 +882,19 @@ fn the_demo_opens_and_resolves_one_incident_of_each_type() {
     // failed run, its collectors read the task pod's log, the schedule was really paused and
     // resumed, and the rerun and the next night's run closed it.
     let inc2 = std::fs::read_to_string(dir.path().join("demo/postmortems/INC-2.md")).unwrap();
+    // The classifier's confidence moves with its corpus; the cause must still be confirmed
+    // with a high one, from the log line that says so.
+    let (score, why) = inc2
+        .split_once("— confirmed by warden: score ")
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .unwrap_or_else(|| panic!("no confirmed cause with a score:\n{inc2}"));
+    let score: f64 = score.parse().unwrap_or_else(|_| panic!("score {score:?}"));
+    assert!(score >= 0.9, "confirmed at {score}:\n{inc2}");
+    assert!(
+        why.starts_with(" the logs say so: botocore.exceptions.NoCredentialsError"),
+        "{why}"
+    );
     for said in [
-        "— confirmed by warden: score 0.",
-        "the logs say so: botocore.exceptions.NoCredentialsError",
         "KFP recurring run rr-demand-forecast-training paused (read back: paused=true)",
         "KFP recurring run rr-demand-forecast-training resumed (read back: paused=false)",
         "step rerun passed by warden: evaluated from the data",

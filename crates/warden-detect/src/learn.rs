@@ -152,7 +152,13 @@ pub fn learn(failures: &[(Vec<String>, usize)], learner: Learner) -> Weights {
     }
 }
 
-/// A failure's text as the sorted terms a learner reads.
+/// A failure's log and events as the sorted terms a model reads: the one form the build
+/// script, training and classification all use.
+pub fn failure_terms(log: &str, events: &str) -> Vec<String> {
+    sorted_terms(&format!("{log}\n{events}"))
+}
+
+/// A text as the sorted terms a learner reads.
 pub fn sorted_terms(text: &str) -> Vec<String> {
     let mut found: Vec<String> = terms(text).into_iter().collect();
     found.sort_unstable();

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::classify::CAUSES;
 pub use crate::learn::{LEARNER, Learner, terms};
-use crate::learn::{Weights, cause_index, decode, softmax, sorted_terms};
+use crate::learn::{Weights, cause_index, decode, failure_terms, softmax, sorted_terms};
 
 /// The shipped corpus.
 pub const CORPUS: &str = include_str!("../corpus/failures.jsonl");
@@ -110,10 +110,7 @@ impl Model {
             .iter()
             .filter_map(|example| {
                 let cause = cause_index(&example.cause)?;
-                Some((
-                    sorted_terms(&format!("{}\n{}", example.log, example.events)),
-                    cause,
-                ))
+                Some((failure_terms(&example.log, &example.events), cause))
             })
             .collect();
         crate::learn::learn(&failures, learner).into()
@@ -137,7 +134,7 @@ impl Model {
     pub fn posterior(&self, log: &str, events: &str) -> BTreeMap<String, f64> {
         // Summed in a fixed order: floating-point sums depend on it, and the same failure must
         // get the same numbers every time (the demo's post-mortems are byte-identical).
-        let found = sorted_terms(&format!("{log}\n{events}"));
+        let found = failure_terms(log, events);
         let known: Vec<&([f64; 5], f64)> = found
             .iter()
             .filter_map(|term| self.terms.get(term))

@@ -188,14 +188,21 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn requests_count_only_inside_the_stale_stretches() {
+    /// Materialized every 10 minutes until 14:00, then nothing until 16:30; the incident
+    /// 14:20–16:40.
+    fn outage() -> (Vec<Interval>, ImpactWindow) {
         let intervals = materialized(&[(13, 40), (13, 50), (14, 0), (16, 30)]);
         let window = ImpactWindow {
             from: at(14, 20),
             to: at(16, 40),
             contained: None,
         };
+        (intervals, window)
+    }
+
+    #[test]
+    fn requests_count_only_inside_the_stale_stretches() {
+        let (intervals, window) = outage();
         let (spans, _) = stale_spans(&intervals, window, Duration::from_secs(15 * 60)).unwrap();
         assert_eq!(spans, vec![(at(14, 20), at(16, 30))]);
         // 10 requests a second, a point a minute, from 14:00 to 17:00.
@@ -209,13 +216,7 @@ mod tests {
 
     #[test]
     fn stale_time_and_the_longest_lag_come_from_the_materialization_history() {
-        // Every 10 minutes until 14:00, then nothing until 16:30 (the incident 14:20–16:40).
-        let intervals = materialized(&[(13, 40), (13, 50), (14, 0), (16, 30)]);
-        let window = ImpactWindow {
-            from: at(14, 20),
-            to: at(16, 40),
-            contained: None,
-        };
+        let (intervals, window) = outage();
         let (over, worst) = staleness(&intervals, window, Duration::from_secs(15 * 60)).unwrap();
         // Older than 15 min from 14:20 (lag 20 min already) to 16:30: 130 min.
         assert_eq!(over.num_minutes(), 130);
